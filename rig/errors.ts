@@ -1,0 +1,129 @@
+// Typed errors of the rig: each carries its exit code, a one-line hint saying what to do, and its cause.
+
+/** Process exit codes of `npm run rig` (documented in README). */
+export const ExitCode = {
+  ok: 0,
+  scenarioFailed: 1,
+  usage: 2,
+  infra: 3,
+  build: 4,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** `exec` subcommand: codes besides the command's own status. */
+export const ExecExitCode = { timedOut: 124, kernelCrashed: 125 } as const;
+
+export interface RigErrorOptions {
+  readonly cause?: unknown;
+  /** What the user should do, one line ("run: sudo apt-get install qemu-system-x86"). */
+  readonly hint?: string;
+}
+
+export class RigError extends Error {
+  override name = 'RigError';
+  readonly exitCode: ExitCodeValue = ExitCode.infra;
+  readonly hint: string | undefined;
+  constructor(message: string, options: RigErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command line, unknown kernel, malformed scenario or image definition. Exit 2. */
+export class UsageError extends RigError {
+  override name = 'UsageError';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** The host's fault: missing tool, download failure, QEMU failure, corrupted cache. Exit 3. */
+export class InfraError extends RigError {
+  override name = 'InfraError';
+  override readonly exitCode = ExitCode.infra;
+}
+
+export class MissingToolError extends InfraError {
+  override name = 'MissingToolError';
+  constructor(
+    readonly tools: readonly string[],
+    readonly installCommand: string,
+    options: RigErrorOptions = {},
+  ) {
+    super(`missing host tools: ${tools.join(', ')}`, { hint: `run: ${installCommand}`, ...options });
+  }
+}
+
+export class DownloadError extends InfraError {
+  override name = 'DownloadError';
+}
+
+/** A cached file failed verification and could not be refetched. */
+export class CacheError extends InfraError {
+  override name = 'CacheError';
+}
+
+/** A pinned package version has left the Debian archive. */
+export class PinGoneError extends InfraError {
+  override name = 'PinGoneError';
+}
+
+export class QemuError extends InfraError {
+  override name = 'QemuError';
+}
+
+/** The module or the guest client did not compile. Exit 4. */
+export class BuildError extends RigError {
+  override name = 'BuildError';
+  override readonly exitCode = ExitCode.build;
+  constructor(
+    message: string,
+    /** First compiler error line, shown to the user. */
+    readonly firstError: string | undefined,
+    /** Full compiler output. */
+    readonly log: string,
+    options: RigErrorOptions = {},
+  ) {
+    super(firstError ? `${message}: ${firstError}` : message, options);
+  }
+}
+
+/**
+ * The guest kernel's fault (panic, hang, crash during boot): not the host's. Scenario code sees it;
+ * the engine turns it into a failed scenario, never into an infrastructure exit.
+ */
+export class GuestError extends RigError {
+  override name = 'GuestError';
+  override readonly exitCode = ExitCode.scenarioFailed;
+  constructor(
+    message: string,
+    readonly kind: 'panic' | 'hang' | 'exited' | 'boot',
+    /** Last part of the kernel console, for the report. */
+    readonly consoleTail: string,
+    options: RigErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** A scenario's assertion did not hold. */
+export class AssertionFailed extends Error {
+  override name = 'AssertionFailed';
+  constructor(
+    message: string,
+    readonly details?: { readonly expected?: unknown; readonly actual?: unknown },
+  ) {
+    super(message);
+  }
+}
+
+/** One line for the terminal: "error: <message> (<hint>)". */
+export function formatError(error: unknown): string {
+  if (error instanceof RigError) {
+    return `error: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ''}`;
+  }
+  if (error instanceof Error) return `error: ${error.message}`;
+  return `error: ${String(error)}`;
+}
+
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof RigError ? error.exitCode : ExitCode.infra;
+}

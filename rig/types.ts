@@ -1,0 +1,190 @@
+// Shared contracts between the rig's roles: images, builds, guests, clients, kernel reports, results.
+
+export type Arch = 'x86_64' | 'arm64';
+export type Accel = 'kvm' | 'tcg';
+
+/** A Debian package pinned by an image (images/*.json). */
+export interface PinnedPackage {
+  readonly name: string;
+  readonly version: string;
+  /** Debian architecture of the .deb: amd64, arm64 or all. */
+  readonly arch: string;
+  readonly sha256: string;
+  /** Path in the archive (pool/main/l/linux/...), from the Packages index. */
+  readonly filename?: string;
+}
+
+/** Which toolchain builds modules for an image. */
+export interface ToolchainSpec {
+  /** 'host': the host's own compilers; 'buildroot': a debootstrapped root of `suite`. */
+  readonly kind: 'host' | 'buildroot';
+  /** Compiler the kernel's headers ask for, e.g. gcc-12 (forced with CC=). */
+  readonly cc: string;
+  /** Debian suite of the build root, for kind 'buildroot'. */
+  readonly suite?: string;
+  /** Extra packages in the build root (gcc-14, dwarves, ...). */
+  readonly packages?: readonly string[];
+  /** Cross-compiler prefix for the module and guest programs, e.g. aarch64-linux-gnu-. */
+  readonly crossCompile?: string;
+}
+
+/** A guest kernel, as data (images/<id>.json). */
+export interface ImageSpec {
+  readonly id: string;
+  readonly description: string;
+  readonly arch: Arch;
+  readonly suite: string;
+  /** Kernel release, as `uname -r` prints it (6.1.0-57-amd64). */
+  readonly release: string;
+  readonly packages: {
+    readonly image: PinnedPackage;
+    readonly headers: PinnedPackage;
+    readonly headersCommon: PinnedPackage;
+    readonly kbuild: PinnedPackage;
+    /** sid splits the bzImage into linux-binary-R. */
+    readonly binary?: PinnedPackage;
+  };
+  readonly toolchain: ToolchainSpec;
+  readonly qemu: QemuSpec;
+}
+
+/** Per-arch/per-image QEMU settings, as data. */
+export interface QemuSpec {
+  readonly binary: string;
+  readonly machine: string;
+  readonly cpu: string;
+  /** Kernel console device name in the guest (ttyS0, ttyAMA0). */
+  readonly console: string;
+  /** Extra kernel command-line parameters. */
+  readonly append?: readonly string[];
+  readonly memoryMb?: number;
+}
+
+/** Everything extracted and built for one image, ready to boot. */
+export interface PreparedKernel {
+  readonly image: ImageSpec;
+  /** Kernel to pass to -kernel (decompressed vmlinux where possible). */
+  readonly kernelPath: string;
+  /** The original compressed kernel (for the naive benchmark). */
+  readonly vmlinuzPath: string;
+  /** Extracted headers tree to build modules against (KDIR). */
+  readonly headersDir: string;
+}
+
+export interface BuiltModule {
+  readonly name: string;
+  /** Path of the .ko (with debug info). */
+  readonly koPath: string;
+  /** Source dir the user gave. */
+  readonly sourceDir: string;
+}
+
+/** Result of running a command in the guest. */
+export interface ExecResult {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+}
+
+export interface ExecOptions {
+  /** Kill the command after this long (default 10 s; TCG-scaled by the guest layer). */
+  readonly timeoutMs?: number;
+  readonly stdin?: Buffer;
+}
+
+/** One netlink call, as the guest client or the host addon performs it (see nlclient --help). */
+export interface ClientCall {
+  readonly proto?: number;
+  readonly type?: number;
+  readonly flags?: number;
+  readonly seq?: number;
+  readonly pid?: number;
+  /** Override nlmsg_len (to send malformed headers). */
+  readonly len?: number;
+  /** Payload: text, or bytes (sent as --hex). */
+  readonly message?: string | Buffer;
+  readonly count?: number;
+  readonly noRecv?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/** One reply, as nlclient prints it (one JSON line each). */
+export interface ClientReply {
+  readonly seq: number;
+  readonly type: number;
+  readonly flags: number;
+  readonly len: number;
+  readonly pid: number;
+  /** Payload as text (lossy), and exactly as hex. */
+  readonly payload: string;
+  readonly hex: string;
+  /** For NLMSG_ERROR replies: the error code (0 = ack) and its errno name. */
+  readonly error?: number;
+  readonly errno?: string;
+}
+
+export interface ClientResult {
+  /** 0 ok, 2 usage, 3 socket error, 4 timeout, 5 kernel answered with an error. */
+  readonly exitCode: number;
+  readonly replies: readonly ClientReply[];
+  /** Error line from stderr (errno name first), if any. */
+  readonly error?: string;
+  readonly errno?: string;
+}
+
+/** A kernel report found on the console or in dmesg. */
+export interface KernelReport {
+  /** Row of the detector table that matched: oops, bug, warning, panic, kasan, soft-lockup, ... */
+  readonly kind: string;
+  /** Stable title: type plus first non-generic frame, numbers normalised. */
+  readonly title: string;
+  readonly frames: readonly StackFrame[];
+  /** Frames inside the module under test. */
+  readonly moduleFrames: readonly StackFrame[];
+  /** Taint flags printed with the report (e.g. "G           OE"). */
+  readonly taint?: string;
+  /** Marks the kernel stopped (panic): nothing more will come from the guest. */
+  readonly fatal: boolean;
+  readonly raw: string;
+}
+
+export interface StackFrame {
+  readonly symbol: string;
+  readonly offset?: number;
+  readonly size?: number;
+  readonly module?: string;
+  /** Filled by the symboliser for module frames. */
+  readonly file?: string;
+  readonly line?: number;
+}
+
+export type ScenarioStatus = 'pass' | 'fail' | 'skip';
+
+export interface ScenarioFailure {
+  readonly message: string;
+  /** What failed: an assertion, a kernel report, a hang, the guest died, an infrastructure problem. */
+  readonly kind: 'assertion' | 'kernel' | 'hang' | 'panic' | 'error';
+  readonly reports?: readonly KernelReport[];
+  readonly consoleTail?: string;
+}
+
+export interface ScenarioResult {
+  readonly image: string;
+  readonly name: string;
+  readonly status: ScenarioStatus;
+  readonly durationMs: number;
+  readonly failure?: ScenarioFailure;
+}
+
+export interface RunSummary {
+  readonly image: string;
+  readonly kernel: string;
+  readonly arch: Arch;
+  readonly accel: Accel;
+  readonly scenarios: readonly ScenarioResult[];
+  readonly passed: number;
+  readonly failed: number;
+}
