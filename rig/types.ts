@@ -58,6 +58,17 @@ export interface QemuSpec {
   /** Extra kernel command-line parameters. */
   readonly append?: readonly string[];
   readonly memoryMb?: number;
+  /**
+   * How the agent's command channel reaches the guest: a second UART (x86_64: ttyS1) or a
+   * virtio console (arm64 virt has one PL011 only: hvc0, needs the virtio_console module).
+   */
+  readonly commandChannel: 'serial' | 'virtconsole';
+  /** Guest device name of the command channel (ttyS1, hvc0), passed as ktest.port=. */
+  readonly commandPort: string;
+  /** Kernel modules (paths under lib/modules/<release>/) the init loads, in order, before the agent. */
+  readonly guestModules?: readonly string[];
+  /** Extra QEMU arguments the image needs. */
+  readonly extraArgs?: readonly string[];
 }
 
 /** Everything extracted and built for one image, ready to boot. */
