@@ -80,6 +80,8 @@ export interface PreparedKernel {
   readonly vmlinuzPath: string;
   /** Extracted headers tree to build modules against (KDIR). */
   readonly headersDir: string;
+  /** lib/modules/<release> of the extracted image package (guest-side kernel modules). */
+  readonly modulesDir?: string;
 }
 
 export interface BuiltModule {
