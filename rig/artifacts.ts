@@ -1,0 +1,83 @@
+// Everything a guest needs for one image: the kernel, the built module(s), the guest programs, the initramfs.
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { prepareKernel } from './fetch.ts';
+import { buildModule, buildGuestPrograms } from './build.ts';
+import { busyboxFor } from './arch.ts';
+import { buildInitramfs } from './initramfs.ts';
+import { parseUapiConstants } from './scenario-api.ts';
+import { projectRoot } from './paths.ts';
+import { GUEST_MODULE_DIR } from './backends/guest.ts';
+import { UsageError } from './errors.ts';
+import type { EventSink } from './events.ts';
+import type { BuiltModule, ImageSpec, PreparedKernel } from './types.ts';
+
+export interface Artifacts {
+  readonly kernel: PreparedKernel;
+  readonly modules: readonly BuiltModule[];
+  /** The module scenarios load (the only one, or the one named like the source dir / "ktest"). */
+  readonly module: BuiltModule;
+  readonly initrdPath: string;
+  /** #define constants of the module's uapi header (kmod/ktest_uapi.h or <kmod>/*_uapi.h). */
+  readonly uapi: Readonly<Record<string, number>>;
+}
+
+export interface ArtifactOptions {
+  readonly image: ImageSpec;
+  readonly kmodDir: string;
+  readonly workDir: string;
+  readonly cacheDir?: string;
+  readonly onEvent: EventSink;
+}
+
+export const DEFAULT_KMOD_DIR = join(projectRoot, 'kmod');
+
+export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
+  if (!existsSync(o.kmodDir)) throw new UsageError(`module directory ${o.kmodDir} does not exist`, { hint: 'pass --kmod DIR with a Kbuild or Makefile' });
+  const kernel = await prepareKernel(o.image, { cacheDir: o.cacheDir, onEvent: o.onEvent });
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });
+  const module = pickModule(modules, o.kmodDir);
+  o.onEvent({ type: 'stage', image: o.image.id, stage: 'build', message: `building guest programs for ${o.image.arch}` });
+  const programs = await buildGuestPrograms({ arch: o.image.arch, outDir: join(o.workDir, 'guest') });
+  o.onEvent({ type: 'stage', image: o.image.id, stage: 'initramfs', message: 'packing the initramfs' });
+  const busybox = await busyboxFor(o.image.arch, { cacheDir: o.cacheDir, onEvent: o.onEvent });
+  const files: { path: string; source: string | Buffer; mode?: number }[] = [
+    { path: '/bin/nlclient', source: programs.nlclient, mode: 0o755 },
+    { path: '/bin/ktest-agent', source: programs.agent, mode: 0o755 },
+    ...modules.map((m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: m.koPath, mode: 0o644 })),
+  ];
+  const guestModules = o.image.qemu.guestModules ?? [];
+  if (guestModules.length > 0) {
+    const modRoot = join(kernel.headersDir, '..', '..', '..', 'lib', 'modules', o.image.release);
+    for (const rel of guestModules) files.push({ path: `/lib/modules/boot/${basename(rel)}`, source: await findKernelModule(kernel, rel, modRoot), mode: 0o644 });
+    files.push({ path: '/etc/ktest/modules', source: Buffer.from(guestModules.map((m) => `/lib/modules/boot/${basename(m)}\n`).join('')) });
+  }
+  const cpio = await buildInitramfs({ busybox, files });
+  await mkdir(o.workDir, { recursive: true });
+  const initrdPath = join(o.workDir, 'initramfs.cpio');
+  await writeFile(initrdPath, cpio);
+  return { kernel, modules, module, initrdPath, uapi: await readUapi(o.kmodDir) };
+}
+
+function pickModule(modules: readonly BuiltModule[], kmodDir: string): BuiltModule {
+  if (modules.length === 1) return modules[0]!;
+  const dirName = basename(kmodDir);
+  return modules.find((m) => m.name === 'ktest') ?? modules.find((m) => m.name === dirName) ?? modules[0]!;
+}
+
+async function findKernelModule(kernel: PreparedKernel, rel: string, modRoot: string): Promise<string> {
+  const path = join(kernel.modulesDir ?? modRoot, rel);
+  if (!existsSync(path)) throw new UsageError(`image ${kernel.image.id}: guest module ${rel} not found in the kernel package (${path})`);
+  return path;
+}
+
+/** Constants of the module's uapi header; the ktest defaults when the module has none. */
+export async function readUapi(kmodDir: string): Promise<Record<string, number>> {
+  for (const dir of [kmodDir, DEFAULT_KMOD_DIR]) {
+    const { readdir } = await import('node:fs/promises');
+    const header = (await readdir(dir).catch(() => [] as string[])).find((f) => f.endsWith('_uapi.h'));
+    if (header) return parseUapiConstants(await readFile(join(dir, header), 'utf8'));
+  }
+  return {};
+}

@@ -1,0 +1,215 @@
+// The engine: for one image, prepare artifacts, boot a template guest, snapshot it, and run each scenario in a fresh guest.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Guest, type GuestOptions } from './guest.ts';
+import { probeAccel } from './kvm.ts';
+import { findReports } from './detect/parse.ts';
+import { symbolizeFrames } from './symbolize.ts';
+import { GuestBackend } from './backends/guest.ts';
+import { makeContext, logSince } from './scenario-context.ts';
+import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from './scenario-api.ts';
+import { guestCmdline, SLAB_VALIDATE_SCRIPT } from './guest-setup.ts';
+import { prepareArtifacts, type Artifacts } from './artifacts.ts';
+import { AssertionFailed, GuestError } from './errors.ts';
+import type { EventSink } from './events.ts';
+import type { Accel, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from './types.ts';
+
+export interface ImageRunOptions {
+  readonly image: ImageSpec;
+  readonly kmodDir: string;
+  readonly scenarios: readonly Scenario[];
+  /** Start each scenario from a snapshot of a booted guest (default); false cold-boots per scenario. */
+  readonly snapshot: boolean;
+  /** Memory-error detection in the guest (slub_debug, KFENCE, slab validation). */
+  readonly debug: boolean;
+  /** Temporary directory for this image's run (builds, initramfs, snapshot, sockets). */
+  readonly workDir: string;
+  readonly logsDir?: string;
+  readonly cacheDir?: string;
+  readonly accel?: Accel;
+  readonly onEvent: EventSink;
+}
+
+/** Default netlink protocol of ktest (module parameter proto). */
+export const DEFAULT_PROTO = 30;
+
+export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
+  const art = await prepareArtifacts({ image: o.image, kmodDir: o.kmodDir, workDir: o.workDir, cacheDir: o.cacheDir, onEvent: o.onEvent });
+  const { accel, reason } = o.accel ? { accel: o.accel, reason: 'forced' } : await probeAccel();
+  o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
+  const guestOptions = guestOptionsFor(o, art, accel);
+  const total = o.scenarios.length;
+  o.onEvent({ type: 'run-start', image: o.image.id, total });
+
+  let snapshotFile: string | undefined;
+  if (o.snapshot) {
+    o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: 'booting the template guest' });
+    const template = await Guest.boot(guestOptions);
+    try {
+      o.onEvent({ type: 'stage', image: o.image.id, stage: 'snapshot', message: 'saving the snapshot' });
+      snapshotFile = join(o.workDir, 'ready.snapshot');
+      await template.saveSnapshot(snapshotFile);
+    } finally {
+      await template.close();
+    }
+  }
+
+  const results: ScenarioResult[] = [];
+  for (const [index, scenario] of o.scenarios.entries()) {
+    o.onEvent({ type: 'scenario-start', image: o.image.id, name: scenario.name, index, total });
+    const result = await runOne(o, art, guestOptions, snapshotFile, scenario);
+    results.push(result);
+    o.onEvent({ type: 'scenario-end', result, index, total });
+  }
+  const summary: RunSummary = {
+    image: o.image.id,
+    kernel: o.image.release,
+    arch: o.image.arch,
+    accel,
+    scenarios: results,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => r.status === 'fail').length,
+  };
+  o.onEvent({ type: 'run-end', summary });
+  return summary;
+}
+
+export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir'>, art: Artifacts, accel: Accel): GuestOptions {
+  return {
+    kernelPath: art.kernel.kernelPath,
+    initrdPath: art.initrdPath,
+    qemu: o.image.qemu,
+    accel,
+    appendExtra: guestCmdline(o.debug),
+    workDir: o.workDir,
+  };
+}
+
+async function startGuest(options: GuestOptions, snapshotFile: string | undefined): Promise<Guest> {
+  return snapshotFile ? Guest.restore(options, snapshotFile) : Guest.boot(options);
+}
+
+async function runOne(
+  o: ImageRunOptions,
+  art: Artifacts,
+  guestOptions: GuestOptions,
+  snapshotFile: string | undefined,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const finish = (failure?: ScenarioFailure): ScenarioResult => ({
+    image: o.image.id,
+    name: scenario.name,
+    status: failure ? 'fail' : 'pass',
+    durationMs: Date.now() - started,
+    ...(failure ? { failure } : {}),
+  });
+  let guest: Guest;
+  try {
+    guest = await startGuest(guestOptions, snapshotFile);
+  } catch (error) {
+    if (error instanceof GuestError) return finish({ message: `guest did not start: ${error.message}`, kind: error.kind === 'hang' ? 'hang' : 'panic', consoleTail: error.consoleTail });
+    throw error;
+  }
+  try {
+    const outcome = await runInGuest(o, art, guest, scenario);
+    await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
+    return finish(outcome.failure);
+  } finally {
+    await guest.close();
+  }
+}
+
+interface Outcome {
+  readonly failure?: ScenarioFailure;
+  readonly console: string;
+  readonly dmesg: string;
+}
+
+/** Run one scenario in a ready guest, then read the kernel log and judge it. */
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+  const backend = new GuestBackend(guest, art.module.name);
+  const mark = guest.console.mark();
+  const marker = `ktest-rig: scenario ${scenario.name} begin ${randomBytes(4).toString('hex')}`;
+  let failure: ScenarioFailure | undefined;
+  let dmesg = '';
+  try {
+    await backend.markKernelLog(marker);
+    failure = await runScenarioBody(backend, scenario, marker, art, (m) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` }));
+    if (failure?.kind !== 'hang') {
+      if (o.debug) await guest.exec(['sh', '-c', SLAB_VALIDATE_SCRIPT], { timeoutMs: 20_000 });
+      dmesg = logSince(await backend.kernelLog(), marker);
+    }
+  } catch (error) {
+    if (!(error instanceof GuestError)) throw error;
+    failure ??= guestFailure(error);
+  }
+  const consoleText = guest.console.since(mark);
+  // A live guest's dmesg is complete; a dead one left only the console.
+  const reports = await symbolize(findReports(dmesg || consoleText, { module: art.module.name }), art);
+  if (reports.length > 0) failure = kernelFailure(reports, failure, guest.console.tail(8192));
+  return { failure, console: consoleText, dmesg };
+}
+
+async function runScenarioBody(
+  backend: Backend,
+  scenario: Scenario,
+  marker: string,
+  art: Artifacts,
+  log: (m: string) => void,
+): Promise<ScenarioFailure | undefined> {
+  const t = makeContext({ backend, beginMarker: marker, proto: DEFAULT_PROTO, uapi: art.uapi, log });
+  const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
+  const body = (async () => {
+    if (scenario.load !== false) await t.module.load(scenario.params);
+    await scenario.run(t);
+  })();
+  body.catch(() => {}); // it may still settle after a timeout
+  const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
+  try {
+    const r = await Promise.race([body.then(() => 'done' as const), timer]);
+    if (r === 'timeout') return { message: `scenario did not finish within ${timeoutMs} ms`, kind: 'hang' };
+    return undefined;
+  } catch (error) {
+    if (error instanceof AssertionFailed) return { message: error.message, kind: 'assertion' };
+    if (error instanceof GuestError) return guestFailure(error);
+    return { message: error instanceof Error ? `${error.name}: ${error.message}` : String(error), kind: 'error' };
+  }
+}
+
+function guestFailure(error: GuestError): ScenarioFailure {
+  const kind = error.kind === 'hang' ? 'hang' : 'panic';
+  return { message: `guest ${kind === 'hang' ? 'stopped answering' : 'died'}: ${error.message}`, kind, consoleTail: error.consoleTail };
+}
+
+function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailure | undefined, tail: string): ScenarioFailure {
+  const titles = [...new Set(reports.map((r) => r.title))];
+  const where = reports
+    .flatMap((r) => r.moduleFrames)
+    .filter((f) => f.file)
+    .map((f) => `${f.symbol} (${f.file}:${f.line})`);
+  const message = `kernel reported ${titles.join('; ')}${where.length ? ` at ${[...new Set(where)].slice(0, 3).join(', ')}` : ''}${
+    earlier ? ` [also: ${earlier.message}]` : ''
+  }`;
+  return { message, kind: 'kernel', reports, consoleTail: earlier?.consoleTail ?? tail };
+}
+
+async function symbolize(reports: KernelReport[], art: Artifacts): Promise<KernelReport[]> {
+  return Promise.all(
+    reports.map(async (r) => {
+      if (r.moduleFrames.length === 0) return r;
+      const moduleFrames = await symbolizeFrames([...r.moduleFrames], art.module.koPath).catch(() => r.moduleFrames);
+      return { ...r, moduleFrames };
+    }),
+  );
+}
+
+async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {
+  if (!o.logsDir) return;
+  const dir = join(o.logsDir, o.image.id);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.console.log`), consoleText);
+  if (dmesg) await writeFile(join(dir, `${name}.dmesg.log`), dmesg);
+}
