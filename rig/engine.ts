@@ -14,7 +14,7 @@ import { guestCmdline, SLAB_VALIDATE_SCRIPT } from './guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from './artifacts.ts';
 import { AssertionFailed, GuestError } from './errors.ts';
 import type { EventSink } from './events.ts';
-import type { Accel, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from './types.ts';
+import type { Accel, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from './types.ts';
 
 export interface ImageRunOptions {
   readonly image: ImageSpec;
@@ -122,7 +122,7 @@ async function runOne(
   }
 }
 
-interface Outcome {
+export interface Outcome {
   readonly failure?: ScenarioFailure;
   readonly console: string;
   readonly dmesg: string;
@@ -130,26 +130,52 @@ interface Outcome {
 
 /** Run one scenario in a ready guest, then read the kernel log and judge it. */
 export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
-  const backend = new GuestBackend(guest, art.module.name);
   const mark = guest.console.mark();
+  return runScenarioOn(new GuestBackend(guest, art.module.name), scenario, {
+    module: art.module,
+    uapi: art.uapi,
+    onEvent: o.onEvent,
+    afterRun: o.debug ? async () => void (await guest.exec(['sh', '-c', SLAB_VALIDATE_SCRIPT], { timeoutMs: 20_000 })) : undefined,
+    consoleSince: () => guest.console.since(mark),
+    consoleTail: () => guest.console.tail(8192),
+  });
+}
+
+export interface JudgeOptions {
+  readonly module: BuiltModule;
+  readonly uapi: Readonly<Record<string, number>>;
+  readonly onEvent: EventSink;
+  /** Run after the scenario while the kernel still answers (slab validation). */
+  readonly afterRun?: () => Promise<void>;
+  /** The kernel console since the scenario began (guests; the host has none). */
+  readonly consoleSince?: () => string;
+  readonly consoleTail?: () => string;
+}
+
+/**
+ * Run one scenario on a backend, then judge the kernel: any kernel report in the scenario's part of
+ * the log fails it, even when its own assertions held. Shared by the guest and host targets.
+ */
+export async function runScenarioOn(backend: Backend, scenario: Scenario, o: JudgeOptions): Promise<Outcome> {
   const marker = `ktest-rig: scenario ${scenario.name} begin ${randomBytes(4).toString('hex')}`;
   let failure: ScenarioFailure | undefined;
   let dmesg = '';
   try {
     await backend.markKernelLog(marker);
-    failure = await runScenarioBody(backend, scenario, marker, art, (m) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` }));
+    const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log);
     if (failure?.kind !== 'hang') {
-      if (o.debug) await guest.exec(['sh', '-c', SLAB_VALIDATE_SCRIPT], { timeoutMs: 20_000 });
+      await o.afterRun?.();
       dmesg = logSince(await backend.kernelLog(), marker);
     }
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
     failure ??= guestFailure(error);
   }
-  const consoleText = guest.console.since(mark);
-  // A live guest's dmesg is complete; a dead one left only the console.
-  const reports = await symbolize(findReports(dmesg || consoleText, { module: art.module.name }), art);
-  if (reports.length > 0) failure = kernelFailure(reports, failure, guest.console.tail(8192));
+  const consoleText = o.consoleSince?.() ?? '';
+  // A live kernel's dmesg is complete; a dead guest left only its console.
+  const reports = await symbolize(findReports(dmesg || consoleText, { module: o.module.name }), o.module);
+  if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
   return { failure, console: consoleText, dmesg };
 }
 
@@ -157,10 +183,10 @@ async function runScenarioBody(
   backend: Backend,
   scenario: Scenario,
   marker: string,
-  art: Artifacts,
+  uapi: Readonly<Record<string, number>>,
   log: (m: string) => void,
 ): Promise<ScenarioFailure | undefined> {
-  const t = makeContext({ backend, beginMarker: marker, proto: DEFAULT_PROTO, uapi: art.uapi, log });
+  const t = makeContext({ backend, beginMarker: marker, proto: DEFAULT_PROTO, uapi, log });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const body = (async () => {
     if (scenario.load !== false) await t.module.load(scenario.params);
@@ -196,11 +222,11 @@ function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailur
   return { message, kind: 'kernel', reports, consoleTail: earlier?.consoleTail ?? tail };
 }
 
-async function symbolize(reports: KernelReport[], art: Artifacts): Promise<KernelReport[]> {
+async function symbolize(reports: KernelReport[], module: BuiltModule): Promise<KernelReport[]> {
   return Promise.all(
     reports.map(async (r) => {
       if (r.moduleFrames.length === 0) return r;
-      const moduleFrames = await symbolizeFrames([...r.moduleFrames], art.module.koPath).catch(() => r.moduleFrames);
+      const moduleFrames = await symbolizeFrames([...r.moduleFrames], module.koPath).catch(() => r.moduleFrames);
       return { ...r, moduleFrames };
     }),
   );

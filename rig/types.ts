@@ -196,7 +196,8 @@ export interface RunSummary {
   readonly image: string;
   readonly kernel: string;
   readonly arch: Arch;
-  readonly accel: Accel;
+  /** How the kernel ran: kvm or tcg in a guest, 'host' for --target host. */
+  readonly accel: Accel | 'host';
   readonly scenarios: readonly ScenarioResult[];
   readonly passed: number;
   readonly failed: number;

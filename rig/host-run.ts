@@ -1,0 +1,111 @@
+// `--target host`: build the module for the running kernel, load it on the host, run the same scenarios through the addon.
+import { existsSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { HostBackend, isLoadedOnHost } from './backends/host.ts';
+import { buildModule } from './build.ts';
+import { readUapi } from './artifacts.ts';
+import { runScenarioOn } from './engine.ts';
+import { UsageError } from './errors.ts';
+import type { Scenario } from './scenario-api.ts';
+import type { EventSink } from './events.ts';
+import type { ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from './types.ts';
+
+export interface HostRunOptions {
+  readonly kmodDir: string;
+  readonly scenarios: readonly Scenario[];
+  readonly workDir: string;
+  readonly onEvent: EventSink;
+}
+
+export interface HostFacts {
+  readonly uid: number;
+  readonly release: string;
+  readonly headersDir: string | undefined;
+  readonly loaded: readonly string[];
+}
+
+/** Why the host target must refuse, as one line, or undefined when it may run. Pure. */
+export function hostRefusal(f: HostFacts, moduleName: string): string | undefined {
+  if (f.uid !== 0) return 'the host target loads a module into the running kernel and needs root (run it with sudo)';
+  if (!f.headersDir) return `no headers for the running kernel ${f.release}: install linux-headers-${f.release}`;
+  if (f.loaded.includes(moduleName)) return `a module named ${moduleName} is already loaded on this host: rmmod ${moduleName} first`;
+  return undefined;
+}
+
+export async function hostFacts(): Promise<HostFacts> {
+  const rel = release();
+  const build = join('/lib/modules', rel, 'build');
+  const modules = await readFile('/proc/modules', 'utf8').catch(() => '');
+  return {
+    uid: process.getuid?.() ?? -1,
+    release: rel,
+    headersDir: existsSync(join(build, 'Makefile')) ? realpathSync(build) : undefined,
+    loaded: modules.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean),
+  };
+}
+
+/** The running kernel as a PreparedKernel, so the same build code serves both targets. */
+function hostKernel(f: HostFacts): PreparedKernel {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  const image: ImageSpec = {
+    id: 'host',
+    description: `the host's running kernel ${f.release}`,
+    arch,
+    suite: 'host',
+    release: f.release,
+    packages: {} as ImageSpec['packages'],
+    toolchain: { kind: 'host', cc: 'gcc' },
+    qemu: {} as ImageSpec['qemu'],
+  };
+  return { image, kernelPath: '', vmlinuzPath: '', headersDir: f.headersDir! };
+}
+
+export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<RunSummary> {
+  const f = facts ?? (await hostFacts());
+  // The module's name is only known after the build; refuse early on what we can see first.
+  const early = hostRefusal(f, '\0');
+  if (early) throw new UsageError(`--target host: ${early}`);
+  const kernel = hostKernel(f);
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });
+  const module = modules.find((m) => m.name === 'ktest') ?? modules[0]!;
+  const refusal = hostRefusal({ ...f, loaded: (await hostFacts()).loaded }, module.name);
+  if (refusal) throw new UsageError(`--target host: ${refusal}`);
+  const uapi = await readUapi(o.kmodDir);
+  const backend = new HostBackend(module.name, module.koPath);
+  const scenarios = o.scenarios.filter((s) => !s.backends || s.backends.includes('host'));
+  const results: ScenarioResult[] = [];
+  o.onEvent({ type: 'run-start', image: 'host', total: scenarios.length });
+  try {
+    for (const [index, scenario] of scenarios.entries()) {
+      o.onEvent({ type: 'scenario-start', image: 'host', name: scenario.name, index, total: scenarios.length });
+      const started = Date.now();
+      const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent });
+      // No snapshot on the host: each scenario leaves the module unloaded for the next.
+      if (await isLoadedOnHost(module.name)) await backend.unloadModule();
+      const result: ScenarioResult = {
+        image: 'host',
+        name: scenario.name,
+        status: outcome.failure ? 'fail' : 'pass',
+        durationMs: Date.now() - started,
+        ...(outcome.failure ? { failure: outcome.failure } : {}),
+      };
+      results.push(result);
+      o.onEvent({ type: 'scenario-end', result, index, total: scenarios.length });
+    }
+  } finally {
+    if (await isLoadedOnHost(module.name)) await backend.unloadModule();
+  }
+  const summary: RunSummary = {
+    image: 'host',
+    kernel: f.release,
+    arch: kernel.image.arch,
+    accel: 'host',
+    scenarios: results,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => r.status === 'fail').length,
+  };
+  o.onEvent({ type: 'run-end', summary });
+  return summary;
+}
