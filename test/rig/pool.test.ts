@@ -1,0 +1,25 @@
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pool } from '../../rig/pool.ts';
+
+t.test('pool keeps order and never runs more than the limit at once', async (t) => {
+  let running = 0;
+  let peak = 0;
+  const out = await pool([30, 10, 20, 5, 1], 2, async (ms, i) => {
+    running++;
+    peak = Math.max(peak, running);
+    await sleep(ms);
+    running--;
+    return i * 10;
+  });
+  t.same(out, [0, 10, 20, 30, 40]);
+  t.equal(peak, 2);
+});
+
+t.test('pool propagates the first failure', async (t) => {
+  await t.rejects(pool([1, 2], 2, async (n) => { if (n === 2) throw new Error('boom'); return n; }), /boom/);
+});
+
+t.test('pool with no items returns nothing', async (t) => {
+  t.same(await pool([], 4, async () => 1), []);
+});
