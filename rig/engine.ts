@@ -186,7 +186,7 @@ async function runScenarioBody(
   uapi: Readonly<Record<string, number>>,
   log: (m: string) => void,
 ): Promise<ScenarioFailure | undefined> {
-  const t = makeContext({ backend, beginMarker: marker, proto: DEFAULT_PROTO, uapi, log });
+  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const body = (async () => {
     if (scenario.load !== false) await t.module.load(scenario.params);
