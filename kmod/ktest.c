@@ -76,13 +76,13 @@ static void ktest_escape(const u8 *data, int len, char *out)
 	out[o] = '\0';
 }
 
-/* Logs "kernel recv from user: <message>", at most KTEST_LOG_MAX bytes, trailing NULs dropped. */
+/* Logs "kernel recv from user: <message>", at most KTEST_LOG_MAX bytes, a C string's NUL dropped. */
 static void ktest_log_message(const u8 *data, int len)
 {
 	int shown;
 	char *buf;
 
-	while (len > 0 && data[len - 1] == '\0')
+	if (len > 0 && data[len - 1] == '\0')
 		len--;
 	shown = len < KTEST_LOG_MAX ? len : KTEST_LOG_MAX;
 	buf = kmalloc(KTEST_LOG_BUF, GFP_KERNEL);

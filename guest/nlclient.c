@@ -1,0 +1,171 @@
+/* nlclient.c - static netlink client for the guest: sends ktest messages, prints each reply as a JSON line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ktest_uapi.h"
+#include "ktnl.h"
+
+static const char usage_text[] =
+	"usage: nlclient [--proto N] [--type N] [--flags N] [--seq N] [--pid N] [--len N]\n"
+	"                [--hex HEX] [--count N] [--no-recv] [--timeout-ms N] [MESSAGE]\n"
+	"Sends MESSAGE (or the bytes of --hex) to the kernel on netlink protocol N and prints one JSON\n"
+	"line per message received: {\"seq\":1,\"type\":16,\"flags\":0,\"len\":31,\"pid\":0,\n"
+	"\"payload\":\"hello users!!!\",\"hex\":\"...\"} (+ \"error\",\"errno\" for NLMSG_ERROR; 0 = ack).\n"
+	"  --proto N       netlink protocol (default 30)\n"
+	"  --type N        nlmsg_type (default 16 = HELLO; 17 ECHO, 18 SILENT)\n"
+	"  --flags N       nlmsg_flags (default 1 = NLM_F_REQUEST; 5 = REQUEST|ACK)\n"
+	"  --seq N         nlmsg_seq of the first message (default 1; +1 per message)\n"
+	"  --pid N         nlmsg_pid (default 0)\n"
+	"  --len N         nlmsg_len as given (default: the real length)\n"
+	"  --hex HEX       payload bytes as hex instead of MESSAGE\n"
+	"  --count N       send N messages one after the other, each waiting for its answer\n"
+	"  --no-recv       send only\n"
+	"  --timeout-ms N  how long to wait for each answer (default 2000)\n"
+	"Numbers take 0x for hex. Exit: 0 ok, 2 usage, 3 socket error, 4 timeout, 5 kernel error.\n";
+
+enum { OPT_PROTO = 256, OPT_TYPE, OPT_FLAGS, OPT_SEQ, OPT_PID, OPT_LEN, OPT_HEX, OPT_COUNT, OPT_NO_RECV, OPT_TIMEOUT };
+
+static const struct option options[] = {
+	{ "proto", required_argument, NULL, OPT_PROTO },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "flags", required_argument, NULL, OPT_FLAGS },
+	{ "seq", required_argument, NULL, OPT_SEQ },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "len", required_argument, NULL, OPT_LEN },
+	{ "hex", required_argument, NULL, OPT_HEX },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "no-recv", no_argument, NULL, OPT_NO_RECV },
+	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("nlclient: EINVAL: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see nlclient --help)\n", stderr);
+	return KTNL_USAGE;
+}
+
+/* Parses an unsigned number (decimal or 0x hex) no larger than max. */
+static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return errno || *end || *out > max ? -1 : 0;
+}
+
+static int print_msg(void *ctx, const struct ktnl_msg *msg)
+{
+	size_t cap = ktnl_json_size(msg->payload_len);
+	char *line = malloc(cap);
+
+	(void)ctx;
+	if (!line)
+		return -1;
+	ktnl_json(msg, line, cap);
+	puts(line);
+	fflush(stdout);
+	free(line);
+	return 0;
+}
+
+struct args {
+	int proto;
+	struct ktnl_call call;
+	const char *hex;
+	const char *message;
+};
+
+/* Fills args from argv; returns 0, or an exit status (usage error printed, or 0 via -1 for --help). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int opt;
+
+	memset(a, 0, sizeof(*a));
+	opterr = 0; /* getopt's own messages would make a second stderr line */
+	a->proto = KTEST_NETLINK_PROTO;
+	a->call.msg.type = KTEST_MSG_HELLO;
+	a->call.msg.flags = KTNL_DEFAULT_FLAGS;
+	a->call.msg.seq = KTNL_DEFAULT_SEQ;
+	a->call.count = 1;
+	a->call.timeout_ms = KTNL_DEFAULT_TIMEOUT_MS;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		unsigned long long v = 0;
+
+		if (opt == 'h') {
+			fputs(usage_text, stdout);
+			return -1;
+		}
+		if (opt == '?')
+			return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+		if (opt == OPT_NO_RECV) {
+			a->call.no_recv = 1;
+			continue;
+		}
+		if (opt == OPT_HEX) {
+			a->hex = optarg;
+			continue;
+		}
+		switch (opt) {
+		case OPT_PROTO: if (parse_num(optarg, MAX_LINKS - 1, &v)) return usage_error("bad --proto '%s' (0..31)", optarg); a->proto = (int)v; break;
+		case OPT_TYPE: if (parse_num(optarg, 0xffff, &v)) return usage_error("bad --type '%s'", optarg); a->call.msg.type = (uint16_t)v; break;
+		case OPT_FLAGS: if (parse_num(optarg, 0xffff, &v)) return usage_error("bad --flags '%s'", optarg); a->call.msg.flags = (uint16_t)v; break;
+		case OPT_SEQ: if (parse_num(optarg, 0xffffffffULL, &v)) return usage_error("bad --seq '%s'", optarg); a->call.msg.seq = (uint32_t)v; break;
+		case OPT_PID: if (parse_num(optarg, 0xffffffffULL, &v)) return usage_error("bad --pid '%s'", optarg); a->call.msg.pid = (uint32_t)v; break;
+		case OPT_LEN: if (parse_num(optarg, 0xffffffffULL, &v)) return usage_error("bad --len '%s'", optarg); a->call.msg.len = (uint32_t)v; a->call.msg.len_set = 1; break;
+		case OPT_COUNT: if (parse_num(optarg, 1000000, &v) || v == 0) return usage_error("bad --count '%s' (1..1000000)", optarg); a->call.count = (unsigned)v; break;
+		case OPT_TIMEOUT: if (parse_num(optarg, 86400000, &v)) return usage_error("bad --timeout-ms '%s'", optarg); a->call.timeout_ms = (int)v; break;
+		default: return usage_error("%s", "unknown option");
+		}
+	}
+	if (optind < argc)
+		a->message = argv[optind++];
+	if (optind < argc)
+		return usage_error("unexpected argument '%s' (quote a MESSAGE with spaces)", argv[optind]);
+	if (a->message && a->hex)
+		return usage_error("%s", "give MESSAGE or --hex, not both");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ktnl_outcome out;
+	struct args a;
+	void *bytes = NULL;
+	int status = parse_args(argc, argv, &a);
+
+	if (status)
+		return status < 0 ? 0 : status;
+	if (a.hex) {
+		size_t hexlen = strlen(a.hex);
+		long n;
+
+		bytes = malloc(hexlen / 2 + 1);
+		if (!bytes)
+			return usage_error("%s", "out of memory");
+		n = ktnl_hex_decode(a.hex, hexlen, bytes, hexlen / 2 + 1);
+		if (n < 0) {
+			free(bytes);
+			return usage_error("bad --hex '%.40s' (an even number of hex digits)", a.hex);
+		}
+		a.call.msg.payload = bytes;
+		a.call.msg.payload_len = (size_t)n;
+	} else if (a.message) {
+		a.call.msg.payload = a.message;
+		a.call.msg.payload_len = strlen(a.message);
+	}
+	status = ktnl_run(a.proto, 0, &a.call, print_msg, NULL, &out);
+	if (status != KTNL_OK)
+		fprintf(stderr, "nlclient: %s\n", out.message);
+	free(bytes);
+	return status;
+}
