@@ -103,6 +103,8 @@ export interface ToolCheck {
   readonly version?: string;
   readonly package: string;
   readonly neededFor: readonly Need[];
+  /** What the rig uses it for (from the table). */
+  readonly purpose?: string;
   readonly problem?: string;
 }
 
@@ -288,7 +290,7 @@ async function dpkgVersion(pkg: string, runner: CommandRunner): Promise<string |
 export async function probeTool(tool: HostTool, options: ProbeOptions = {}): Promise<ToolCheck> {
   const env = options.env ?? process.env;
   const runner = options.runner ?? defaultRunner;
-  const base = { name: tool.name, package: tool.package, neededFor: tool.neededFor };
+  const base = { name: tool.name, package: tool.package, neededFor: tool.neededFor, purpose: tool.purpose };
   const probe = tool.probe;
   if (probe.kind === 'file') {
     for (const pattern of probe.paths) {

@@ -206,7 +206,7 @@ t.test('probing this host', async (t) => {
   const fileTool: HostTool = { name: 'f', package: 'f-pkg', neededFor: ['core'], purpose: 'test', probe: { kind: 'file', paths: [join(dir, 'missing'), join(dir, 'llvm-*', 'lib', 'rt.a')] } };
   const dpkgSays: CommandRunner = async (file, args) =>
     file === 'dpkg-query' && args.includes('f-pkg') ? { exitCode: 0, stdout: '1:14.0.6-12', stderr: '' } : { exitCode: 1, stdout: '', stderr: '' };
-  t.same(await probeTool(fileTool, { env, runner: dpkgSays }), { name: 'f', package: 'f-pkg', neededFor: ['core'], ok: true, version: '1:14.0.6-12' });
+  t.same(await probeTool(fileTool, { env, runner: dpkgSays }), { name: 'f', package: 'f-pkg', neededFor: ['core'], purpose: 'test', ok: true, version: '1:14.0.6-12' });
   const gone = await probeTool({ ...fileTool, probe: { kind: 'file', paths: [join(dir, 'missing')] } }, { env, runner: noDpkg });
   t.equal(gone.ok, false);
 });
