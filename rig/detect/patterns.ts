@@ -1,0 +1,251 @@
+// The table of kernel report kinds: one row per crash class (header, title, fatality, what it absorbs).
+
+/** What a title builder sees: the header match and the report's lines (timestamps stripped). */
+export interface TitleInput {
+  readonly match: RegExpMatchArray;
+  readonly lines: readonly string[];
+}
+
+/** One kind of kernel report. Adding a detector is adding a row; the first matching row wins. */
+export interface ReportPattern {
+  /** Stable kind name (KernelReport.kind). */
+  readonly kind: string;
+  /** Matched against each line with its timestamp stripped. */
+  readonly header: RegExp;
+  /** Title prefix; the parser appends " in <first interesting frame>" when it finds one. */
+  readonly title: (input: TitleInput) => string;
+  /** Symbol named by the header itself ("... in foo+0x1/0x2"), preferred over the stack's frames. */
+  readonly headerFrame?: (match: RegExpMatchArray) => string | undefined;
+  /** The kernel stops after this report (nothing more will come from the guest). */
+  readonly fatal: boolean;
+  /** Lines that match `header` but are not reports of this kind. */
+  readonly suppress?: RegExp;
+  /**
+   * This header is a continuation when a report of one of these kinds ('any': of any kind) is open and
+   * started at most `attachWithin` lines earlier: the line joins that report instead of opening one.
+   */
+  readonly attachTo?: readonly string[] | 'any';
+  readonly attachWithin?: number;
+  /** Panic consequences: join the last report (even if it ended) when it ended at most this many lines ago. */
+  readonly consequenceOf?: RegExp;
+  /** Line that ends this report (inclusive); default: the "---[ end trace" / "---[ end Kernel panic" markers. */
+  readonly end?: RegExp;
+  /** The report ends with its first stack trace (no end marker is printed). */
+  readonly endAfterTrace?: boolean;
+  /** Line that starts the stack trace to parse; default "Call Trace:" / "Call trace:". */
+  readonly traceStart?: RegExp;
+  /** Frames that are generic for this kind, on top of the global list (never used in titles). */
+  readonly skip?: RegExp;
+}
+
+/** Symbol of "foo+0x1a/0x30" (suffixes like .cold kept; the parser normalises). */
+const sym = (s: string | undefined): string | undefined => s?.match(/^([A-Za-z_.$][\w.$]*)\+0x/)?.[1];
+const allocators =
+  /^(?:kmemleak_alloc\w*|__kmalloc\w*|kmalloc\w*|__kmem_cache_alloc\w*|kmem_cache_alloc\w*|slab_post_alloc_hook|___slab_alloc|__slab_alloc\w*|kvmalloc\w*|kzalloc|kmemdup|kstrdup|krealloc|__alloc_pages\w*|alloc_pages\w*|__get_free_pages|kfree|__slab_free|kmem_cache_free|free_debug_processing|alloc_debug_processing|check_object|check_bytes_and_report|slab_err|object_err|print_trailer|on_freelist|slab_free\w*|do_slab_free|__kmem_cache_free|__do_kmalloc_node)$/;
+const sched =
+  /^(?:__schedule|schedule\w*|io_schedule\w*|__wait_for_common|wait_for_completion\w*|do_wait_for_common|msleep\w*|usleep_range\w*|__mutex_lock\w*|mutex_lock\w*|rwsem_down_\w+|down_\w+|down|__down\w*|wait_woken|__wait_event\w*|prepare_to_wait\w*|__cond_resched|cond_resched)$/;
+const timerIrq =
+  /^(?:rcu_\w+|print_cpu_stall\w*|check_cpu_stall|update_process_times|tick_\w+|__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|irq_exit_rcu|__irq_exit_rcu|__do_softirq|do_softirq|run_timer_softirq|__run_timers|call_timer_fn|watchdog_timer_fn|nmi_\w+|arch_trigger_\w+|trigger_\w+|dump_cpu_task|handle_softirqs|lockup_detector_\w+|watchdog_\w+)$/;
+
+/** Short, stable rendering of a header's free text: addresses and long hex numbers elided. */
+export function normaliseText(text: string): string {
+  return text
+    .replace(/\b0x[0-9a-f]+\b/gi, 'ADDR')
+    .replace(/\b[0-9a-f]{8,}\b/gi, 'ADDR')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Access type of a KASAN report ("Read of size 8 at addr ..."). */
+function accessOf(lines: readonly string[]): string {
+  const line = lines.slice(0, 6).find((l) => /^(?:Read|Write) of size/.test(l.trim()));
+  return line ? ` ${line.trim().split(' ')[0]}` : '';
+}
+
+/** Panic messages that are consequences of a report printed just before. */
+export const PANIC_CONSEQUENCE =
+  /^(?:Fatal exception(?: in interrupt)?|softlockup: hung tasks|hung_task: blocked tasks|RCU Stall|Hard LOCKUP|Machine halted\.?|.*panic_on_warn set|Fatal hardware error!?|kernel stack overflow|corrupted stack end detected inside scheduler|Oops - BUG: Fatal exception|.*: panic_on_warn set.*)\s*$/;
+
+export const PATTERNS: readonly ReportPattern[] = [
+  {
+    kind: 'kasan',
+    header: /^BUG: KASAN: ([\w-]+(?: or [\w-]+)?) in (\S+)/,
+    title: ({ match, lines }) => `KASAN: ${match[1]}${accessOf(lines)}`,
+    headerFrame: (m) => sym(m[2]),
+    fatal: false,
+    end: /^={40,}\s*$/,
+    skip: /^(?:kasan_\w+|__kasan_\w+|print_report|print_address_description\w*|check_region_inline|kasan_check_range|__asan_\w+|mem(?:cpy|set|move|cmp)|__mem(?:cpy|set|move)\w*|str\w+|__str\w+)$/,
+  },
+  {
+    kind: 'kfence',
+    header: /^BUG: KFENCE: ([\w -]+?) in (\S+)/,
+    title: ({ match }) => `KFENCE: ${match[1]}`,
+    headerFrame: (m) => sym(m[2]),
+    fatal: false,
+    end: /^={40,}\s*$/,
+    traceStart: /^(?:Out-of-bounds|Use-after-free|Invalid free|Invalid read|Invalid write|Corrupted memory)\b/,
+    skip: /^(?:kfence_\w+|__kfence_\w+|mem(?:cpy|set|move|cmp)|str\w+)$/,
+  },
+  {
+    kind: 'ubsan',
+    header: /^UBSAN: ([\w-]+) in (\S+)/,
+    title: ({ match }) => `UBSAN: ${match[1]}`,
+    fatal: false,
+    end: /^={40,}\s*$/,
+    skip: /^(?:ubsan_\w+|__ubsan_\w+)$/,
+  },
+  {
+    kind: 'slab-corruption',
+    header: /^BUG ([\w.:()-]+) \((?:Not tainted|Tainted: [^)]*)\): (.+?)\s*$/,
+    title: ({ match }) => `BUG ${match[1]}: ${normaliseText(match[2].replace(/\d+/g, 'N'))}`,
+    fatal: false,
+    endAfterTrace: true,
+    skip: allocators,
+  },
+  {
+    kind: 'soft-lockup',
+    header: /^(?:watchdog: )?BUG: soft lockup - CPU#\d+ stuck for \d+s!/,
+    title: () => 'BUG: soft lockup',
+    fatal: false,
+    endAfterTrace: true,
+    skip: timerIrq,
+  },
+  {
+    kind: 'hard-lockup',
+    header: /^(?:(?:NMI )?watchdog: )?Watchdog detected hard LOCKUP on cpu \d+/,
+    title: () => 'hard LOCKUP',
+    fatal: false,
+    endAfterTrace: true,
+    skip: timerIrq,
+  },
+  {
+    kind: 'stack-overflow',
+    header: /^BUG: (?:TASK|IRQ|NMI|#?\w+) stack guard page was hit at /,
+    title: () => 'BUG: stack guard page was hit',
+    fatal: false,
+  },
+  {
+    kind: 'double-fault',
+    header: /^(?:traps: )?PANIC: double fault, error_code: 0x[0-9a-f]+/,
+    title: () => 'double fault',
+    fatal: false,
+  },
+  {
+    kind: 'null-deref',
+    header: /^(?:BUG: kernel NULL pointer dereference, address: |Unable to handle kernel NULL pointer dereference at virtual address )/,
+    title: () => 'BUG: kernel NULL pointer dereference',
+    fatal: false,
+  },
+  {
+    kind: 'page-fault',
+    header: /^(?:BUG: unable to handle (?:page fault for address|kernel paging request at)|Unable to handle kernel paging request at virtual address )/,
+    title: () => 'BUG: unable to handle page fault',
+    fatal: false,
+  },
+  {
+    kind: 'unable-to-handle',
+    header: /^Unable to handle kernel ([\w -]+?) at virtual address /,
+    title: ({ match }) => `Unable to handle kernel ${match[1]}`,
+    fatal: false,
+  },
+  {
+    kind: 'gpf',
+    header: /^(?:Oops: )?general protection fault\b/,
+    title: () => 'general protection fault',
+    fatal: false,
+  },
+  {
+    kind: 'list-corruption',
+    header: /^(list_(?:add|del) (?:corruption|double add))\b/,
+    title: ({ match }) => match[1],
+    fatal: false,
+    skip: /^(?:__list_\w+|list_\w+|__list_del_entry\w*)$/,
+  },
+  {
+    kind: 'refcount',
+    header: /^refcount_t: ([\w -]+?)(?:;|\.|$)/,
+    title: ({ match }) => `refcount_t: ${match[1]}`,
+    fatal: false,
+    skip: /^(?:refcount_\w+|__refcount_\w+)$/,
+  },
+  {
+    kind: 'kernel-bug',
+    header: /^kernel BUG at \S+:\d+!/,
+    title: () => 'kernel BUG',
+    fatal: false,
+    attachTo: ['list-corruption', 'slab-corruption', 'refcount'],
+    attachWithin: 6,
+    skip: /^(?:__list_\w+|set_freepointer|__slab_free|kfree)$/,
+  },
+  {
+    kind: 'warning',
+    header: /^WARNING: (?:CPU: \d+ PID: \d+ at |CPU: \d+ UID: \d+ PID: \d+ at |\S+:\d+ at )?\S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+)/,
+    title: () => 'WARNING',
+    headerFrame: (m) => sym(m[1]),
+    fatal: false,
+    attachTo: ['list-corruption', 'refcount'],
+    attachWithin: 6,
+    suppress: /^WARNING: (?:stack going in the wrong direction|kernel stack (?:frame pointer|regs)|can't access registers|stack recursion)/,
+  },
+  {
+    kind: 'hung-task',
+    header: /^INFO: task (\S+):\d+ blocked for more than \d+ seconds/,
+    title: () => 'INFO: task hung',
+    fatal: false,
+    endAfterTrace: true,
+    skip: sched,
+  },
+  {
+    kind: 'rcu-stall',
+    header: /^(?:rcu: )?INFO: (\w+) (?:self-)?detected stalls? on CPUs?/,
+    title: () => 'INFO: rcu detected stall',
+    fatal: false,
+    endAfterTrace: true,
+    skip: timerIrq,
+  },
+  {
+    kind: 'memory-leak',
+    header: /^unreferenced object 0x[0-9a-f]+ \(size \d+\):/,
+    title: () => 'memory leak',
+    fatal: false,
+    endAfterTrace: true,
+    traceStart: /^backtrace\b/,
+    skip: allocators,
+  },
+  {
+    kind: 'oops',
+    header: /^(?:Oops: )?(?:Oops|invalid opcode|stack guard page|double fault|stack segment|divide error|int3|alignment check|coprocessor segment overrun|bounds): (?:[0-9a-f]{4} )?\[#\d+\]|^Oops: [0-9a-f]{4} \[#\d+\]/,
+    title: ({ match }) => (/invalid opcode/.test(match[0]) ? 'invalid opcode' : /divide error/.test(match[0]) ? 'divide error' : 'Oops'),
+    fatal: false,
+    attachTo: 'any',
+    attachWithin: 12,
+  },
+  {
+    kind: 'internal-error',
+    header: /^Internal error: ([^:]+): [0-9a-f]+ \[#\d+\]/,
+    title: ({ match }) => `Internal error: ${match[1]}`,
+    fatal: false,
+    attachTo: 'any',
+    attachWithin: 40,
+  },
+  {
+    kind: 'panic',
+    header: /^Kernel panic - not syncing: ?(.*?)\s*$/,
+    title: ({ match }) => `Kernel panic - not syncing: ${normaliseText(match[1])}`,
+    fatal: true,
+    consequenceOf: PANIC_CONSEQUENCE,
+    end: /^---\[ end Kernel panic/,
+    skip: /^(?:check_panic_on_warn|nmi_panic|vpanic)$/,
+  },
+  {
+    kind: 'bug',
+    header: /^BUG: (.+?)\s*$/,
+    title: ({ match }) => `BUG: ${normaliseText(match[1].split(/[:,]| at | for /)[0])}`,
+    fatal: false,
+    suppress: /^BUG: (?:KASAN|KFENCE)/,
+  },
+];
+
+/** Frames that are plumbing of every report (exceptions, printing, syscall entry, workqueues). */
+export const GENERIC_FRAMES =
+  /^(?:dump_stack\w*|show_stack|show_regs|__show_regs|show_trace_log_lvl|panic|vpanic|__warn|warn_slowpath\w*|report_bug|handle_bug|exc_\w+|asm_exc_\w+|do_error_trap|do_trap|do_int3\w*|die|die_addr|__die\w*|oops_\w+|page_fault_oops|kernelmode_fixup_or_oops|__bad_area_nosemaphore|bad_area_nosemaphore|do_user_addr_fault|do_kern_addr_fault|handle_page_fault|fixup_exception|no_context|ret_from_fork\w*|entry_SYSCALL\w*|do_syscall_64|syscall_exit\w*|__x64_sys_\w+|__ia32_sys_\w+|__arm64_sys_\w+|__se_sys_\w+|__do_sys_\w+|x64_sys_call|kthread|worker_thread|process_one_work|__kthread\w*|el0_svc\w*|el0t_64_\w+|el1h_64_\w+|el1_\w+|el0_\w+|do_el0_svc\w*|invoke_syscall\w*|do_mem_abort|__do_kernel_fault|die_kernel_fault|do_page_fault|do_translation_fault|do_bad_area|bug_handler|brk_handler|call_break_hook|do_debug_exception|arm64_\w+_exception|el1_sync_handler|el1h_64_sync_handler|do_undefinstr|bug_brk_handler|call_el1_break_hook|ret_to_user|__handle_mm_fault|handle_mm_fault|lock_acquire|__lock_acquire|lock_release|_raw_spin_\w+|__raw_spin_\w+|do_raw_spin_\w+|_raw_read_\w+|_raw_write_\w+|__pfx_\w+|print_modules|printk\w*|_printk|vprintk\w*)$/;

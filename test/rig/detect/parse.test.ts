@@ -1,0 +1,93 @@
+// Unit tests of the report parser: frames, module filter, interleaving, bounds, titles.
+import t from 'tap';
+import { findReports, parseFrame, normaliseSymbol, MAX_REPORT_LINES } from '../../../rig/detect/parse.ts';
+
+const warning = (fn: string, pid = 1) => [
+  '------------[ cut here ]------------',
+  `WARNING: CPU: 0 PID: ${pid} at drivers/foo.c:${pid * 10} ${fn}+0x12/0x20 [my_mod]`,
+  'Modules linked in: my_mod(OE) virtio_console',
+  `CPU: 0 PID: ${pid} Comm: sh Tainted: G           OE      6.1.0-50-amd64 #1  Debian 6.1.176-1`,
+  `RIP: 0010:${fn}+0x12/0x20 [my_mod]`,
+  'Call Trace:',
+  ' <TASK>',
+  ' ? __warn+0x7d/0xc0',
+  ' my_caller.isra.0+0x30/0x50 [my_mod]',
+  ' vfs_write+0xcb/0x3f0',
+  ' helper+0x10/0x20 [virtio_console]',
+  ' </TASK>',
+  '---[ end trace 0000000000000000 ]---',
+];
+
+t.test('parseFrame', async (t) => {
+  t.strictSame(parseFrame(' foo_bar+0x1a/0x30 [my_mod]'), { symbol: 'foo_bar', offset: 0x1a, size: 0x30, module: 'my_mod' });
+  t.strictSame(parseFrame(' vfs_write+0xcb/0x3f0'), { symbol: 'vfs_write', offset: 0xcb, size: 0x3f0 });
+  t.strictSame(parseFrame('    [<00000000a1b2c3d4>] kmalloc_trace+0x26/0x90'), { symbol: 'kmalloc_trace', offset: 0x26, size: 0x90 });
+  t.strictSame(parseFrame(' f+0x1/0x2 [mod 1234abcd]'), { symbol: 'f', offset: 1, size: 2, module: 'mod' }, 'build id dropped');
+  t.equal(parseFrame(' ? __die+0x23/0x70'), null, 'unreliable frames dropped');
+  t.equal(parseFrame('RIP: 0033:0x4016e7'), null);
+  t.equal(parseFrame('hello world'), null);
+});
+
+t.test('normaliseSymbol strips compiler suffixes', async (t) => {
+  t.equal(normaliseSymbol('foo.cold'), 'foo');
+  t.equal(normaliseSymbol('foo.isra.0'), 'foo');
+  t.equal(normaliseSymbol('foo.constprop.0.isra.0'), 'foo');
+  t.equal(normaliseSymbol('foo_bar'), 'foo_bar');
+});
+
+t.test('same WARNING twice: two reports, one title, numbers normalised', async (t) => {
+  const reports = findReports([...warning('my_warn', 1), 'unrelated', ...warning('my_warn', 2)].join('\n'));
+  t.equal(reports.length, 2);
+  t.equal(reports[0].title, 'WARNING in my_warn');
+  t.equal(reports[1].title, reports[0].title);
+  t.equal(reports[0].taint, 'G           OE');
+  t.notOk(reports[0].raw.includes('unrelated'), 'raw ends at the end marker');
+});
+
+t.test('moduleFrames: module option vs out-of-tree default', async (t) => {
+  const text = warning('my_warn').join('\n');
+  const byDefault = findReports(text)[0];
+  t.strictSame(byDefault.moduleFrames.map((f) => f.symbol), ['my_warn', 'my_caller.isra.0'], 'only (O) modules');
+  t.strictSame(byDefault.frames.map((f) => f.symbol), ['my_warn', 'my_caller.isra.0', 'vfs_write', 'helper']);
+  const named = findReports(text, { module: 'virtio-console' })[0];
+  t.strictSame(named.moduleFrames.map((f) => f.symbol), ['helper'], "'-' and '_' are the same");
+  const noModLine = findReports(text.replace(/^Modules linked in:.*$/m, ''))[0];
+  t.equal(noModLine.moduleFrames.length, 3, 'without "Modules linked in", any module');
+});
+
+t.test('timestamps, caller ids, levels and CRLF are accepted', async (t) => {
+  const lines = warning('my_warn').map((l, i) => `<4>[  ${(12 + i / 1000).toFixed(6)}][  T73] ${l}\r`);
+  const [r] = findReports(lines.join('\n'));
+  t.equal(r.title, 'WARNING in my_warn');
+  t.equal(r.frames.length, 4);
+  t.notMatch(r.raw, /\[\s*12\./, 'raw has no timestamps');
+});
+
+t.test('interleaved lines inside a trace are ignored', async (t) => {
+  const w = warning('my_warn');
+  w.splice(9, 0, 'ktest-agent: heartbeat');
+  const [r] = findReports(w.join('\n'));
+  t.strictSame(r.frames.map((f) => f.symbol).slice(0, 2), ['my_warn', 'my_caller.isra.0']);
+});
+
+t.test('raw is bounded', async (t) => {
+  const text = ['BUG: scheduling while atomic: sh/1/0x00000002', ...Array.from({ length: 1000 }, (_, i) => `line ${i}`)].join('\n');
+  const [r] = findReports(text);
+  t.equal(r.title, 'BUG: scheduling while atomic');
+  t.ok(r.raw.split('\n').length <= MAX_REPORT_LINES);
+});
+
+t.test('a panic long after a report is its own report; one right after joins it', async (t) => {
+  const later = [...warning('my_warn'), 'Kernel panic - not syncing: ktest: requested'].join('\n');
+  const two = findReports(later);
+  t.strictSame(two.map((r) => r.kind), ['warning', 'panic']);
+  t.equal(two[0].fatal, false);
+  t.equal(two[1].fatal, true);
+  const joined = findReports([...warning('my_warn'), 'Kernel panic - not syncing: kernel: panic_on_warn set ...'].join('\n'));
+  t.strictSame(joined.map((r) => [r.kind, r.fatal]), [['warning', true]]);
+});
+
+t.test('no reports in ordinary text', async (t) => {
+  t.strictSame(findReports(''), []);
+  t.strictSame(findReports('hello\nWARNING: not from the kernel\n'), []);
+});
