@@ -246,3 +246,53 @@ export async function aptDownload(ctx: AptContext, name: string, version: string
     }
   }
 }
+
+/** Order of a character in Debian's version comparison: ~ sorts before everything, letters before other symbols. */
+function charOrder(c: string | undefined): number {
+  if (c === undefined) return 0;
+  if (c === '~') return -1;
+  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
+  return c.charCodeAt(0) + 256;
+}
+
+function comparePart(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    let first = 0;
+    while ((i < a.length && !/\d/.test(a[i])) || (j < b.length && !/\d/.test(b[j]))) {
+      const ca = i < a.length && !/\d/.test(a[i]) ? a[i] : undefined;
+      const cb = j < b.length && !/\d/.test(b[j]) ? b[j] : undefined;
+      const d = charOrder(ca) - charOrder(cb);
+      if (d !== 0) return d;
+      i++;
+      j++;
+    }
+    while (a[i] === '0') i++;
+    while (b[j] === '0') j++;
+    while (i < a.length && /\d/.test(a[i]) && j < b.length && /\d/.test(b[j])) {
+      if (!first) first = a.charCodeAt(i) - b.charCodeAt(j);
+      i++;
+      j++;
+    }
+    if (i < a.length && /\d/.test(a[i])) return 1;
+    if (j < b.length && /\d/.test(b[j])) return -1;
+    if (first) return first;
+  }
+  return 0;
+}
+
+/** Compare two Debian versions like `dpkg --compare-versions` (negative, 0, positive). Pure. */
+export function compareDebVersions(a: string, b: string): number {
+  const split = (v: string): [number, string, string] => {
+    const colon = v.indexOf(':');
+    const epoch = colon >= 0 ? Number(v.slice(0, colon)) : 0;
+    const rest = colon >= 0 ? v.slice(colon + 1) : v;
+    const dash = rest.lastIndexOf('-');
+    return dash >= 0 ? [epoch, rest.slice(0, dash), rest.slice(dash + 1)] : [epoch, rest, ''];
+  };
+  const [ea, ua, ra] = split(a);
+  const [eb, ub, rb] = split(b);
+  if (ea !== eb) return ea - eb;
+  return comparePart(ua, ub) || comparePart(ra, rb);
+}
