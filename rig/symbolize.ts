@@ -1,0 +1,107 @@
+// Turns module stack frames (sym+0x1a/0x30 [mod]) into file:line with readelf + addr2line on the .ko.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { basename, dirname, relative, isAbsolute } from 'node:path';
+import { InfraError } from './errors.ts';
+import type { StackFrame } from './types.ts';
+
+const run = promisify(execFile);
+
+export interface SymbolizeOptions {
+  /** The first frame is the faulting PC; later ones are return addresses, looked up at offset-1 (default true). */
+  readonly firstIsPc?: boolean;
+  /** File paths under this directory are made relative to it (default: the .ko's directory). */
+  readonly sourceRoot?: string;
+  /** Binaries (e.g. aarch64-linux-gnu-addr2line); the plain ones read any ELF class. */
+  readonly readelf?: string;
+  readonly addr2line?: string;
+}
+
+/** A function symbol of a relocatable .ko: its section and section-relative address. */
+export interface KoSymbol {
+  readonly name: string;
+  readonly section: string;
+  readonly value: number;
+  readonly size: number;
+}
+
+/** Parses `readelf -SW` (section names by index) and `readelf -sW` (symbols) into function symbols. */
+export function parseReadelf(sections: string, symbols: string): Map<string, KoSymbol> {
+  const names = new Map<number, string>();
+  for (const m of sections.matchAll(/^\s*\[\s*(\d+)\]\s+(\S+)/gm)) names.set(Number(m[1]), m[2]);
+  const out = new Map<string, KoSymbol>();
+  for (const line of symbols.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // Num: Value Size Type Bind Vis Ndx Name
+    if (f.length < 8 || !/^\d+:$/.test(f[0]) || f[3] !== 'FUNC' || !/^\d+$/.test(f[6])) continue;
+    const section = names.get(Number(f[6]));
+    const name = f[7];
+    if (!section || out.has(name)) continue;
+    out.set(name, { name, section, value: parseInt(f[1], 16), size: Number(f[2].startsWith('0x') ? parseInt(f[2], 16) : f[2]) });
+  }
+  return out;
+}
+
+/** One address's answer from `addr2line -f -i`: the innermost (first) location. */
+export interface Location {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Parses `addr2line -f -i -a` output: each "0x..." address line starts a group of function/location pairs. */
+export function parseAddr2line(output: string): (Location | undefined)[] {
+  const groups: string[][] = [];
+  for (const line of output.split('\n')) {
+    if (/^0x[0-9a-f]+$/i.test(line.trim())) groups.push([]);
+    else if (line.trim() && groups.length > 0) groups[groups.length - 1].push(line.trim());
+  }
+  return groups.map((g) => {
+    const loc = g[1]?.match(/^(.*):(\d+)(?:\s+\(discriminator \d+\))?$/);
+    if (!loc || loc[1] === '??' || loc[2] === '0') return undefined;
+    return { file: loc[1], line: Number(loc[2]) };
+  });
+}
+
+async function tool(bin: string, args: string[]): Promise<string> {
+  try {
+    return (await run(bin, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  } catch (error) {
+    throw new InfraError(`${basename(bin)} ${args.join(' ')} failed`, { cause: error, hint: 'install binutils: sudo apt-get install binutils' });
+  }
+}
+
+function shortPath(file: string, root: string): string {
+  if (!isAbsolute(file)) return file;
+  const rel = relative(root, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
+
+/**
+ * Adds file and line to the frames that name a function of the .ko (others come back unchanged).
+ * Frames need a symbol and an offset; the module name in the frame is not checked.
+ */
+export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts: SymbolizeOptions = {}): Promise<StackFrame[]> {
+  const readelf = opts.readelf ?? 'readelf';
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath]), tool(readelf, ['-sW', koPath])]);
+  const table = parseReadelf(sections, symbols);
+  const firstIsPc = opts.firstIsPc ?? true;
+  const wanted = frames.map((f, i) => {
+    const sym = table.get(f.symbol);
+    if (!sym || f.offset === undefined) return undefined;
+    const back = !firstIsPc || i > 0 ? (f.offset > 0 ? 1 : 0) : 0;
+    return { section: sym.section, address: sym.value + f.offset - back };
+  });
+  const bySection = new Map<string, number[]>();
+  wanted.forEach((w, i) => w && bySection.set(w.section, [...(bySection.get(w.section) ?? []), i]));
+  const found = new Map<number, Location>();
+  for (const [section, indexes] of bySection) {
+    const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
+    const out = await tool(opts.addr2line ?? 'addr2line', ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs]);
+    parseAddr2line(out).forEach((loc, k) => loc && found.set(indexes[k], loc));
+  }
+  const root = opts.sourceRoot ?? dirname(koPath);
+  return frames.map((f, i) => {
+    const loc = found.get(i);
+    return loc ? { ...f, file: shortPath(loc.file, root), line: loc.line } : f;
+  });
+}
