@@ -53,7 +53,7 @@ export interface ScenarioContext {
   taint(): Promise<string[]>;
   sleep(ms: number): Promise<void>;
   log(message: string): void;
-  ok(condition: unknown, message: string): asserts condition;
+  ok(condition: unknown, message: string): void;
   equal<T>(actual: T, expected: T, message: string): void;
   match(text: string, pattern: RegExp, message: string): void;
   fail(message: string): never;

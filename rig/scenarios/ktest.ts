@@ -138,7 +138,7 @@ export const scenarios: Scenario[] = [
       t.equal(r.exitCode, 0, `client exit code (stderr: ${r.error ?? ''})`);
       const ack = errorReply(r);
       t.ok(ack, 'an NLMSG_ERROR ack arrived');
-      t.equal(ack.error, 0, 'ack error code');
+      t.equal(ack?.error, 0, 'ack error code');
       t.ok(r.replies.every((x) => x.seq === 7), 'reply and ack carry the request seq');
     },
   },
