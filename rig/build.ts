@@ -164,9 +164,10 @@ async function expandSources(root: string, patterns: readonly string[]): Promise
       out.push(join(root, pat));
       continue;
     }
-    const dir = join(root, pat.slice(0, pat.lastIndexOf('/')));
-    const suffix = pat.slice(pat.lastIndexOf('*') + 1);
-    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith(suffix)).sort();
+    const slash = pat.lastIndexOf('/');
+    const dir = join(root, pat.slice(0, slash + 1));
+    const [prefix, suffix] = pat.slice(slash + 1).split('*', 2);
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(prefix) && f.endsWith(suffix)).sort();
     out.push(...files.map((f) => join(dir, f)));
   }
   return out;

@@ -19,6 +19,8 @@ export const MARKER = '.ktest-rig-complete.json';
 export interface FetchOptions {
   readonly cacheDir?: string;
   readonly onEvent?: EventSink;
+  /** How .debs are downloaded (default: apt-get download with the private configuration). */
+  readonly download?: Downloader;
 }
 
 interface Marker {
@@ -79,17 +81,25 @@ function contextFor(image: ImageSpec, pin: PinnedPackage, cacheDir: string): Pro
   return aptContext(image.suite, pin.arch === 'all' ? debArch(image.arch) : pin.arch, cacheDir);
 }
 
+/** Downloads one pinned .deb into destDir and returns its path (apt-get download, or a fake in tests). */
+export type Downloader = (pin: PinnedPackage, destDir: string) => Promise<string>;
+
+/** The apt downloader for an image's pins (the private configuration of the image's suite and the pin's arch). */
+export function aptDownloader(image: ImageSpec, cacheDir: string): Downloader {
+  return async (pin, destDir) => aptDownload(await contextFor(image, pin, cacheDir), pin.name, pin.version, destDir);
+}
+
 /**
  * The verified .deb of a pin in debs/<sha256>.deb, downloading it if needed. A download whose hash
  * is wrong is deleted and fetched once more; still wrong is a CacheError.
  */
-export async function fetchDeb(pin: PinnedPackage, ctx: () => Promise<AptContext>, cacheDir: string): Promise<string> {
+export async function fetchDeb(pin: PinnedPackage, download: Downloader, cacheDir: string): Promise<string> {
   const debs = join(cacheDir, 'debs');
   const final = join(debs, `${pin.sha256}.deb`);
   if (await exists(final)) return final;
   let got = '';
   for (let attempt = 0; attempt < 2; attempt++) {
-    const path = await aptDownload(await ctx(), pin.name, pin.version, join(debs, 'incoming'));
+    const path = await download(pin, join(debs, 'incoming'));
     got = await sha256File(path);
     if (got === pin.sha256) {
       await rename(path, final);
@@ -103,13 +113,13 @@ export async function fetchDeb(pin: PinnedPackage, ctx: () => Promise<AptContext
 }
 
 /** Re-verify a cached .deb fully (before extracting it); a bad one is deleted and refetched. */
-async function verifiedDeb(pin: PinnedPackage, ctx: () => Promise<AptContext>, cacheDir: string): Promise<string> {
+async function verifiedDeb(pin: PinnedPackage, download: Downloader, cacheDir: string): Promise<string> {
   const cached = join(cacheDir, 'debs', `${pin.sha256}.deb`);
-  if (!(await exists(cached))) return fetchDeb(pin, ctx, cacheDir); // fetchDeb verifies what it downloads
+  if (!(await exists(cached))) return fetchDeb(pin, download, cacheDir); // fetchDeb verifies what it downloads
   if ((await sha256File(cached)) === pin.sha256) return cached;
   const path = cached;
   await rm(path, { force: true });
-  return fetchDeb(pin, ctx, cacheDir);
+  return fetchDeb(pin, download, cacheDir);
 }
 
 /** Make every absolute symlink under `root` relative, so it resolves inside the extracted tree. */
@@ -183,10 +193,11 @@ export async function prepareKernel(image: ImageSpec, opts: FetchOptions = {}): 
 
   emit({ type: 'stage', image: image.id, stage: 'fetch', message: `fetching ${image.id} (${image.release})` });
   const pins = pinsOf(image);
+  const download = opts.download ?? aptDownloader(image, cacheDir);
   const debs: string[] = [];
   for (const [i, pin] of pins.entries()) {
     emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
-    debs.push(await verifiedDeb(pin, () => contextFor(image, pin, cacheDir), cacheDir));
+    debs.push(await verifiedDeb(pin, download, cacheDir));
   }
   emit({ type: 'progress', image: image.id, stage: 'fetch', label: 'done', done: pins.length, total: pins.length });
 

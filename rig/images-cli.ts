@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from './apt.ts';
 import { DownloadError, PinGoneError } from './errors.ts';
 import { nullSink, type EventSink } from './events.ts';
-import { fetchDeb, prepareKernel } from './fetch.ts';
+import { aptDownloader, fetchDeb, prepareKernel } from './fetch.ts';
 import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from './images.ts';
 import { cacheRoot } from './paths.ts';
 import type { ImageSpec, PinnedPackage, PreparedKernel } from './types.ts';
@@ -100,7 +100,7 @@ export function pinOf(r: PackageRecord): PinnedPackage {
 }
 
 const TOP_KEYS = ['id', 'description', 'arch', 'suite', 'release', 'packages', 'toolchain', 'qemu'];
-const PACKAGE_KEYS = ['image', 'binary', 'headers', 'headersCommon', 'kbuild'];
+const PACKAGE_KEYS = ['image', 'headers', 'headersCommon', 'kbuild', 'binary'];
 const PIN_KEYS = ['name', 'version', 'arch', 'sha256', 'filename'];
 
 function ordered(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
@@ -179,7 +179,7 @@ export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}
     const pins = Object.values(next.packages) as PinnedPackage[];
     for (const [i, pin] of pins.entries()) {
       emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
-      await fetchDeb(pin, () => aptContext(image.suite, pin.arch === 'all' ? debArch(image.arch) : pin.arch, cacheDir), cacheDir);
+      await fetchDeb(pin, aptDownloader(next, cacheDir), cacheDir);
     }
     const file = join(dir, `${image.id}.json`);
     const text = renderImage(next);
