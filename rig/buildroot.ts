@@ -173,7 +173,7 @@ async function hostAptOptions(): Promise<string[]> {
 
 /** The command that creates a root at `target` (argv). Pure. */
 export function createCommand(
-  tool: 'mmdebstrap' | 'debootstrap',
+  tool: BootstrapTool,
   privilege: Privilege,
   suite: string,
   packages: readonly string[],
@@ -199,6 +199,25 @@ export function createCommand(
     ];
   }
   return [...sudo, 'debootstrap', '--variant=minbase', `--keyring=${KEYRING}`, `--include=${packages.join(',')}`, suite, target, mirror];
+}
+
+export type BootstrapTool = 'mmdebstrap' | 'debootstrap';
+
+/**
+ * mmdebstrap when installed (faster: one apt run), else debootstrap; KTEST_RIG_BOOTSTRAP forces
+ * one. Pure.
+ */
+export function pickTool(forced: string | undefined, available: Readonly<Record<BootstrapTool, boolean>>): BootstrapTool {
+  if (forced) {
+    if (forced !== 'mmdebstrap' && forced !== 'debootstrap') {
+      throw new InfraError(`KTEST_RIG_BOOTSTRAP must be mmdebstrap or debootstrap, not ${forced}`);
+    }
+    if (!available[forced]) throw new MissingToolError([forced], `sudo apt-get install -y ${forced}`);
+    return forced;
+  }
+  if (available.mmdebstrap) return 'mmdebstrap';
+  if (available.debootstrap) return 'debootstrap';
+  throw new MissingToolError(['debootstrap'], 'sudo apt-get install -y debootstrap');
 }
 
 /** Make (once) the root for `spec` and return its path (the directory to chroot into). */
@@ -229,8 +248,7 @@ async function duBytes(path: string): Promise<number> {
 async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink): Promise<string> {
   const suite = suiteOf(spec);
   const packages = buildRootPackages(spec);
-  const tool = (await onPath('mmdebstrap')) ? 'mmdebstrap' : (await onPath('debootstrap')) ? 'debootstrap' : undefined;
-  if (!tool) throw new MissingToolError(['debootstrap'], 'sudo apt-get install -y debootstrap');
+  const tool = pickTool(process.env.KTEST_RIG_BOOTSTRAP, { mmdebstrap: await onPath('mmdebstrap'), debootstrap: await onPath('debootstrap') });
   const privilege = await detectPrivilege();
   if (privilege === 'userns' && tool !== 'mmdebstrap') {
     throw new MissingToolError(['mmdebstrap'], 'sudo apt-get install -y mmdebstrap', {

@@ -16,10 +16,11 @@ import {
   ensureBuildRoot,
   inheritedAptOptions,
   markerMatches,
+  pickTool,
   requiredFiles,
   runCommand,
 } from '../../rig/buildroot.ts';
-import { InfraError } from '../../rig/errors.ts';
+import { InfraError, MissingToolError } from '../../rig/errors.ts';
 import type { ToolchainSpec } from '../../rig/types.ts';
 
 const trixie: ToolchainSpec = { kind: 'buildroot', cc: 'gcc-14', suite: 'trixie', packages: ['libelf-dev'] };
@@ -155,4 +156,13 @@ t.test('the setup script on a tiny busybox root: binds, /proc, cwd, env, exit co
   const rb = await execa(bad[0], bad.slice(1), { reject: false });
   t.match(String(rb.stderr), SETUP_FAILED);
   await t.rejects(access(join(base, 'nope')), 'nothing created for a missing root');
+});
+
+t.test('pickTool: mmdebstrap first, debootstrap else, env forces one', async (t) => {
+  t.equal(pickTool(undefined, { mmdebstrap: true, debootstrap: true }), 'mmdebstrap');
+  t.equal(pickTool(undefined, { mmdebstrap: false, debootstrap: true }), 'debootstrap');
+  t.equal(pickTool('debootstrap', { mmdebstrap: true, debootstrap: true }), 'debootstrap');
+  t.throws(() => pickTool(undefined, { mmdebstrap: false, debootstrap: false }), MissingToolError);
+  t.throws(() => pickTool('mmdebstrap', { mmdebstrap: false, debootstrap: true }), MissingToolError);
+  t.throws(() => pickTool('cdebootstrap', { mmdebstrap: true, debootstrap: true }), InfraError);
 });
