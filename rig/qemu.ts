@@ -143,12 +143,22 @@ export function killAllQemu(): void {
   }
 }
 
+/**
+ * Every QEMU runs under util-linux `setpriv --pdeathsig KILL`: the kernel kills it the moment this
+ * process dies, however (signal, crash, SIGKILL, OOM), with no handler to run. On top of that, 'exit'
+ * and uncaught errors kill them explicitly. Only without setpriv do we add SIGINT/SIGTERM/SIGHUP
+ * handlers: a handler changes what the signal does (the process no longer dies of it unless the last
+ * handler re-raises it, and signal-exit style libraries in the same process then wait for each other).
+ */
+const SETPRIV = '/usr/bin/setpriv';
+
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on('exit', killAllQemu);
   // A monitor does not change how Node handles the error: it still crashes (and then 'exit' runs too).
   process.on('uncaughtExceptionMonitor', killAllQemu);
+  if (existsSync(SETPRIV)) return;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
       killAllQemu();
@@ -161,9 +171,6 @@ function installHandlers(): void {
     process.on(signal, handler);
   }
 }
-
-/** util-linux setpriv makes the kernel SIGKILL QEMU if we die without running any handler (SIGKILL, OOM). */
-const SETPRIV = '/usr/bin/setpriv';
 
 export interface QemuStartOptions {
   readonly binary: string;
@@ -199,7 +206,7 @@ export class QemuProcess {
       buffer: false,
       reject: false,
       stripFinalNewline: false,
-      cleanup: true,
+      cleanup: false, // our own handlers below; signal-exit would keep a SIGTERM from ending the process
     });
     this.pid = this.#child.pid ?? -1;
     if (this.pid > 0) live.set(this.pid, this.#child);
