@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { InfraError, MissingToolError } from './errors.ts';
 import { nullSink, type EventSink } from './events.ts';
-import type { Arch } from './types.ts';
+import type { Arch, ImageSpec } from './types.ts';
 
 /**
  * Why a tool is needed. A tool is required when any of its reasons applies:
@@ -20,6 +20,14 @@ export interface ToolNeeds {
   readonly buildroots: boolean;
   /** Also the development tools (native addon build, fuzzing, test helpers). Default false. */
   readonly dev?: boolean;
+}
+
+/** What a run of these images needs: their arches, and build roots if any image builds in one. */
+export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolchain'>[]): ToolNeeds {
+  return {
+    arches: [...new Set(images.map((image) => image.arch))],
+    buildroots: images.some((image) => image.toolchain.kind === 'buildroot'),
+  };
 }
 
 /** Everything: both arches, build roots and development tools (CI, `doctor`). */
@@ -65,16 +73,21 @@ const cmd = (command: string, version?: VersionSpec, extra: { static?: boolean }
   ...extra,
 });
 
-/** The table: one row per tool. A new host dependency is a new row (and .ci/run installs it). */
+/**
+ * The table: one row per tool. A new host dependency is a new row (.ci/run installs every row's
+ * package). Package names assume an amd64 Debian/Ubuntu host (arm64 guests are cross-built).
+ */
 export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'qemu-system-x86_64', package: 'qemu-system-x86', neededFor: ['x86_64'], purpose: 'boot x86_64 guests', probe: cmd('qemu-system-x86_64', qemuVersion) },
   { name: 'qemu-system-aarch64', package: 'qemu-system-arm', neededFor: ['arm64'], purpose: 'boot arm64 guests', probe: cmd('qemu-system-aarch64', qemuVersion) },
   { name: 'qemu-img', package: 'qemu-utils', neededFor: ['core'], purpose: 'disk images and snapshots', probe: cmd('qemu-img', qemuVersion) },
   { name: 'gcc-12', package: 'gcc-12', neededFor: ['core'], purpose: 'build modules (the 5.10 and 6.1 headers)', probe: cmd('gcc-12', gnuVersion) },
+  { name: 'gcc', package: 'gcc', neededFor: ['core'], purpose: 'musl-gcc wraps x86_64-linux-gnu-gcc; the host target builds with gcc', probe: cmd('gcc', gnuVersion) },
   { name: 'make', package: 'make', neededFor: ['core'], purpose: 'kbuild', probe: cmd('make', { args: ['--version'], pattern: /GNU Make\s+(\S+)/ }) },
-  { name: 'libelf', package: 'libelf1', neededFor: ['core'], purpose: "the headers' objtool links libelf.so.1", probe: { kind: 'file', paths: ['/usr/lib/x86_64-linux-gnu/libelf.so.1', '/lib/x86_64-linux-gnu/libelf.so.1', '/usr/lib64/libelf.so.1', '/usr/lib/libelf.so.1'] } },
+  { name: 'libelf', package: 'libelf1', neededFor: ['core'], purpose: "the headers' objtool links libelf.so.1", probe: { kind: 'file', paths: ['/usr/lib/*-linux-gnu/libelf.so.1', '/lib/*-linux-gnu/libelf.so.1', '/usr/lib64/libelf.so.1'] } },
   { name: 'pahole', package: 'dwarves', neededFor: ['core'], purpose: 'BTF for modules (6.12+ headers)', probe: cmd('pahole', { args: ['--version'], pattern: /v?(\d[^\s]*)/ }) },
   { name: 'musl-gcc', package: 'musl-tools', neededFor: ['x86_64'], purpose: 'build the static guest client', probe: cmd('musl-gcc') },
+  { name: 'linux uapi headers', package: 'linux-libc-dev', neededFor: ['x86_64'], purpose: 'netlink headers for the static client', probe: { kind: 'file', paths: ['/usr/include/linux/netlink.h'] } },
   { name: 'busybox', package: 'busybox-static', neededFor: ['x86_64'], purpose: 'the initramfs shell (must be static)', probe: cmd('busybox', { args: ['--help'], pattern: /BusyBox\s+v(\S+)/ }, { static: true }) },
   { name: 'cpio', package: 'cpio', neededFor: ['core'], purpose: 'pack the initramfs', probe: cmd('cpio', { args: ['--version'], pattern: /cpio\)\s+(\S+)/ }) },
   { name: 'modinfo', package: 'kmod', neededFor: ['core'], purpose: 'read module dependencies', probe: cmd('modinfo', { args: ['--version'], pattern: /kmod version\s+(\S+)/ }) },
@@ -89,6 +102,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'debootstrap', package: 'debootstrap', neededFor: ['buildroots'], purpose: 'trixie/sid build roots for 6.12 and 7.x', probe: cmd('debootstrap', { args: ['--version'], pattern: /debootstrap\s+(\S+)/ }) },
   { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
   { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },
+  { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
   { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },
   { name: 'clang', package: 'clang', neededFor: ['dev'], purpose: 'libFuzzer targets (-fsanitize=fuzzer)', probe: cmd('clang', { args: ['--version'], pattern: /clang version\s+(\S+)/ }) },
@@ -282,8 +296,10 @@ async function readHead(path: string, bytes: number): Promise<Buffer> {
 }
 
 async function dpkgVersion(pkg: string, runner: CommandRunner): Promise<string | undefined> {
-  const result = await runner('dpkg-query', ['-W', '-f=${Version}', pkg], { timeoutMs: 10_000 }).catch(() => undefined);
-  return result?.exitCode === 0 && result.stdout.trim() ? result.stdout.trim() : undefined;
+  // One line per installed architecture (libelf1:amd64, libelf1:arm64): the first is enough.
+  const result = await runner('dpkg-query', ['-W', '-f=${Version}\n', pkg], { timeoutMs: 10_000 }).catch(() => undefined);
+  const first = result?.exitCode === 0 ? result.stdout.trim().split('\n')[0]?.trim() : undefined;
+  return first || undefined;
 }
 
 /** Checks one tool on this host. */

@@ -101,7 +101,7 @@ t.test('doctor() gathers every check', async (t) => {
     { name: 'here', package: 'here-pkg', neededFor: ['core'], purpose: 'test', probe: { kind: 'file', paths: [join(dir, 'present')] } },
     { name: 'gone', package: 'gone-pkg', neededFor: ['arm64'], purpose: 'test', probe: { kind: 'file', paths: [join(dir, 'absent')] } },
   ];
-  const runner: CommandRunner = async () => ({ exitCode: 1, stdout: '', stderr: '' }); // no sudo, no dpkg;
+  const runner: CommandRunner = async () => ({ exitCode: 1, stdout: '', stderr: '' }); // no sudo, no dpkg
   const cache = join(dir, 'cache', 'ktest-rig');
   const rows = await doctor({
     tools,

@@ -16,6 +16,7 @@ import {
   isStaticElf,
   manualInstallCommand,
   missingPackages,
+  needsForImages,
   needsFromArg,
   packagesOf,
   parseVersion,
@@ -148,6 +149,14 @@ t.test('install commands', async (t) => {
   t.notOk(installForbidden({ KTEST_RIG_NO_INSTALL: '0' }));
 });
 
+t.test('needsForImages', async (t) => {
+  const host = { kind: 'host' as const, cc: 'gcc-12' };
+  const root = { kind: 'buildroot' as const, cc: 'gcc-14', suite: 'trixie' };
+  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'x86_64', toolchain: host }]), { arches: ['x86_64'], buildroots: false });
+  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'arm64', toolchain: root }]), { arches: ['x86_64', 'arm64'], buildroots: true });
+  t.same(needsForImages([]), { arches: [], buildroots: false });
+});
+
 t.test('needsFromArg', async (t) => {
   t.equal(needsFromArg('all'), ALL_NEEDS);
   t.equal(needsFromArg(undefined), ALL_NEEDS);
@@ -205,7 +214,7 @@ t.test('probing this host', async (t) => {
   t.same(await expandPath(join(dir, 'clang-*', 'lib', 'rt.a')), []);
   const fileTool: HostTool = { name: 'f', package: 'f-pkg', neededFor: ['core'], purpose: 'test', probe: { kind: 'file', paths: [join(dir, 'missing'), join(dir, 'llvm-*', 'lib', 'rt.a')] } };
   const dpkgSays: CommandRunner = async (file, args) =>
-    file === 'dpkg-query' && args.includes('f-pkg') ? { exitCode: 0, stdout: '1:14.0.6-12', stderr: '' } : { exitCode: 1, stdout: '', stderr: '' };
+    file === 'dpkg-query' && args.includes('f-pkg') ? { exitCode: 0, stdout: '1:14.0.6-12\n1:14.0.6-11\n', stderr: '' } : { exitCode: 1, stdout: '', stderr: '' };
   t.same(await probeTool(fileTool, { env, runner: dpkgSays }), { name: 'f', package: 'f-pkg', neededFor: ['core'], purpose: 'test', ok: true, version: '1:14.0.6-12' });
   const gone = await probeTool({ ...fileTool, probe: { kind: 'file', paths: [join(dir, 'missing')] } }, { env, runner: noDpkg });
   t.equal(gone.ok, false);
