@@ -1,6 +1,7 @@
 // `doctor`: every host check in one table (tools, Node, KVM or TCG and why, cache dir and free space).
 import { access, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { probeAccel } from './kvm.ts';
 import { cacheRoot } from './paths.ts';
 import type { Accel } from './types.ts';
 import {
@@ -156,23 +157,16 @@ async function freeSpace(path: string): Promise<{ free: number | undefined; exis
   }
 }
 
-async function defaultProbeAccel(): Promise<{ accel: Accel; reason: string }> {
-  // rig/kvm.ts (helper C2) exports probeAccel(opts?): Promise<{ accel: 'kvm' | 'tcg'; reason: string }>.
-  const specifier = './kvm.ts';
-  const kvm = (await import(specifier)) as { probeAccel: AccelProbe };
-  return kvm.probeAccel();
-}
-
 /** Runs every check; never throws for a failed check (it becomes a row). */
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorRow[]> {
   const env = options.env ?? process.env;
   const runner = options.runner ?? defaultRunner;
-  const probeAccel = options.probeAccel ?? defaultProbeAccel;
+  const probe = options.probeAccel ?? (() => probeAccel({ env }));
   const asRoot = options.asRoot ?? process.getuid?.() === 0;
   const cache = cacheRoot(env);
   const [checks, accel, space, privilege] = await Promise.all([
     checkTools(options.needs ?? ALL_NEEDS, { env, runner, ...(options.tools ? { tools: options.tools } : {}) }),
-    probeAccel().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+    probe().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
     freeSpace(cache),
     installPrivilege(runner, asRoot),
   ]);
