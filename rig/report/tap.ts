@@ -1,0 +1,81 @@
+// TAP 14 for runs: one test point per scenario with a YAML block on failure, subtests per image. Pure.
+import type { RunSummary, ScenarioFailure, ScenarioResult } from '../types.ts';
+import { cleanText, consoleTail, formatFrame } from './details.ts';
+
+export const TAP_HEADER = 'TAP version 14';
+
+/** Test point description: TAP reserves '#' (directives) and needs one line. */
+function description(name: string): string {
+  return cleanText(name).replace(/\n/g, ' ').replace(/\\/g, '\\\\').replace(/#/g, '\\#');
+}
+
+/** A YAML scalar: a JSON string is a valid YAML double-quoted scalar. */
+const scalar = (s: string): string => JSON.stringify(cleanText(s));
+
+/** YAML block scalar (|-) for multi-line text, indented under its key. */
+function block(text: string, indent: string): string {
+  const lines = cleanText(text).split('\n');
+  // An explicit indentation indicator when the first line starts with blanks (a trace line, " </TASK>").
+  const head = /^\s/.test(lines[0] ?? '') ? '|2-' : '|-';
+  return `${head}\n${lines.map((l) => `${indent}  ${l}`.trimEnd()).join('\n')}`;
+}
+
+/** The YAML diagnostic lines of a failure (between "  ---" and "  ..."), unindented. */
+export function failureYaml(failure: ScenarioFailure, durationMs?: number): string[] {
+  const y = [`message: ${scalar(failure.message)}`, `kind: ${failure.kind}`];
+  if (durationMs !== undefined) y.push(`duration_ms: ${Math.round(durationMs)}`);
+  const reports = failure.reports ?? [];
+  if (reports.length > 0) {
+    y.push('reports:');
+    for (const r of reports) {
+      y.push(`  - title: ${scalar(r.title)}`, `    kind: ${r.kind}`, `    fatal: ${r.fatal}`);
+      if (r.taint) y.push(`    taint: ${scalar(r.taint)}`);
+      if (r.moduleFrames.length > 0) {
+        y.push('    module_frames:');
+        for (const f of r.moduleFrames) y.push(`      - ${scalar(formatFrame(f))}`);
+      }
+    }
+  }
+  if (failure.consoleTail) y.push(`console: ${block(consoleTail(failure.consoleTail), '')}`);
+  return y.flatMap((l) => l.split('\n'));
+}
+
+const pad = (lines: string[], indent: number): string[] => lines.map((l) => (l === '' ? l : ' '.repeat(indent) + l));
+
+/** One test point, with its YAML block when it failed; `indent` is 4 per subtest level. */
+export function tapResult(n: number, result: ScenarioResult, indent = 0): string {
+  const ok = result.status === 'fail' ? 'not ok' : 'ok';
+  const directive = result.status === 'skip' ? ` # SKIP${result.failure ? ` ${description(result.failure.message)}` : ''}` : '';
+  const lines = [`${ok} ${n} - ${description(result.name)}${directive}`];
+  if (result.status === 'fail' && result.failure) {
+    lines.push('  ---', ...failureYaml(result.failure, result.durationMs).map((l) => `  ${l}`), '  ...');
+  }
+  return pad(lines, indent).join('\n') + '\n';
+}
+
+export function tapPlan(count: number, indent = 0): string {
+  return `${' '.repeat(indent)}1..${count}\n`;
+}
+
+/** An image's results as a TAP 14 subtest ending in its own test point (number n at the parent level). */
+export function tapSubtest(n: number, summary: RunSummary): string {
+  const name = `${summary.image} (${summary.kernel}, ${summary.arch}, ${summary.accel})`;
+  let out = `# Subtest: ${description(name)}\n`;
+  summary.scenarios.forEach((r, i) => (out += tapResult(i + 1, r, 4)));
+  out += tapPlan(summary.scenarios.length, 4);
+  const ok = summary.failed === 0 ? 'ok' : 'not ok';
+  return `${out}${ok} ${n} - ${description(summary.image)}\n`;
+}
+
+/** A whole TAP document: one image flat, several images as subtests. */
+export function formatTap(runs: readonly RunSummary[]): string {
+  let out = `${TAP_HEADER}\n`;
+  if (runs.length === 1) {
+    const [run] = runs;
+    out += `# ${description(`${run.image} (${run.kernel}, ${run.arch}, ${run.accel})`)}\n`;
+    run.scenarios.forEach((r, i) => (out += tapResult(i + 1, r)));
+    return out + tapPlan(run.scenarios.length);
+  }
+  runs.forEach((run, i) => (out += tapSubtest(i + 1, run)));
+  return out + tapPlan(runs.length);
+}

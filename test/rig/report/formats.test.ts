@@ -1,0 +1,165 @@
+// Tests TAP, JSON, JUnit and the summary table on the same sample runs.
+import t from 'tap';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { formatTap, tapResult } from '../../../rig/report/tap.ts';
+import { formatJson, jsonReport, writeJsonReport } from '../../../rig/report/json.ts';
+import { formatJunit, xmlEscape, writeJunitReport } from '../../../rig/report/junit.ts';
+import { summaryTable } from '../../../rig/report/table.ts';
+import { consoleTail, cleanText, CONSOLE_TAIL_LINES } from '../../../rig/report/details.ts';
+import type { RunSummary, ScenarioResult } from '../../../rig/types.ts';
+
+const crash: ScenarioResult = {
+  image: 'bookworm-6.1',
+  name: 'null deref # crashes',
+  status: 'fail',
+  durationMs: 1234,
+  failure: {
+    message: 'kernel reported: BUG <a & "b">',
+    kind: 'kernel',
+    reports: [
+      {
+        kind: 'null-deref',
+        title: 'BUG: kernel NULL pointer dereference in crasher_null',
+        frames: [],
+        moduleFrames: [{ symbol: 'crasher_null', offset: 5, size: 16, module: 'ktest', file: 'crasher.c', line: 12 }],
+        taint: 'G           OE',
+        fatal: false,
+        raw: '',
+      },
+    ],
+    consoleTail: ' </TASK>\nline\u0007 with bell\r\n' + Array.from({ length: 100 }, (_, i) => `console ${i}`).join('\n'),
+  },
+};
+const run = (image: string, results: ScenarioResult[]): RunSummary => ({
+  image,
+  kernel: '6.1.0-50-amd64',
+  arch: 'x86_64',
+  accel: 'tcg',
+  scenarios: results.map((r) => ({ ...r, image })),
+  passed: results.filter((r) => r.status === 'pass').length,
+  failed: results.filter((r) => r.status === 'fail').length,
+});
+const ok = (name: string): ScenarioResult => ({ image: 'x', name, status: 'pass', durationMs: 10 });
+const skip: ScenarioResult = { image: 'x', name: 'host only', status: 'skip', durationMs: 0, failure: { message: 'needs host', kind: 'error' } };
+const one = run('bookworm-6.1', [ok('roundtrip'), crash, skip]);
+const two = run('trixie-6.12', [ok('roundtrip'), ok('null deref # crashes')]);
+
+/** The YAML block under a "not ok" line, unindented. */
+function yamlOf(tap: string, indent = 0): unknown {
+  const pad = ' '.repeat(indent + 2);
+  const lines = tap.split('\n');
+  const start = lines.indexOf(`${pad}---`);
+  const end = lines.indexOf(`${pad}...`, start);
+  return parseYaml(lines.slice(start + 1, end).map((l) => l.slice(pad.length)).join('\n'));
+}
+
+t.test('TAP for one image', async (t) => {
+  const tap = formatTap([one]);
+  const lines = tap.split('\n');
+  t.equal(lines[0], 'TAP version 14');
+  t.ok(lines.includes('ok 1 - roundtrip'));
+  t.ok(lines.includes('not ok 2 - null deref \\# crashes'), '# escaped in descriptions');
+  t.ok(lines.includes('ok 3 - host only # SKIP needs host'));
+  t.equal(lines[lines.length - 2], '1..3');
+  const y = yamlOf(tap) as Record<string, any>;
+  t.equal(y.message, 'kernel reported: BUG <a & "b">');
+  t.equal(y.kind, 'kernel');
+  t.equal(y.reports[0].title, 'BUG: kernel NULL pointer dereference in crasher_null');
+  t.strictSame(y.reports[0].module_frames, ['crasher_null+0x5/0x10 [ktest] (crasher.c:12)']);
+  t.equal(y.console.split('\n').length, CONSOLE_TAIL_LINES, 'console tail bounded');
+  t.match(y.console, /console 99$/);
+  t.notMatch(tap, /\u0007|\r/, 'control characters removed');
+});
+
+t.test('YAML console block keeps leading blanks', async (t) => {
+  const r: ScenarioResult = { ...crash, failure: { ...crash.failure!, consoleTail: ' </TASK>\nnext' } };
+  const y = yamlOf(tapResult(1, r)) as Record<string, any>;
+  t.equal(y.console, ' </TASK>\nnext');
+});
+
+t.test('TAP for several images: subtests', async (t) => {
+  const tap = formatTap([one, two]);
+  t.match(tap, /^# Subtest: bookworm-6.1 \(6\.1\.0-50-amd64, x86_64, tcg\)$/m);
+  t.match(tap, /^    not ok 2 - null deref/m);
+  t.match(tap, /^    1\.\.3$/m);
+  t.match(tap, /^not ok 1 - bookworm-6.1$/m);
+  t.match(tap, /^ok 2 - trixie-6.12$/m);
+  t.match(tap, /\n1\.\.2\n$/);
+  const y = yamlOf(tap, 4) as Record<string, any>;
+  t.equal(y.kind, 'kernel');
+});
+
+t.test('JSON: one image flat, several under runs', async (t) => {
+  const single = JSON.parse(formatJson([one]));
+  t.strictSame(Object.keys(single), ['image', 'kernel', 'arch', 'accel', 'scenarios', 'passed', 'failed']);
+  t.strictSame(Object.keys(single.scenarios[1]), ['name', 'status', 'durationMs', 'failure']);
+  t.equal(single.scenarios[1].failure.reports[0].moduleFrames[0].line, 12);
+  t.strictSame(Object.keys(single.scenarios[0]), ['name', 'status', 'durationMs']);
+  const many = jsonReport([one, two]) as { runs: unknown[]; passed: number; failed: number };
+  t.equal(many.runs.length, 2);
+  t.equal(many.passed, 3);
+  t.equal(many.failed, 1);
+});
+
+t.test('JUnit XML', async (t) => {
+  const xml = formatJunit([one, two]);
+  t.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="ktest-rig" tests="5" failures="1" errors="0" skipped="1" time="1\.264">/);
+  t.match(xml, /<testsuite name="bookworm-6.1" tests="3" failures="1" errors="0" skipped="1" time="1\.244">/);
+  t.match(xml, /<property name="kernel" value="6.1.0-50-amd64"\/>/);
+  t.match(xml, /<testcase name="roundtrip" classname="bookworm-6.1" time="0\.010"\/>/);
+  t.match(xml, /<failure message="kernel reported: BUG &lt;a &amp; &quot;b&quot;&gt; \(BUG: kernel NULL pointer dereference in crasher_null\)" type="kernel">/);
+  t.match(xml, /at crasher_null\+0x5\/0x10 \[ktest\] \(crasher\.c:12\)/);
+  t.match(xml, /<skipped message="needs host"\/>/);
+  t.notMatch(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/, 'no control characters');
+  const opened = (xml.match(/<testcase\b/g) ?? []).length;
+  t.equal(opened, 5);
+  t.equal((xml.match(/<\/testcase>|<testcase[^>]*\/>/g) ?? []).length, 5, 'every testcase closed');
+});
+
+t.test('escaping helpers', async (t) => {
+  t.equal(xmlEscape(`a<b>&"c"'\n\t`, true), 'a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;&#9;');
+  t.equal(xmlEscape('x\u0000y\u001bz'), 'xyz');
+  t.equal(cleanText('\u001b[31mred\u001b[0m\r\n'), 'red\n');
+  t.equal(cleanText('lone \ud800 surrogate'), 'lone  surrogate');
+  t.equal(consoleTail('a\nb\nc\n', 2), 'b\nc');
+  t.ok(consoleTail('x'.repeat(10000) + '\nlast', 40, 100).length <= 100);
+});
+
+t.test('summary table', async (t) => {
+  const table = summaryTable([one, two]).split('\n');
+  t.match(table[0], /^scenario\s+bookworm-6\.1\s+trixie-6\.12$/);
+  t.match(table.find((l) => l.startsWith('null deref')), /FAIL\s+ok$/);
+  t.match(table.find((l) => l.startsWith('host only')), /skip\s+-$/);
+  t.match(table.find((l) => l.startsWith('passed')), /1\/3\s+2\/2$/);
+});
+
+t.test('reports are written atomically', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rig-report-'));
+  await writeJsonReport(join(dir, 'sub', 'r.json'), [one]);
+  await writeJunitReport(join(dir, 'r.xml'), [one, two]);
+  t.equal(JSON.parse(readFileSync(join(dir, 'sub', 'r.json'), 'utf8')).image, 'bookworm-6.1');
+  t.match(readFileSync(join(dir, 'r.xml'), 'utf8'), /<testsuites/);
+  t.strictSame(readdirSync(dir).sort(), ['r.xml', 'sub'], 'no temp files left');
+  await t.rejects(writeJsonReport(join(dir, 'r.xml', 'x.json'), [one]), { name: 'InfraError' });
+});
+
+t.test('a TAP consumer reads the documents', async (t) => {
+  const { Parser } = await import('tap-parser');
+  const parse = (text: string) =>
+    new Promise<{ ok: boolean; count: number; fail: number; skip: number; bailout: unknown; failures: unknown[] }>((resolve) => {
+      const p = new Parser({ strict: true }, (results) => resolve(results as never));
+      p.end(text);
+    });
+  const single = await parse(formatTap([one]));
+  t.equal(single.count, 3);
+  t.equal(single.fail, 1);
+  t.equal(single.skip, 1);
+  t.strictSame(single.failures.map((f) => (f as { diag?: { kind?: string } }).diag?.kind), ['kernel'], 'YAML diagnostics parsed');
+  const several = await parse(formatTap([one, two]));
+  t.equal(several.count, 2);
+  t.equal(several.fail, 1);
+  t.equal(several.bailout, false);
+});
