@@ -31,8 +31,11 @@ interface Builder {
   depth: number;
 }
 
+/** "sym+0x1a/0x30 [mod]", optionally "[<addr>] " first and "(T)", a source location or "[inline]" after. */
 const FRAME =
-  /^(?:\[<[0-9a-f]+>\]\s*)?(\?\s+)?([A-Za-z_.$][\w.$]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?:\s+\[([\w-]+)(?:\s+[0-9a-f]+)?\])?\s*$/;
+  /^(?:\[<[0-9a-f]+>\]\s*)?(\?\s+)?([A-Za-z_.$][\w.$]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?:\s+\[([\w-]+)(?:\s+[0-9a-f]+)?\])?(?:\s+\([A-Z]\))?(?:\s+\(?[^\s()]+:\d+(?::\d+)?\)?)?(?:\s+\[inline\])?\s*$/;
+/** Symbolised inline frame (decode_stacktrace.sh, syzkaller): part of a trace, no frame of its own. */
+const INLINE = /^[A-Za-z_.$][\w.$]*\s+\S+:\d+(?::\d+)?\s+\[inline\]$/;
 const PC_LINE = /^(?:RIP: [0-9a-f]{4}:|pc : |PC is at |epc : )([A-Za-z_.$][\w.$]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?:\s+\[([\w-]+)(?:\s+[0-9a-f]+)?\])?/;
 const TRACE_START = /^Call [Tt]race:/;
 const TRACE_MARK = /^<\/?(?:TASK|IRQ|NMI|SOFTIRQ|#\w+|EOE|EOI)>$/;
@@ -89,7 +92,7 @@ function stepTrace(b: Builder, line: string): boolean {
     b.depth += t.startsWith('</') ? -1 : 1;
     return false;
   }
-  if (FRAME.test(t) || b.depth > 0) return false;
+  if (FRAME.test(t) || INLINE.test(t) || b.depth > 0) return false;
   b.trace = 'done';
   return !!b.row.endAfterTrace;
 }
@@ -148,7 +151,7 @@ function framesOf(b: Builder): StackFrame[] {
     const m = t.match(FRAME);
     if (m) {
       if (!m[1]) frames.push(frameOf(m[2], m[3], m[4], m[5]));
-    } else if (depth <= 0) state = 'done';
+    } else if (depth <= 0 && !INLINE.test(t)) state = 'done';
   }
   if (pc && !(frames[0] && frames[0].symbol === pc.symbol && frames[0].offset === pc.offset)) frames.unshift(pc);
   return frames;

@@ -41,9 +41,9 @@ export interface ReportPattern {
 /** Symbol of "foo+0x1a/0x30" (suffixes like .cold kept; the parser normalises). */
 const sym = (s: string | undefined): string | undefined => s?.match(/^([A-Za-z_.$][\w.$]*)\+0x/)?.[1];
 const allocators =
-  /^(?:kmemleak_alloc\w*|__kmalloc\w*|kmalloc\w*|__kmem_cache_alloc\w*|kmem_cache_alloc\w*|slab_post_alloc_hook|___slab_alloc|__slab_alloc\w*|kvmalloc\w*|kzalloc|kmemdup|kstrdup|krealloc|__alloc_pages\w*|alloc_pages\w*|__get_free_pages|kfree|__slab_free|kmem_cache_free|free_debug_processing|alloc_debug_processing|check_object|check_bytes_and_report|slab_err|object_err|print_trailer|on_freelist|slab_free\w*|do_slab_free|__kmem_cache_free|__do_kmalloc_node)$/;
+  /^(?:kmemleak_alloc\w*|__kmalloc\w*|kmalloc\w*|__kmem_cache_alloc\w*|kmem_cache_alloc\w*|slab_post_alloc_hook|___slab_alloc|__slab_alloc\w*|kvmalloc\w*|__kvmalloc\w*|kmemleak_\w+|__vmalloc\w*|vmalloc\w*|kzalloc\w*|kmemdup\w*|kstrdup\w*|krealloc\w*|kvasprintf\w*|__alloc_pages\w*|alloc_pages\w*|__get_free_pages|kfree|__slab_free|kmem_cache_free|free_debug_processing|alloc_debug_processing|check_object|check_bytes_and_report|slab_err|object_err|print_trailer|on_freelist|slab_free\w*|do_slab_free|__kmem_cache_free|__do_kmalloc_node)$/;
 const sched =
-  /^(?:__schedule|schedule\w*|io_schedule\w*|__wait_for_common|wait_for_completion\w*|do_wait_for_common|msleep\w*|usleep_range\w*|__mutex_lock\w*|mutex_lock\w*|rwsem_down_\w+|down_\w+|down|__down\w*|wait_woken|__wait_event\w*|prepare_to_wait\w*|__cond_resched|cond_resched)$/;
+  /^(?:__switch_to\w*|context_switch|__schedule|schedule\w*|io_schedule\w*|__wait_for_common|wait_for_completion\w*|do_wait_for_common|msleep\w*|usleep_range\w*|__mutex_lock\w*|mutex_lock\w*|rwsem_down_\w+|down_\w+|down|__down\w*|wait_woken|__wait_event\w*|prepare_to_wait\w*|__cond_resched|cond_resched)$/;
 const timerIrq =
   /^(?:rcu_\w+|print_cpu_stall\w*|check_cpu_stall|update_process_times|tick_\w+|__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|irq_exit_rcu|__irq_exit_rcu|__do_softirq|do_softirq|run_timer_softirq|__run_timers|call_timer_fn|watchdog_timer_fn|nmi_\w+|arch_trigger_\w+|trigger_\w+|dump_cpu_task|handle_softirqs|lockup_detector_\w+|watchdog_\w+)$/;
 
@@ -186,6 +186,14 @@ export const PATTERNS: readonly ReportPattern[] = [
     attachTo: ['list-corruption', 'refcount'],
     attachWithin: 6,
     suppress: /^WARNING: (?:stack going in the wrong direction|kernel stack (?:frame pointer|regs)|can't access registers|stack recursion)/,
+  },
+  {
+    kind: 'workqueue-lockup',
+    header: /^BUG: workqueue lockup - pool /,
+    title: () => 'BUG: workqueue lockup',
+    fatal: false,
+    endAfterTrace: true,
+    skip: /^(?:__switch_to|preempt_schedule\w*|__schedule|schedule\w*|process_scheduled_works|irq_work_queue)$/,
   },
   {
     kind: 'hung-task',

@@ -91,3 +91,24 @@ t.test('no reports in ordinary text', async (t) => {
   t.strictSame(findReports(''), []);
   t.strictSame(findReports('hello\nWARNING: not from the kernel\n'), []);
 });
+
+t.test('symbolised traces (decode_stacktrace, syzkaller) and arm64 (T) marks', async (t) => {
+  t.strictSame(parseFrame(' dump_stack+0x292/0x395 lib/dump_stack.c:52'), { symbol: 'dump_stack', offset: 0x292, size: 0x395 });
+  t.strictSame(parseFrame(' __switch_to+0x2b0/0x6e0 (T)'), { symbol: '__switch_to', offset: 0x2b0, size: 0x6e0 });
+  t.strictSame(parseFrame('    virtnet_xsk+0x293/0x6a0 (drivers/net/virtio_net.c:5882)'), { symbol: 'virtnet_xsk', offset: 0x293, size: 0x6a0 });
+  const text = [
+    'BUG: KASAN: use-after-free in my_fn+0x2f5/0x330 drivers/my.c:17',
+    'Read of size 8 at addr ffff88004fab1858 by task sh/1',
+    'Call Trace:',
+    ' __dump_stack lib/dump_stack.c:16 [inline]',
+    ' dump_stack+0x292/0x395 lib/dump_stack.c:52',
+    ' kasan_report+0x230/0x340 mm/kasan/report.c:408',
+    ' my_fn+0x2f5/0x330 drivers/my.c:17',
+    ' my_caller drivers/my.c:30 [inline]',
+    ' my_outer+0x10/0x20 drivers/my.c:40',
+    'RIP: 0033:0x446179',
+  ].join('\n');
+  const [r] = findReports(text);
+  t.equal(r.title, 'KASAN: use-after-free Read in my_fn');
+  t.strictSame(r.frames.map((f) => f.symbol), ['dump_stack', 'kasan_report', 'my_fn', 'my_outer'], 'inline lines do not end the trace');
+});
