@@ -1,0 +1,125 @@
+// Snapshot a ready dev-kernel guest once, restore fresh guests from it: independent, fast, nothing left behind.
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Guest, type GuestOptions } from '../../rig/guest.ts';
+import { QemuError } from '../../rig/errors.ts';
+import { liveQemuPids } from '../../rig/qemu.ts';
+import { projectRoot } from '../../rig/paths.ts';
+import { takeSnapshot } from '../../rig/snapshot.ts';
+import type { QemuSpec } from '../../rig/types.ts';
+
+t.setTimeout(300_000);
+
+const KERNEL = process.env.KTEST_DEV_KERNEL ?? '/work/dev-kernel/vmlinux';
+const QEMU: QemuSpec = {
+  binary: 'qemu-system-x86_64',
+  machine: 'pc',
+  cpu: 'max',
+  console: 'ttyS0',
+  memoryMb: 256,
+  commandChannel: 'serial',
+  commandPort: 'ttyS1',
+};
+
+/** busybox + guest/init + the agent (musl-gcc -static), packed with cpio -H newc. */
+async function buildInitrd(dir: string): Promise<string> {
+  const root = join(dir, 'root');
+  await mkdir(join(root, 'bin'), { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) await mkdir(join(root, d));
+  await copyFile('/bin/busybox', join(root, 'bin/busybox'));
+  const applets = (await execa('/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => a && a !== 'busybox');
+  for (const applet of applets) await symlink('busybox', join(root, 'bin', applet));
+  await copyFile(join(projectRoot, 'guest/init'), join(root, 'init'));
+  await chmod(join(root, 'init'), 0o755);
+  await execa('musl-gcc', ['-static', '-Os', '-s', '-o', join(root, 'bin/ktest-agent'), join(projectRoot, 'guest/agent.c')]);
+  const files = (await execa('find', ['.'], { cwd: root })).stdout;
+  const initrd = join(dir, 'initrd.cpio');
+  await execa('cpio', ['-o', '-H', 'newc', '-O', initrd], { cwd: root, input: files });
+  return initrd;
+}
+
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+t.test('snapshot', { skip: existsSync(KERNEL) ? false : `no dev kernel at ${KERNEL}` }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-snap-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const initrdPath = await buildInitrd(dir);
+  const opts: GuestOptions = { kernelPath: KERNEL, initrdPath, qemu: QEMU, accel: 'tcg', workDir: dir };
+  const pids: number[] = [];
+  t.teardown(() => {
+    for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  let started = performance.now();
+  const snapshot = await takeSnapshot(opts, dir);
+  t.comment(`boot + save: ${(performance.now() - started).toFixed(0)} ms, ${((await stat(snapshot.file)).size / 1e6).toFixed(1)} MB`);
+  t.same(liveQemuPids(), [], 'the template guest is gone');
+
+  t.test('three restores, each a fresh copy of the saved guest', async (t) => {
+    const restoreMs: number[] = [];
+    const firstExecMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      started = performance.now();
+      const guest = await snapshot.restore();
+      restoreMs.push(performance.now() - started);
+      pids.push(guest.pid);
+      try {
+        started = performance.now();
+        const r = await guest.exec(['sh', '-c', `ls /tmp; echo ${i} > /tmp/written-by-${i}`]);
+        firstExecMs.push(performance.now() - started);
+        t.equal(r.exitCode, 0);
+        t.equal(r.stdout.toString(), '', `restore ${i}: no file from an earlier restore`);
+        const again = await guest.exec(['cat', `/tmp/written-by-${i}`]);
+        t.equal(again.stdout.toString(), `${i}\n`, 'the guest keeps its own state');
+      } finally {
+        await guest.close();
+      }
+      t.ok(gone(guest.pid), `restore ${i}: QEMU gone after close`);
+    }
+    t.comment(`restore to a ready agent: median ${median(restoreMs).toFixed(0)} ms (${restoreMs.map((x) => x.toFixed(0)).join(', ')})`);
+    t.comment(`first exec after restore: median ${median(firstExecMs).toFixed(0)} ms`);
+  });
+
+  t.test('restored guests run concurrently and independently', async (t) => {
+    const guests = await Promise.all([snapshot.restore(), snapshot.restore()]);
+    for (const g of guests) pids.push(g.pid);
+    try {
+      await guests[0]!.exec(['touch', '/tmp/only-in-0']);
+      const r = await guests[1]!.exec(['ls', '/tmp']);
+      t.equal(r.stdout.toString(), '');
+    } finally {
+      await Promise.all(guests.map((g) => g.close()));
+    }
+  });
+
+  t.test('a corrupt snapshot is an infrastructure error', async (t) => {
+    const bad = join(dir, 'bad.snapshot');
+    await writeFile(bad, readFileSync(snapshot.file).subarray(0, 4096));
+    const error = await Guest.restore(opts, bad).catch((e: unknown) => e);
+    t.ok(error instanceof QemuError, `QemuError: ${error}`);
+  });
+
+  t.test('remove deletes the file; nothing is left', async (t) => {
+    await snapshot.remove();
+    await snapshot.remove();
+    t.notOk(existsSync(snapshot.file));
+    t.same(liveQemuPids(), []);
+    for (const pid of pids) t.ok(gone(pid), `pid ${pid} gone`);
+  });
+});
