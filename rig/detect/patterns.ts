@@ -179,7 +179,7 @@ export const PATTERNS: readonly ReportPattern[] = [
   },
   {
     kind: 'warning',
-    header: /^WARNING: (?:CPU: \d+ PID: \d+ at |CPU: \d+ UID: \d+ PID: \d+ at |\S+:\d+ at )?\S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+)/,
+    header: /^WARNING: (?:CPU: \d+ (?:UID: \d+ )?PID: \d+ at \S+|\S+:\d+ at)(?:\s+(\S+))?/,
     title: () => 'WARNING',
     headerFrame: (m) => sym(m[1]),
     fatal: false,

@@ -112,3 +112,12 @@ t.test('symbolised traces (decode_stacktrace, syzkaller) and arm64 (T) marks', a
   t.equal(r.title, 'KASAN: use-after-free Read in my_fn');
   t.strictSame(r.frames.map((f) => f.symbol), ['dump_stack', 'kasan_report', 'my_fn', 'my_outer'], 'inline lines do not end the trace');
 });
+
+t.test('WARNING header variants', async (t) => {
+  const titles = [
+    'WARNING: CPU: 1 UID: 0 PID: 80 at drivers/x.c:41 my_warn+0x12/0x20 [my_mod]',
+    'WARNING: drivers/x.c:41 at my_warn+0x12/0x20 [my_mod], CPU#1: sh/80',
+    'WARNING: CPU: 0 PID: 1 at drivers/x.c:41 0xffffffffc0a01234',
+  ].map((h) => findReports(`${h}\nCall Trace:\n my_caller+0x1/0x2 [my_mod]\n---[ end trace 0000000000000000 ]---`)[0]?.title);
+  t.strictSame(titles, ['WARNING in my_warn', 'WARNING in my_warn', 'WARNING in my_caller']);
+});
