@@ -1,0 +1,46 @@
+// Builds test/native/ktnl_selftest.c against native/lib (with ASan/UBSan where the compiler has them) and runs it.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { projectRoot } from '../../rig/paths.ts';
+
+const run = promisify(execFile);
+
+async function librarySources(): Promise<string[]> {
+  const dir = join(projectRoot, 'native', 'lib');
+  return (await readdir(dir)).filter((f) => f.endsWith('.c')).map((f) => join(dir, f));
+}
+
+async function build(out: string, extra: string[]): Promise<void> {
+  await run('cc', [
+    '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-g', ...extra,
+    '-I', join(projectRoot, 'native', 'include'), '-I', join(projectRoot, 'kmod'),
+    join(projectRoot, 'test', 'native', 'ktnl_selftest.c'), ...(await librarySources()),
+    '-o', out,
+  ]);
+}
+
+t.test('the C library passes its unit checks', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktnl-selftest-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exe = join(dir, 'selftest');
+  try {
+    await build(exe, ['-fsanitize=address,undefined', '-fno-sanitize-recover=all']);
+  } catch {
+    t.comment('sanitizers unavailable; building without them');
+    await build(exe, []);
+  }
+  const result = await run(exe, []).catch((error: { stdout?: string; stderr?: string; code?: number }) => error);
+  const stdout = String(result.stdout ?? '');
+  const lines = stdout.split('\n');
+  const oks = lines.filter((l) => l.startsWith('ok '));
+  const notOks = lines.filter((l) => l.startsWith('not ok '));
+  for (const line of notOks) t.fail(line);
+  t.same(notOks, [], 'no failed checks');
+  t.ok(oks.length >= 20, `ran the checks (${oks.length})`);
+  t.match(stdout, new RegExp(`1\\.\\.${oks.length}\\n`), 'plan matches, no crash midway');
+  t.equal('code' in result ? result.code : 0, 0, `exit status (stderr: ${String(result.stderr ?? '')})`);
+});
