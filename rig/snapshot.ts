@@ -19,7 +19,7 @@ interface MigrateInfo {
  * Stop the VM and write its state to `file` (QEMU 7.2 has no file: URI: `exec:cat > FILE`).
  * The VM stays stopped; the caller kills QEMU afterwards.
  */
-export async function migrateToFile(qmp: QmpClient, file: string, timeoutMs: number): Promise<void> {
+export async function migrateToFile(qmp: Pick<QmpClient, 'execute'>, file: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await qmp.execute('stop');
   await qmp.execute('migrate-set-parameters', { 'max-bandwidth': MIGRATE_MAX_BANDWIDTH });
@@ -28,7 +28,7 @@ export async function migrateToFile(qmp: QmpClient, file: string, timeoutMs: num
 }
 
 /** Poll query-migrate until the migration completed; throw on failure or when `deadline` passes. */
-export async function waitMigration(qmp: QmpClient, deadline: number, what: string): Promise<void> {
+export async function waitMigration(qmp: Pick<QmpClient, 'execute'>, deadline: number, what: string): Promise<void> {
   for (;;) {
     const info = await qmp.execute<MigrateInfo>('query-migrate');
     if (info.status === 'completed') return;
