@@ -45,14 +45,24 @@ export interface GithubMatrixEntry {
   readonly arch: Arch;
   readonly suite: string;
   readonly release: string;
+  /** `I/N` for `--shard`, when the scenarios of an image are split over several jobs. */
+  readonly shard?: string;
 }
 
-/** The `strategy.matrix` JSON for a workflow, built from images/ (never copied into YAML by hand). */
-export function githubMatrix(images: readonly ImageSpec[]): { include: GithubMatrixEntry[] } {
+/**
+ * The `strategy.matrix` JSON for a workflow, built from images/ (never copied into YAML by hand):
+ * one entry per image, or per image and shard when `shards` > 1.
+ */
+export function githubMatrix(images: readonly ImageSpec[], shards = 1): { include: GithubMatrixEntry[] } {
+  if (!Number.isInteger(shards) || shards < 1) throw new UsageError(`shards must be a positive integer, got ${shards}`);
   return {
     include: [...images]
       .sort((a, b) => byText(a.id, b.id))
-      .map((image) => ({ image: image.id, arch: image.arch, suite: image.suite, release: image.release })),
+      .flatMap((image) => {
+        const entry = { image: image.id, arch: image.arch, suite: image.suite, release: image.release };
+        if (shards === 1) return [entry];
+        return Array.from({ length: shards }, (_, k) => ({ ...entry, shard: `${k + 1}/${shards}` }));
+      }),
   };
 }
 

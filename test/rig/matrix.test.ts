@@ -140,3 +140,10 @@ t.test('annotations: one escaped ::error line per failure', async (t) => {
 t.test('escapeCell', async (t) => {
   t.equal(escapeCell('a|b\nc'), 'a\\|b c');
 });
+
+t.test('githubMatrix: shards multiply the entries', async (t) => {
+  const m = githubMatrix([image('b'), image('a')], 3);
+  t.same(m.include.map((e) => `${e.image} ${e.shard}`), ['a 1/3', 'a 2/3', 'a 3/3', 'b 1/3', 'b 2/3', 'b 3/3']);
+  t.notOk('shard' in githubMatrix([image('a')], 1).include[0], 'no shard key for one shard');
+  t.throws(() => githubMatrix([image('a')], 0), UsageError);
+});
