@@ -125,6 +125,7 @@ export function parseNewc(archive: Buffer): InitramfsEntry[] {
     const name = archive.toString('utf8', nameStart, nameStart + nameSize - 1);
     const dataStart = nameStart + nameSize + pad4(110 + nameSize);
     const data = archive.subarray(dataStart, dataStart + size);
+    const [rmaj, rmin] = [field(9), field(10)];
     off = dataStart + size + pad4(size);
     if (name === 'TRAILER!!!') return out;
     const path = `/${name}`;
@@ -133,7 +134,7 @@ export function parseNewc(archive: Buffer): InitramfsEntry[] {
       case S_IFDIR: out.push({ type: 'dir', path, mode: perm }); break;
       case S_IFREG: out.push({ type: 'file', path, data: Buffer.from(data), mode: perm }); break;
       case S_IFLNK: out.push({ type: 'symlink', path, target: data.toString('utf8') }); break;
-      case S_IFCHR: out.push({ type: 'char', path, major: field(9), minor: field(10), mode: perm }); break;
+      case S_IFCHR: out.push({ type: 'char', path, major: rmaj, minor: rmin, mode: perm }); break;
       default: throw new InfraError(`unsupported cpio mode ${mode.toString(8)} for ${name}`);
     }
   }
