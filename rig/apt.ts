@@ -82,9 +82,8 @@ export function aptOptions(dir: string, debArch: string, isRoot: boolean): strin
     'Acquire::Languages': 'none',
     'APT::Get::AllowUnauthenticated': 'false',
   };
-  // As root apt drops to _apt, which may not reach a cache under /root; non-root cannot drop at all.
+  // As root apt drops to _apt, which may not reach a cache under /root; non-root apt runs as itself (a warning).
   if (isRoot) o['APT::Sandbox::User'] = 'root';
-  else o['Debug::NoLocking'] = 'true';
   return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
 

@@ -136,6 +136,20 @@ async function relativizeLinks(root: string, dir: string = root): Promise<void> 
   }
 }
 
+/**
+ * Newer kernels (sid 7.x) ship merged-/usr paths only: usr/lib/modules/<release>/vmlinuz and no /boot.
+ * Link lib -> usr/lib and boot/vmlinuz-<release> to it, so one layout serves every image.
+ */
+async function mergedUsrLinks(root: string, release: string): Promise<void> {
+  if (!(await exists(join(root, 'lib'))) && (await exists(join(root, 'usr', 'lib')))) await symlink('usr/lib', join(root, 'lib'));
+  const boot = join(root, 'boot', `vmlinuz-${release}`);
+  const inModules = join(root, 'usr', 'lib', 'modules', release, 'vmlinuz');
+  if (!(await exists(boot)) && (await exists(inModules))) {
+    await mkdir(dirname(boot), { recursive: true });
+    await symlink(relative(dirname(boot), inModules), boot);
+  }
+}
+
 async function readMarker(dir: string): Promise<Marker | undefined> {
   try {
     return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
@@ -166,6 +180,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
     }
   }
   await relativizeLinks(tmpRoot);
+  await mergedUsrLinks(tmpRoot, image.release);
   const makefile = join(tmp, relative(finalDir, finalPaths.headers), 'Makefile');
   if (!(await exists(makefile))) throw new CacheError(`${image.id}: the headers package has no ${relative(tmp, makefile)}`);
   await writeFile(makefile, rewriteHeadersMakefile(await readFile(makefile, 'utf8'), finalPaths.root));

@@ -5,9 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuestPrograms, buildModule, elfSectionNames } from '../../rig/build.ts';
-import { BuildError, ExitCode } from '../../rig/errors.ts';
+import { BuildError, ExitCode, PinGoneError } from '../../rig/errors.ts';
 import { prepareKernel } from '../../rig/fetch.ts';
-import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
+import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/images.ts';
+import { imagesUpdate, renderImage } from '../../rig/images-cli.ts';
 import { checkVmlinux } from '../../rig/kernel-image.ts';
 import { cacheRoot, projectRoot } from '../../rig/paths.ts';
 
@@ -58,6 +59,29 @@ t.test('guest programs: static x86_64 binaries', async (t) => {
     t.notMatch(execFileSync('file', ['-b', path], { encoding: 'utf8' }), /dynamically linked/, `${path} is static`);
     t.ok(elf.length < 500_000, `${path} is small (musl)`);
   }
+});
+
+t.test('a pin that left the archive is a PinGoneError pointing at images update', async (t) => {
+  const gone = { ...image, packages: { ...image.packages, kbuild: { ...image.packages.kbuild, version: '6.1.1-1', sha256: '0'.repeat(64) } } };
+  const err = await t.rejects(prepareKernel(gone, { cacheDir: cacheRoot() }), PinGoneError);
+  t.match((err as unknown as PinGoneError).message, /linux-kbuild-6\.1 6\.1\.1-1 is no longer in the Debian archive/);
+  t.match((err as unknown as PinGoneError).hint, 'npm run rig -- images update');
+});
+
+t.test('images update re-pins a stale image file from the archive', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ktest-images-'));
+  const stale = { ...image, packages: { ...image.packages, image: { ...image.packages.image, version: '6.1.0-0', sha256: '0'.repeat(64) } } };
+  writeFileSync(join(dir, `${image.id}.json`), renderImage(stale));
+  const [result] = await imagesUpdate(image.id, { imagesDir: dir, cacheDir: cacheRoot() });
+  t.equal(result.changed, true);
+  t.equal(result.from.version, '6.1.0-0');
+  const [updated] = loadImages(dir);
+  t.equal(updated.packages.image.name, `linux-image-${updated.release}`);
+  t.match(updated.release, /^6\.1\.0-\d+-amd64$/, 'same flavour and series');
+  t.equal(updated.packages.headers.version, updated.packages.image.version);
+  for (const pin of Object.values(updated.packages)) t.ok(existsSync(join(cacheRoot(), 'debs', `${pin.sha256}.deb`)), `${pin.name} downloaded and verified`);
+  const [again] = await imagesUpdate(image.id, { imagesDir: dir, cacheDir: cacheRoot() });
+  t.equal(again.changed, false, 'a second update changes nothing');
 });
 
 function brokenModule(dir: string): string {

@@ -42,15 +42,18 @@ function makeDeb(dir: string, name: string, files: Record<string, string | Buffe
   return { path, pin: { name, version: '1.0-1', arch: 'amd64', sha256 } };
 }
 
-function fakeImage(dir: string): { image: ImageSpec; debs: Map<string, string> } {
-  const vmlinuz = bzImage(execFileSync('xz', ['-c', '--check=crc32'], { input: elfWithNotes([{ name: 'Xen', type: 18 }]) }));
+/** A fake 4-package kernel; `mergedUsr` lays it out like sid 7.x (usr/lib/modules/R/vmlinuz, absolute KBUILD_OUTPUT). */
+function fakeImage(dir: string, mergedUsr = false): { image: ImageSpec; debs: Map<string, string> } {
+  const vmlinuz = bzImage(execFileSync('zstd', ['-c', '-q'], { input: elfWithNotes([{ name: 'Xen', type: 18 }]) }));
+  const lib = mergedUsr ? 'usr/lib' : 'lib';
   const img = makeDeb(dir, `linux-image-${RELEASE}`, {
-    [`boot/vmlinuz-${RELEASE}`]: vmlinuz,
-    [`lib/modules/${RELEASE}/modules.order`]: 'kernel/x.ko\n',
-    [`lib/modules/${RELEASE}/build`]: { link: `/usr/src/linux-headers-${RELEASE}` },
+    [mergedUsr ? `usr/lib/modules/${RELEASE}/vmlinuz` : `boot/vmlinuz-${RELEASE}`]: vmlinuz,
+    [`${lib}/modules/${RELEASE}/modules.order`]: 'kernel/x.ko\n',
+    [`${lib}/modules/${RELEASE}/build`]: { link: `/usr/src/linux-headers-${RELEASE}` },
   });
   const headers = makeDeb(dir, `linux-headers-${RELEASE}`, {
-    [`usr/src/linux-headers-${RELEASE}/Makefile`]: 'include /usr/src/linux-headers-1.0.0-1-common/Makefile\n',
+    [`usr/src/linux-headers-${RELEASE}/Makefile`]:
+      `${mergedUsr ? `KBUILD_OUTPUT=/usr/src/linux-headers-${RELEASE}\n` : ''}include /usr/src/linux-headers-1.0.0-1-common/Makefile\n`,
     [`usr/src/linux-headers-${RELEASE}/scripts`]: { link: '../../lib/linux-kbuild-1.0/scripts' },
   });
   const common = makeDeb(dir, 'linux-headers-1.0.0-1-common', { 'usr/src/linux-headers-1.0.0-1-common/Makefile': 'all:\n\t@echo common\n' });
@@ -126,6 +129,21 @@ t.test('prepareKernel: download, verify, extract, fix, decompress; then cache on
   writeFileSync(join(cacheDir, 'debs', `${image.packages.kbuild.sha256}.deb`), 'bitrot');
   await prepareKernel(image, { cacheDir, download });
   t.same(calls, ['linux-kbuild-1.0']);
+});
+
+t.test('prepareKernel: merged-/usr packages (sid 7.x) get the same layout', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'fetch-'));
+  const { image, debs } = fakeImage(work, true);
+  const k = await prepareKernel(image, { cacheDir: join(work, 'cache'), download: countingDownloader(debs).download });
+  const root = kernelPaths(image, join(work, 'cache', 'kernels', kernelDirName(image))).root;
+  t.equal(await checkVmlinux(k.kernelPath), undefined);
+  t.ok(existsSync(k.vmlinuzPath), 'boot/vmlinuz-R links to usr/lib/modules/R/vmlinuz');
+  t.ok(existsSync(join(k.modulesDir!, 'modules.order')), 'lib/modules reaches usr/lib/modules');
+  t.equal(
+    readFileSync(join(k.headersDir, 'Makefile'), 'utf8'),
+    `KBUILD_OUTPUT=${root}/usr/src/linux-headers-${RELEASE}\ninclude ${root}/usr/src/linux-headers-1.0.0-1-common/Makefile\n`,
+  );
+  t.equal(realpathSync(join(k.modulesDir!, 'build')), realpathSync(k.headersDir));
 });
 
 t.test('fetchDeb: a wrong hash is refetched once, then a CacheError', async (t) => {
