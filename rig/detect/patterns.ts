@@ -41,7 +41,7 @@ export interface ReportPattern {
 /** Symbol of "foo+0x1a/0x30" (suffixes like .cold kept; the parser normalises). */
 const sym = (s: string | undefined): string | undefined => s?.match(/^([A-Za-z_.$][\w.$]*)\+0x/)?.[1];
 const allocators =
-  /^(?:kmemleak_alloc\w*|__kmalloc\w*|kmalloc\w*|__kmem_cache_alloc\w*|kmem_cache_alloc\w*|slab_post_alloc_hook|___slab_alloc|__slab_alloc\w*|kvmalloc\w*|__kvmalloc\w*|kmemleak_\w+|__vmalloc\w*|vmalloc\w*|kzalloc\w*|kmemdup\w*|kstrdup\w*|krealloc\w*|kvasprintf\w*|__alloc_pages\w*|alloc_pages\w*|__get_free_pages|kfree|__slab_free|kmem_cache_free|free_debug_processing|alloc_debug_processing|check_object|check_bytes_and_report|slab_err|object_err|print_trailer|on_freelist|slab_free\w*|do_slab_free|__kmem_cache_free|__do_kmalloc_node)$/;
+  /^(?:kmemleak_alloc\w*|__kmalloc\w*|kmalloc\w*|__kmem_cache_alloc\w*|kmem_cache_alloc\w*|slab_post_alloc_hook|___slab_alloc|__slab_alloc\w*|kvmalloc\w*|__kvmalloc\w*|kmemleak_\w+|__vmalloc\w*|vmalloc\w*|kzalloc\w*|kmemdup\w*|kstrdup\w*|krealloc\w*|kvasprintf\w*|__alloc_pages\w*|alloc_pages\w*|__get_free_pages|kfree|__slab_free|kmem_cache_free|free_debug_processing|alloc_debug_processing|free_to_partial_list|set_freepointer|slab_free_freelist_hook|check_object|check_bytes_and_report|slab_err|object_err|print_trailer|on_freelist|slab_free\w*|do_slab_free|__kmem_cache_free|__do_kmalloc_node)$/;
 const sched =
   /^(?:__switch_to\w*|context_switch|__schedule|schedule\w*|io_schedule\w*|__wait_for_common|wait_for_completion\w*|do_wait_for_common|msleep\w*|usleep_range\w*|__mutex_lock\w*|mutex_lock\w*|rwsem_down_\w+|down_\w+|down|__down\w*|wait_woken|__wait_event\w*|prepare_to_wait\w*|__cond_resched|cond_resched)$/;
 const timerIrq =
@@ -50,8 +50,8 @@ const timerIrq =
 /** Short, stable rendering of a header's free text: addresses and long hex numbers elided. */
 export function normaliseText(text: string): string {
   return text
-    .replace(/\b0x[0-9a-f]+\b/gi, 'ADDR')
-    .replace(/\b[0-9a-f]{8,}\b/gi, 'ADDR')
+    .replace(/\b(?:0x)?(?:ffff[0-9a-f]{12}|[0-9a-f]{16})\b/gi, 'ADDR')
+    .replace(/\b0x[0-9a-f]{9,}\b/gi, 'ADDR')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -64,7 +64,7 @@ function accessOf(lines: readonly string[]): string {
 
 /** Panic messages that are consequences of a report printed just before. */
 export const PANIC_CONSEQUENCE =
-  /^(?:Fatal exception(?: in interrupt)?|softlockup: hung tasks|hung_task: blocked tasks|RCU Stall|Hard LOCKUP|Machine halted\.?|.*panic_on_warn set|Fatal hardware error!?|kernel stack overflow|corrupted stack end detected inside scheduler|Oops - BUG: Fatal exception|.*: panic_on_warn set.*)\s*$/;
+  /^(?:Fatal exception(?: in interrupt)?|softlockup: hung tasks|hung_task: blocked tasks|RCU Stall|Hard LOCKUP|Machine halted\.?|.*panic_on_warn set|Fatal hardware error!?|kernel stack overflow|corrupted stack end detected inside scheduler|Oops - BUG: Fatal exception|Attempted to kill init!.*|.*: panic_on_warn set.*)\s*$/;
 
 export const PATTERNS: readonly ReportPattern[] = [
   {
@@ -175,7 +175,7 @@ export const PATTERNS: readonly ReportPattern[] = [
     fatal: false,
     attachTo: ['list-corruption', 'slab-corruption', 'refcount'],
     attachWithin: 6,
-    skip: /^(?:__list_\w+|set_freepointer|__slab_free|kfree)$/,
+    skip: new RegExp(`${allocators.source}|^(?:__list_\\w+)$`),
   },
   {
     kind: 'warning',
