@@ -28,7 +28,8 @@ export interface InitramfsOptions {
   readonly agent?: string | Buffer;
   /** Init script; default guest/init of this checkout. */
   readonly init?: string | Buffer;
-  /** Module files (guest paths) the init insmods in order before the agent: /etc/ktest/modules. */
+  /** Modules the init insmods in order before the agent (/etc/ktest/modules): absolute guest paths, or
+   *  relative to /lib/modules/<release>/ like QemuSpec.guestModules. The caller adds the .ko files. */
   readonly guestModules?: readonly string[];
   /** Everything else: nlclient, the module under test, fixtures. Caller's files win over applets. */
   readonly files?: readonly InitramfsFile[];
