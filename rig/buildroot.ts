@@ -277,9 +277,15 @@ async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink
       await rm(`${root}.tar`, { force: true });
       if (x.exitCode !== 0) throw new InfraError(`cannot unpack the ${suite} build root: ${String(x.all).slice(-500)}`);
     }
-    // debootstrap leaves the downloaded .debs in the root (~140 MB): they are never needed again.
-    const clean = [...(privilege === 'sudo' ? ['sudo', '-n'] : []), 'find', join(root, 'var/cache/apt/archives'), '-name', '*.deb', '-delete'];
-    await execa(clean[0], clean.slice(1), { reject: false });
+    // debootstrap leaves the downloaded .debs in the root (~140 MB); device nodes in /dev are never
+    // used (the host's /dev is bound over it) and would break caches restored without root.
+    const sudo = privilege === 'sudo' ? ['sudo', '-n'] : [];
+    for (const clean of [
+      [...sudo, 'find', join(root, 'var/cache/apt/archives'), '-name', '*.deb', '-delete'],
+      [...sudo, 'find', join(root, 'dev'), '-mindepth', '1', '-delete'],
+    ]) {
+      await execa(clean[0], clean.slice(1), { reject: false });
+    }
     const marker: BuildRootMarker = {
       layout: LAYOUT_VERSION,
       suite,

@@ -1,0 +1,87 @@
+// The workflows' glue: matrix and summary scripts, and the files and commands the YAML relies on.
+import t from 'tap';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { matrixOutput } from '../../.github/scripts/matrix.ts';
+import { runsOfReport, summarize } from '../../.github/scripts/summary.ts';
+import { UsageError } from '../../rig/errors.ts';
+import { loadImages } from '../../rig/images.ts';
+import { projectRoot } from '../../rig/paths.ts';
+import type { RunSummary } from '../../rig/types.ts';
+
+const workflowsDir = join(projectRoot, '.github', 'workflows');
+const workflows = Object.fromEntries(
+  readdirSync(workflowsDir)
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => [f, readFileSync(join(workflowsDir, f), 'utf8')]),
+);
+
+t.test('matrix script: every image by default, from images/*.json', async (t) => {
+  const images = loadImages();
+  const line = matrixOutput('all', '1', images);
+  t.match(line, /^matrix=\{/);
+  const m = JSON.parse(line.slice('matrix='.length)) as { include: { image: string; arch: string }[] };
+  t.same(m.include.map((e) => e.image).sort(), images.map((i) => i.id).sort());
+  t.same(JSON.parse(matrixOutput('', '', images).slice(7)), m, 'empty inputs mean all, one shard');
+  const two = JSON.parse(matrixOutput(`${images[0].id}`, '2', images).slice(7)) as { include: { shard: string }[] };
+  t.same(two.include.map((e) => e.shard), ['1/2', '2/2']);
+  t.throws(() => matrixOutput('no-such-kernel', '1', images), UsageError);
+  t.throws(() => matrixOutput('all', 'x', images), UsageError);
+});
+
+const run: RunSummary = {
+  image: 'img',
+  kernel: 'k',
+  arch: 'x86_64',
+  accel: 'kvm',
+  passed: 1,
+  failed: 1,
+  scenarios: [
+    { image: 'img', name: 'ok-one', status: 'pass', durationMs: 1 },
+    { image: 'img', name: 'bad-one', status: 'fail', durationMs: 1, failure: { kind: 'assertion', message: 'expected 1' } },
+  ],
+};
+
+t.test('summary script: one run, several runs, broken and missing reports', async (t) => {
+  t.same(runsOfReport(JSON.stringify(run)), [run]);
+  t.same(runsOfReport(JSON.stringify({ runs: [run, { ...run, image: 'other' }], passed: 2, failed: 2 })).map((r) => r.image), ['img', 'other']);
+  t.throws(() => runsOfReport('{"foo": 1}'));
+  const files: Record<string, string> = { 'a.json': JSON.stringify(run), 'b.json': '{broken' };
+  const s = summarize(['a.json', 'b.json'], (f) => files[f]);
+  t.match(s.markdown, /\| bad-one \| ❌ FAIL \|/);
+  t.match(s.markdown, /Missing reports[\s\S]*b\.json/);
+  t.equal(s.annotations.filter((a) => a.startsWith('::error ')).length, 1);
+  t.equal(s.annotations.filter((a) => a.startsWith('::warning ')).length, 1);
+  t.match(summarize([], () => '').markdown, /no report was written/);
+});
+
+t.test('workflows use only files and commands that exist', async (t) => {
+  const all = Object.values(workflows).join('\n');
+  for (const path of all.match(/\.github\/scripts\/[\w-]+\.ts|rig\/[\w-]+\.ts|\.ci\/run/g) ?? []) {
+    t.ok(existsSync(join(projectRoot, path)), `${path} exists`);
+  }
+  for (const m of all.matchAll(/uses: \.\/(\.github\/workflows\/[\w-]+\.yml)/g)) t.ok(existsSync(join(projectRoot, m[1])), `${m[1]} exists`);
+  const scripts = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  for (const m of all.matchAll(/npm run ([\w:-]+)/g)) t.ok(scripts[m[1]], `npm script ${m[1]} exists`);
+});
+
+t.test('no kernel list copied into the YAML: it comes from images/', async (t) => {
+  for (const [file, text] of Object.entries(workflows)) {
+    const code = text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n'); // usage comments may name kernels
+    for (const image of loadImages()) t.notOk(code.includes(image.id), `${file} does not name ${image.id}`);
+  }
+});
+
+t.test('the reusable workflow documents every input', async (t) => {
+  const text = workflows['ktest-rig.yml'];
+  t.ok(text, 'ktest-rig.yml exists');
+  t.match(text, /on:\n  workflow_call:\n    inputs:/);
+  const block = text.split('    inputs:\n')[1].split('\npermissions:')[0];
+  const inputs = [...block.matchAll(/^      ([\w-]+):$/gm)].map((m) => m[1]);
+  t.ok(inputs.includes('module-path') && inputs.includes('kernels'), 'module path and kernels are inputs');
+  for (const name of inputs) {
+    const body = block.split(`      ${name}:\n`)[1].split(/\n      [\w-]+:\n/)[0];
+    t.match(body, /description: \S/, `${name} has a description`);
+    t.match(body, /type: (string|number|boolean)/, `${name} has a type`);
+  }
+});
