@@ -5,7 +5,8 @@ import { copyFile, cp, mkdir, readdir, readFile, rename, rm, symlink, writeFile,
 import { availableParallelism } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { execa } from 'execa';
-import { BuildError, MissingToolError, UsageError } from './errors.ts';
+import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
+import { BuildError, InfraError, MissingToolError, UsageError } from './errors.ts';
 import { nullSink, type EventSink } from './events.ts';
 import { cacheRoot, projectRoot } from './paths.ts';
 import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from './types.ts';
@@ -26,6 +27,8 @@ export interface BuildModuleOptions {
   readonly onEvent?: EventSink;
   /** Override where make runs (tests); default: the host, or the image's build root. */
   readonly runner?: BuildRunner;
+  /** Cache root for build roots (default cacheRoot()). */
+  readonly cacheDir?: string;
 }
 
 const FIRST_ERROR_PATTERNS: readonly RegExp[] = [
@@ -82,17 +85,9 @@ const hostRunner: BuildRunner = async (argv, opts) => {
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 };
 
-interface BuildRootModule {
-  runInBuildRoot(spec: ToolchainSpec, argv: string[], opts: { binds: string[]; cwd?: string }): Promise<CommandResult>;
-}
-
-/** Helper E's build-root runner (rig/buildroot.ts), loaded only when an image needs it. */
-function buildRootRunner(spec: ToolchainSpec): BuildRunner {
-  return async (argv, opts) => {
-    const url = new URL('./buildroot.ts', import.meta.url).href;
-    const mod = (await import(url)) as BuildRootModule;
-    return mod.runInBuildRoot(spec, [...argv], { binds: [...opts.binds], cwd: opts.cwd });
-  };
+/** Helper E's build root (rig/buildroot.ts): make runs inside a debootstrapped root of the image's suite. */
+function buildRootRunner(spec: ToolchainSpec, o: { readonly cacheDir?: string; readonly onEvent?: EventSink }): BuildRunner {
+  return (argv, opts) => runInBuildRoot(spec, argv, { binds: opts.binds, cwd: opts.cwd, cacheDir: o.cacheDir, onEvent: o.onEvent, env: { LC_ALL: 'C' } });
 }
 
 async function findKos(dir: string): Promise<string[]> {
@@ -117,12 +112,17 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   await cp(sourceDir, outDir, { recursive: true, dereference: true });
   const tc = kernel.image.toolchain;
   const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism());
-  const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc) : hostRunner);
+  const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
   const r = await runner(argv, { cwd: outDir, binds: [kernel.headersDir.replace(/\/usr\/src\/.*$/, ''), outDir] });
   const log = `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}`;
   await writeFile(join(outDir, 'build.log'), log);
   for (const w of compilerWarnings(log)) emit({ type: 'log', level: 'warn', message: w.replaceAll(`${outDir}/`, `${sourceDir}/`) });
   const firstError = firstCompilerError(r.stderr) ?? firstCompilerError(r.stdout);
+  if (r.exitCode !== 0 && r.stderr.includes(SETUP_FAILED)) {
+    throw new InfraError(`could not enter the ${tc.suite} build root: ${r.stderr.split('\n').find((l) => l.includes(SETUP_FAILED))}`, {
+      hint: 'see the build log; deleting the build root under the cache dir rebuilds it',
+    });
+  }
   if (r.exitCode !== 0) {
     throw new BuildError(`module build failed for ${kernel.image.id} (log: ${join(outDir, 'build.log')})`, firstError?.replaceAll(`${outDir}/`, `${sourceDir}/`), log);
   }
