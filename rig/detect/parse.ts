@@ -16,6 +16,8 @@ export interface FindOptions {
 
 /** Most lines of a report kept in `raw`, and the most lines a report can span without an end marker. */
 export const MAX_REPORT_LINES = 300;
+/** Longest line kept in `raw` (longer ones are cut, marked with an ellipsis). */
+export const MAX_LINE_CHARS = 512;
 
 interface Builder {
   readonly row: ReportPattern;
@@ -121,7 +123,7 @@ export function findReports(text: string, opts: FindOptions = {}): KernelReport[
       cur.closed = true;
       return;
     }
-    if (cur.lines.length < MAX_REPORT_LINES) cur.lines.push(line);
+    if (cur.lines.length < MAX_REPORT_LINES) cur.lines.push(line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line);
     cur.last = index;
     const isHeader = index === cur.start;
     if ((!isHeader && (cur.row.end ?? DEFAULT_END).test(line.trim())) || index - cur.start >= MAX_REPORT_LINES) cur.closed = true;

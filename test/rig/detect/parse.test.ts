@@ -1,6 +1,6 @@
 // Unit tests of the report parser: frames, module filter, interleaving, bounds, titles.
 import t from 'tap';
-import { findReports, parseFrame, normaliseSymbol, MAX_REPORT_LINES } from '../../../rig/detect/parse.ts';
+import { findReports, parseFrame, normaliseSymbol, MAX_REPORT_LINES, MAX_LINE_CHARS } from '../../../rig/detect/parse.ts';
 
 const warning = (fn: string, pid = 1) => [
   '------------[ cut here ]------------',
@@ -75,6 +75,8 @@ t.test('raw is bounded', async (t) => {
   const [r] = findReports(text);
   t.equal(r.title, 'BUG: scheduling while atomic');
   t.ok(r.raw.split('\n').length <= MAX_REPORT_LINES);
+  const [long] = findReports(`BUG: scheduling while atomic: sh/1/0x00000002\n${'x'.repeat(100000)}`);
+  t.ok(long.raw.length < 2 * MAX_LINE_CHARS, 'long lines cut');
 });
 
 t.test('a panic long after a report is its own report; one right after joins it', async (t) => {
