@@ -554,8 +554,10 @@ static void open_port(const char *arg)
 		cfsetospeed(&tio, B115200);
 		if (tcsetattr(tty, TCSANOW, &tio) < 0) die("tcsetattr");
 	}
-	/* anything that arrived before the port was raw may have been echoed or mangled: drop it */
-	tcflush(tty, TCIFLUSH);
+	/* what arrived before the port was raw may have been echoed or mangled: drop it both ways, and
+	 * start with a newline so the host's decoder discards any partial echo it already got */
+	tcflush(tty, TCIOFLUSH);
+	outq_printf("\n");
 }
 
 int main(int argc, char **argv)

@@ -111,6 +111,25 @@ t.test('agent in a real guest', { skip: existsSync(KERNEL) ? false : `no dev ker
     t.comment(`8 concurrent commands: ${(performance.now() - before).toFixed(0)} ms`);
   });
 
+  t.test('a flooding command does not starve the others, and orphans are reaped', async (t) => {
+    const flood = guest.exec(['yes', 'flood'], { timeoutMs: 4000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const before = performance.now();
+    const quick = await Promise.all([1, 2, 3].map((i) => guest.exec(['echo', `quick ${i}`])));
+    t.same(quick.map((r) => r.stdout.toString()), ['quick 1\n', 'quick 2\n', 'quick 3\n']);
+    t.comment(`3 commands beside a flood: ${(performance.now() - before).toFixed(0)} ms`);
+    const f = await flood;
+    t.match(f, { exitCode: null, signal: 'SIGKILL', timedOut: true });
+    t.ok(f.stdout.length > 10_000, `flood delivered ${f.stdout.length} bytes`);
+    t.match(f.stdout.toString(), /^(flood\n)+(f|fl|flo|floo|flood)?$/, 'flood output intact and in order');
+    // a grandchild that escapes with setsid outlives its parent; when it ends, PID 1 (the agent) reaps it
+    const escaped = await guest.exec(['sh', '-c', 'setsid sleep 1 >/dev/null 2>&1 & echo spawned'], { timeoutMs: 5000 });
+    t.equal(escaped.stdout.toString(), 'spawned\n', 'the command ends without waiting for its escaped grandchild');
+    await new Promise((r) => setTimeout(r, 3000));
+    const ps = await guest.exec(['ps', '-o', 'stat,comm']);
+    t.notMatch(ps.stdout.toString(), /^Z/m, 'no zombies left');
+  });
+
   t.test('kernel messages never mix into command output', async (t) => {
     const r = await guest.exec([
       'sh', '-c', 'i=0; while [ $i -lt 50 ]; do echo "KMSG-NOISE-$i" > /dev/kmsg; echo "out $i"; i=$((i+1)); done',

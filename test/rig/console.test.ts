@@ -232,3 +232,44 @@ t.test('round trip through the agent on the host (stdio mode)', { skip: !hostAge
   t.equal(outputOf(frames, 8, 1).length, 300000);
   t.notOk(frames.some((f) => f.id === 9), 'a ping with another nonce gets no answer in this session');
 });
+
+t.test('the agent refuses more than 64 concurrent commands and duplicate ids', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+  const nonce = newNonce();
+  const ids = Array.from({ length: 70 }, (_, i) => i + 1);
+  const frames = await runAgent(
+    hostAgent!,
+    nonce,
+    [...ids.map((id) => encodeRun(nonce, id, ['sleep', '1'], { timeoutMs: 5000 })), encodeRun(nonce, 1, ['true'], { timeoutMs: 5000 })],
+    ids,
+  );
+  const failed = frames.filter((f) => f.type === 'failed');
+  const ended = frames.filter((f) => f.type === 'end');
+  t.equal(ended.length, 64);
+  t.ok(ended.every((f) => f.type === 'end' && f.exitCode === 0));
+  t.equal(failed.length, 7);
+  t.equal(failed.filter((f) => f.type === 'failed' && /too many concurrent commands/.test(f.message)).length, 6);
+  t.ok(failed.some((f) => f.type === 'failed' && f.id === 1 && /already running/.test(f.message)));
+});
+
+t.test('the agent answers malformed frames with F when it can, and ignores the rest', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+  const nonce = newNonce();
+  const frames = await runAgent(
+    hostAgent!,
+    nonce,
+    [
+      `X ${nonce} 1 1000 - not*base64\n`,
+      `X ${nonce} 2 soon - ${Buffer.from('true').toString('base64')}\n`,
+      `X ${nonce} 3 1000 - ${Buffer.from('a\0b').toString('base64')}\n`,
+      `X ${nonce}\n`,
+      `K ${nonce} 99\n`,
+      `Z ${nonce} 4\n`,
+      encodePing(nonce, 5),
+    ],
+    [1, 2, 3, 5],
+  );
+  t.match(frames.find((f) => f.id === 1), { type: 'failed', message: /malformed argv\[0\]/ });
+  t.match(frames.find((f) => f.id === 2), { type: 'failed', message: /malformed command frame/ });
+  t.match(frames.find((f) => f.id === 3), { type: 'failed', message: /contains NUL/ });
+  t.match(frames.find((f) => f.id === 5), { type: 'pong' });
+  t.notOk(frames.some((f) => f.id === 4 || f.id === 99));
+});
