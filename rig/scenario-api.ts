@@ -32,6 +32,8 @@ export interface ModuleControl {
   /** Load it, returning insmod's result instead of failing (for modules expected to refuse). */
   tryLoad(params?: ModuleParams): Promise<ExecResult>;
   unload(): Promise<void>;
+  /** Unload it, returning rmmod's result instead of failing. */
+  tryUnload(): Promise<ExecResult>;
   isLoaded(): Promise<boolean>;
 }
 

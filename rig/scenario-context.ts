@@ -27,8 +27,18 @@ export function describeExec(r: ExecResult): string {
   return `${status}${out ? `: ${out.slice(0, 500)}` : ''}`;
 }
 
+/**
+ * Mark a promise as handled without changing it: a scenario that fails while another of its calls is
+ * still in flight (a client waiting in recv) must not crash the rig when that call is later rejected
+ * because the guest was closed. Whoever awaits the promise still gets its rejection.
+ */
+export function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 export function makeContext(o: ContextOptions): ScenarioContext {
-  const { backend } = o;
+  const backend = guardedBackend(o.backend);
   const load = async (params?: ModuleParams): Promise<void> => {
     const r = await backend.loadModule(params);
     if (r.exitCode !== 0) throw new AssertionFailed(`loading ${backend.moduleName} failed (${describeExec(r)})`);
@@ -45,6 +55,7 @@ export function makeContext(o: ContextOptions): ScenarioContext {
         const r = await backend.unloadModule();
         if (r.exitCode !== 0) throw new AssertionFailed(`unloading ${backend.moduleName} failed (${describeExec(r)})`);
       },
+      tryUnload: () => backend.unloadModule(),
       isLoaded: () => backend.isModuleLoaded(),
     },
     client: (call = {}) => backend.client({ proto: o.proto, ...call }),
@@ -54,5 +65,21 @@ export function makeContext(o: ContextOptions): ScenarioContext {
     sleep: (ms) => sleep(ms),
     log: o.log,
     ...assertions,
+  };
+}
+
+/** The backend with every call's promise marked handled (see handled()). */
+function guardedBackend(b: Backend): Backend {
+  return {
+    kind: b.kind,
+    moduleName: b.moduleName,
+    loadModule: (p) => handled(b.loadModule(p)),
+    unloadModule: () => handled(b.unloadModule()),
+    isModuleLoaded: () => handled(b.isModuleLoaded()),
+    client: (c) => handled(b.client(c)),
+    exec: (a, opt) => handled(b.exec(a, opt)),
+    kernelLog: () => handled(b.kernelLog()),
+    taintValue: () => handled(b.taintValue()),
+    markKernelLog: (l) => handled(b.markKernelLog(l)),
   };
 }

@@ -185,14 +185,20 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'unload-while-waiting',
-    description: 'the module is unloaded while a client waits in recv: the client times out cleanly',
+    description:
+      'rmmod while a client waits in recv: the kernel pins the module while a socket of its protocol is open, so the unload is refused, the client times out cleanly, and the unload then succeeds',
     async run(t) {
       const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 3000 });
       await t.sleep(500);
-      await t.module.unload();
+      const refused = await t.module.tryUnload();
+      t.ok(refused.exitCode !== 0, 'rmmod is refused while a client socket of the protocol is open');
+      t.ok(await t.module.isLoaded(), 'module still loaded while the client waits');
       const r = await waiting;
       t.equal(r.exitCode, 4, `client exit code (timeout), stderr: ${r.error ?? ''}`);
-      t.ok(!(await t.module.isLoaded()), 'module is gone');
+      await t.module.unload();
+      t.ok(!(await t.module.isLoaded()), 'module unloads once the client is gone');
+      const after = await t.client({ message: 'after unload', timeoutMs: 1000 });
+      t.equal(after.errno, 'EPROTONOSUPPORT', 'the protocol is gone with the module');
     },
   },
   {
