@@ -1,9 +1,10 @@
 // Turns module stack frames (sym+0x1a/0x30 [mod]) into file:line with readelf + addr2line on the .ko.
 import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, relative, isAbsolute } from 'node:path';
-import { InfraError } from './errors.ts';
-import type { StackFrame } from './types.ts';
+import { InfraError, MissingToolError } from './errors.ts';
+import type { KernelReport, StackFrame } from './types.ts';
 
 const run = promisify(execFile);
 
@@ -12,7 +13,7 @@ export interface SymbolizeOptions {
   readonly firstIsPc?: boolean;
   /** File paths under this directory are made relative to it (default: the .ko's directory). */
   readonly sourceRoot?: string;
-  /** Binaries (e.g. aarch64-linux-gnu-addr2line); the plain ones read any ELF class. */
+  /** Binaries; default: the plain ones for x86_64 objects, aarch64-linux-gnu-* for arm64 ones. */
   readonly readelf?: string;
   readonly addr2line?: string;
 }
@@ -62,11 +63,36 @@ export function parseAddr2line(output: string): (Location | undefined)[] {
   });
 }
 
-async function tool(bin: string, args: string[]): Promise<string> {
+/** Binutils prefix and Debian package for an ELF machine (e_machine). */
+const TOOLCHAINS: Record<number, { readonly prefix: string; readonly pkg: string }> = {
+  62: { prefix: '', pkg: 'binutils' },
+  183: { prefix: 'aarch64-linux-gnu-', pkg: 'binutils-aarch64-linux-gnu' },
+};
+
+/** e_machine of an ELF file (62 x86_64, 183 aarch64), or undefined when it is not ELF. */
+export async function elfMachine(path: string): Promise<number | undefined> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    throw new InfraError(`cannot read ${path}`, { cause: error, hint: 'build the module first' });
+  }
+  try {
+    const head = Buffer.alloc(20);
+    const { bytesRead } = await file.read(head, 0, 20, 0);
+    if (bytesRead < 20 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
+    return head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+  } finally {
+    await file.close();
+  }
+}
+
+async function tool(bin: string, args: string[], pkg: string): Promise<string> {
   try {
     return (await run(bin, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
   } catch (error) {
-    throw new InfraError(`${basename(bin)} ${args.join(' ')} failed`, { cause: error, hint: 'install binutils: sudo apt-get install binutils' });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingToolError([bin], `sudo apt-get install ${pkg}`, { cause: error });
+    throw new InfraError(`${basename(bin)} ${args.join(' ')} failed`, { cause: error });
   }
 }
 
@@ -81,8 +107,11 @@ function shortPath(file: string, root: string): string {
  * Frames need a symbol and an offset; the module name in the frame is not checked.
  */
 export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts: SymbolizeOptions = {}): Promise<StackFrame[]> {
-  const readelf = opts.readelf ?? 'readelf';
-  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath]), tool(readelf, ['-sW', koPath])]);
+  const machine = await elfMachine(koPath);
+  const chain = TOOLCHAINS[machine ?? 62] ?? TOOLCHAINS[62];
+  const readelf = opts.readelf ?? `${chain.prefix}readelf`;
+  const addr2line = opts.addr2line ?? `${chain.prefix}addr2line`;
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], chain.pkg), tool(readelf, ['-sW', koPath], chain.pkg)]);
   const table = parseReadelf(sections, symbols);
   const firstIsPc = opts.firstIsPc ?? true;
   const wanted = frames.map((f, i) => {
@@ -96,7 +125,7 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   const found = new Map<number, Location>();
   for (const [section, indexes] of bySection) {
     const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
-    const out = await tool(opts.addr2line ?? 'addr2line', ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs]);
+    const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], chain.pkg);
     parseAddr2line(out).forEach((loc, k) => loc && found.set(indexes[k], loc));
   }
   const root = opts.sourceRoot ?? dirname(koPath);
@@ -104,4 +133,15 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
     const loc = found.get(i);
     return loc ? { ...f, file: shortPath(loc.file, root), line: loc.line } : f;
   });
+}
+
+/**
+ * A report with its module frames symbolised (in `moduleFrames` and in `frames`). The faulting PC is
+ * looked up as is, return addresses at offset-1.
+ */
+export async function symbolizeReport(report: KernelReport, koPath: string, opts: Omit<SymbolizeOptions, 'firstIsPc'> = {}): Promise<KernelReport> {
+  if (report.moduleFrames.length === 0) return report;
+  const frames = await symbolizeFrames([...report.frames], koPath, { ...opts, firstIsPc: true });
+  const byOriginal = new Map(report.frames.map((f, i) => [f, frames[i]]));
+  return { ...report, frames, moduleFrames: report.moduleFrames.map((f) => byOriginal.get(f) ?? f) };
 }

@@ -5,7 +5,10 @@ import { existsSync, mkdirSync, copyFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { symbolizeFrames, parseReadelf, parseAddr2line } from '../../rig/symbolize.ts';
+import { symbolizeFrames, symbolizeReport, parseReadelf, parseAddr2line, elfMachine } from '../../rig/symbolize.ts';
+import { readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { KernelReport } from '../../rig/types.ts';
 import { InfraError } from '../../rig/errors.ts';
 
 const SECTIONS = `There are 46 section headers, starting at offset 0xf1a8:
@@ -51,15 +54,15 @@ const hasGcc = (() => {
 })();
 
 /** Builds test/fixtures/symtest once per source version (cached in the temp dir: about 3 s the first time). */
-function buildSymtest(kdir: string): string {
+function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12']): string {
   const src = join(import.meta.dirname, '..', 'fixtures', 'symtest');
-  const hash = createHash('sha256').update(readFileSync(join(src, 'symtest.c'))).update(kdir).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(readFileSync(join(src, 'symtest.c'))).update(kdir).update(cross.join(' ')).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), `ktest-rig-symtest-${hash}`);
   const ko = join(dir, 'symtest.ko');
   if (existsSync(ko)) return ko;
   mkdirSync(dir, { recursive: true });
   for (const f of ['symtest.c', 'Kbuild']) copyFileSync(join(src, f), join(dir, f));
-  execFileSync('make', ['-s', '-C', kdir, `M=${dir}`, 'CC=gcc-12', 'modules'], { stdio: 'pipe' });
+  execFileSync('make', ['-s', '-C', kdir, `M=${dir}`, ...cross, 'modules'], { stdio: 'pipe' });
   return ko;
 }
 
@@ -87,4 +90,66 @@ t.test('symbolizes a real .ko (.text.unlikely, .init.text, suffixed names)', { s
 
 t.test('a missing .ko is an InfraError', async (t) => {
   await t.rejects(symbolizeFrames([{ symbol: 'x', offset: 1 }], '/nonexistent/x.ko'), InfraError);
+});
+
+t.test('symbolizeReport: PC as is, return addresses at offset-1, frames and moduleFrames both', { skip: !headers || !hasGcc ? 'no dev kernel headers or gcc-12' : false }, async (t) => {
+  const ko = buildSymtest(headers!);
+  t.equal(await elfMachine(ko), 62, 'x86_64 object');
+  const frames = [
+    { symbol: 'symtest_target', offset: 0x5, size: 0x1f, module: 'symtest' },
+    { symbol: 'vfs_write', offset: 0xcb, size: 0x3f0 },
+    { symbol: 'symtest_init', offset: 0x10, size: 0x20, module: 'symtest' },
+  ];
+  const report: KernelReport = { kind: 'warning', title: 'WARNING in symtest_target', frames, moduleFrames: [frames[0], frames[2]], fatal: false, raw: '' };
+  const out = await symbolizeReport(report, ko);
+  t.strictSame(out.moduleFrames.map((f) => f.line), [out.frames[0].line, out.frames[2].line]);
+  t.equal(out.moduleFrames[1].line, 18);
+  t.equal(out.frames[1].file, undefined);
+  const noPc = await symbolizeReport({ ...report, frames: frames.slice(1), moduleFrames: [frames[2]] }, ko);
+  t.equal(noPc.moduleFrames[0].line, 18, 'a module frame after a kernel PC is a return address');
+  const none = { ...report, moduleFrames: [] };
+  t.equal(await symbolizeReport(none, ko), none, 'no module frames: the same report');
+});
+
+/** arm64 headers the rig fetched into its cache (bookworm-6.1-arm64), when present. */
+const arm64Headers = (() => {
+  const kernels = join(process.env.KTEST_RIG_CACHE ?? join(homedir(), '.cache', 'ktest-rig'), 'kernels');
+  try {
+    for (const d of readdirSync(kernels).filter((n) => n.includes('arm64'))) {
+      const src = join(kernels, d, 'root', 'usr', 'src');
+      const h = readdirSync(src).find((n) => /^linux-headers-.*-arm64$/.test(n));
+      if (h && existsSync(join(src, h, 'Makefile'))) return join(src, h);
+    }
+  } catch {
+    // no cache
+  }
+  return undefined;
+})();
+const hasCross = (() => {
+  try {
+    execFileSync('aarch64-linux-gnu-gcc', ['--version'], { stdio: 'ignore' });
+    execFileSync('aarch64-linux-gnu-addr2line', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+t.test('symbolizes an arm64 .ko with the cross binutils', { skip: !arm64Headers || !hasCross ? 'no cached arm64 headers or aarch64 cross tools' : false }, async (t) => {
+  const ko = buildSymtest(arm64Headers!, ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-']);
+  t.equal(await elfMachine(ko), 183, 'aarch64 object');
+  const [target, init] = await symbolizeFrames(
+    [
+      { symbol: 'symtest_target', offset: 0x8, module: 'symtest' },
+      { symbol: 'symtest_init', offset: 0x10, module: 'symtest' },
+    ],
+    ko,
+  );
+  t.equal(target.file, 'symtest.c');
+  t.ok(target.line! >= 5 && target.line! <= 8, `symtest_target is lines 5-8 (got ${target.line})`);
+  t.ok(init.line! >= 16 && init.line! <= 21, `symtest_init is lines 16-21 (got ${init.line})`);
+});
+
+t.test('elfMachine of a non-ELF file', async (t) => {
+  t.equal(await elfMachine(join(import.meta.dirname, '..', 'fixtures', 'symtest', 'Kbuild')), undefined);
 });
