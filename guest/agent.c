@@ -341,25 +341,26 @@ static void start_cmd(const char *nonce, uint32_t id, long long timeout, char *s
 	int e = 0;
 	ssize_t r;
 
-	if (inlen < 0) return send_failed(nonce, id, "malformed stdin field");
+	if (inlen < 0) { send_failed(nonce, id, "malformed stdin field"); return; }
 	for (i = 0; argv[i]; i++) {
 		long n = b64_decode_field(argv[i]);
-		if (n < 0) return send_failed(nonce, id, "malformed argv[%d]", i);
-		if (memchr(argv[i], 0, (size_t)n)) return send_failed(nonce, id, "argv[%d] contains NUL", i);
+		if (n < 0) { send_failed(nonce, id, "malformed argv[%d]", i); return; }
+		if (memchr(argv[i], 0, (size_t)n)) { send_failed(nonce, id, "argv[%d] contains NUL", i); return; }
 		argv[i][n] = 0;
 	}
-	if (!argv[0][0]) return send_failed(nonce, id, "empty argv[0]");
-	if (find_cmd(id, nonce)) return send_failed(nonce, id, "command id %u is already running", id);
+	if (!argv[0][0]) { send_failed(nonce, id, "empty argv[0]"); return; }
+	if (find_cmd(id, nonce)) { send_failed(nonce, id, "command id %u is already running", id); return; }
 	for (i = 0; i < MAX_CMDS; i++)
 		if (!cmds[i].used) { slot = i; break; }
-	if (slot < 0) return send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS);
+	if (slot < 0) { send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS); return; }
 
 	if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 || (inlen > 0 && pipe2(p_in, O_CLOEXEC) < 0) ||
 	    pipe2(p_exec, O_CLOEXEC) < 0) {
 		e = errno;
 		close_fd(&p_out[0]); close_fd(&p_out[1]); close_fd(&p_err[0]); close_fd(&p_err[1]);
 		close_fd(&p_in[0]); close_fd(&p_in[1]);
-		return send_failed(nonce, id, "pipe: %s", strerror(e));
+		send_failed(nonce, id, "pipe: %s", strerror(e));
+		return;
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -380,7 +381,8 @@ static void start_cmd(const char *nonce, uint32_t id, long long timeout, char *s
 	if (e) {
 		close(p_out[0]); close(p_err[0]); close_fd(&p_in[1]);
 		if (pid > 0) while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-		return send_failed(nonce, id, "%s %s: %s", pid < 0 ? "fork" : "exec", argv[0], strerror(e));
+		send_failed(nonce, id, "%s %s: %s", pid < 0 ? "fork" : "exec", argv[0], strerror(e));
+		return;
 	}
 
 	c = &cmds[slot];

@@ -19,6 +19,13 @@
 //
 // timeout_ms 0 means no timeout (the host layer always sets one). The agent answers every X with
 // exactly one E or one F, after all of that command's O frames. A K for an unknown id is ignored.
+// F also answers an X it cannot run: malformed fields, a NUL in an argument, an id already running
+// (ids are per nonce), more than 64 commands at once. When a command's main process exits, the agent
+// SIGKILLs its process group and sends what is already in its pipes: a background process that should
+// outlive the command must leave the group (setsid), and its output is no longer collected.
+// Startup: the agent drops whatever reached the port before it was raw (a cooked tty echoes it) and
+// writes an empty line first. The host pings until a pong: pongs for old pings may arrive late, and
+// any pong means ready. Bytes on the port are the agent's alone; the kernel console is elsewhere.
 // Limits: a host -> guest line is at most MAX_REQUEST_LINE bytes (the agent drops longer ones); the
 // decoder drops guest lines over MAX_FRAME_LINE. Lines that do not parse, or carry another nonce, are
 // ignored and counted (FrameDecoder.ignoredLines): a guest process cannot forge a result without the
