@@ -1,14 +1,14 @@
 // Download an image's pinned .debs into the cache, verify them, extract them atomically, and make the kernel bootable.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, unlink, writeFile, lstat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, unlink, writeFile, lstat } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { aptContext, aptDownload, type AptContext } from './apt.ts';
 import { CacheError, InfraError } from './errors.ts';
 import { nullSink, type EventSink } from './events.ts';
 import { debArch } from './images.ts';
-import { decompressKernel } from './kernel-image.ts';
+import { decompressKernel, isArm64Image } from './kernel-image.ts';
 import { cacheRoot } from './paths.ts';
 import type { ImageSpec, PinnedPackage, PreparedKernel } from './types.ts';
 
@@ -150,6 +150,17 @@ async function mergedUsrLinks(root: string, release: string): Promise<void> {
   }
 }
 
+async function readHead(path: string, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function readMarker(dir: string): Promise<Marker | undefined> {
   try {
     return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
@@ -187,6 +198,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
   const vmlinuz = join(tmp, relative(finalDir, finalPaths.vmlinuz));
   if (!(await exists(vmlinuz))) throw new CacheError(`${image.id}: no boot/vmlinuz-${image.release} in the image packages`);
   if (image.arch === 'x86_64') await decompressKernel(vmlinuz, join(tmp, 'vmlinux'));
+  else if (!isArm64Image(await readHead(vmlinuz, 64))) throw new CacheError(`${image.id}: ${relative(tmp, vmlinuz)} is not an uncompressed arm64 Image`);
   const sizes: Record<string, number> = {};
   for (const p of [finalPaths.kernel, finalPaths.vmlinuz, makefile.replace(tmp, finalDir), join(finalPaths.modules, 'modules.order')]) {
     const rel = relative(finalDir, p);
@@ -199,7 +211,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
 
 /** Fetch, verify, extract and decompress an image's kernel; a second call uses only the cache. */
 export async function prepareKernel(image: ImageSpec, opts: FetchOptions = {}): Promise<PreparedKernel> {
-  const cacheDir = opts.cacheDir ?? cacheRoot();
+  const cacheDir = resolve(opts.cacheDir ?? cacheRoot()); // absolute: the headers Makefile embeds it
   const emit = opts.onEvent ?? nullSink;
   const dir = join(cacheDir, 'kernels', kernelDirName(image));
   const paths = kernelPaths(image, dir);

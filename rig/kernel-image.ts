@@ -46,6 +46,11 @@ export function findPayload(buf: Buffer): Payload | undefined {
   return candidates[0];
 }
 
+/** True for an uncompressed arm64 Image (magic "ARM\x64" at 0x38), which QEMU boots as is. Pure. */
+export function isArm64Image(buf: Buffer): boolean {
+  return buf.length >= 64 && buf.toString('latin1', 0x38, 0x3c) === 'ARM\x64';
+}
+
 /** True for a 64-bit little-endian ELF. Pure. */
 export function isElf64(buf: Buffer): boolean {
   return buf.length >= 64 && buf.readUInt32BE(0) === 0x7f454c46 && buf[4] === 2 && buf[5] === 1;

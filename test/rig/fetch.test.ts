@@ -146,6 +146,34 @@ t.test('prepareKernel: merged-/usr packages (sid 7.x) get the same layout', asyn
   t.equal(realpathSync(join(k.modulesDir!, 'build')), realpathSync(k.headersDir));
 });
 
+t.test('prepareKernel: an arm64 Image is used as is, and must be one', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'fetch-'));
+  const release = '1.0.0-1-arm64';
+  const arm64Image = Buffer.alloc(4096);
+  arm64Image.write('ARM\x64', 0x38, 'latin1');
+  const base = fakeImage(work).image;
+  const make = (vmlinuz: Buffer, tag: string): { image: ImageSpec; debs: Map<string, string> } => {
+    const img = makeDeb(work, `linux-image-${release}${tag}`, { [`boot/vmlinuz-${release}`]: vmlinuz });
+    const headers = makeDeb(work, `linux-headers-${release}${tag}`, { [`usr/src/linux-headers-${release}/Makefile`]: 'include /usr/src/c/Makefile\n' });
+    const common = makeDeb(work, `common${tag}`, { 'usr/src/c/Makefile': 'all:\n' });
+    const kbuild = makeDeb(work, `kbuild${tag}`, { 'usr/lib/k/x': 'x' });
+    const image: ImageSpec = {
+      ...base,
+      id: `fake-arm64${tag}`,
+      arch: 'arm64',
+      release,
+      packages: { image: img.pin, headers: headers.pin, headersCommon: common.pin, kbuild: kbuild.pin },
+    };
+    return { image, debs: new Map([img, headers, common, kbuild].map((d) => [d.pin.name, d.path])) };
+  };
+  const good = make(arm64Image, '');
+  const k = await prepareKernel(good.image, { cacheDir: join(work, 'cache'), download: countingDownloader(good.debs).download });
+  t.equal(k.kernelPath, k.vmlinuzPath, 'no decompression on arm64');
+  t.ok(existsSync(k.kernelPath));
+  const bad = make(Buffer.alloc(4096, 1), '-bad');
+  await t.rejects(prepareKernel(bad.image, { cacheDir: join(work, 'cache'), download: countingDownloader(bad.debs).download }), { name: 'CacheError', message: /not an uncompressed arm64 Image/ });
+});
+
 t.test('fetchDeb: a wrong hash is refetched once, then a CacheError', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'fetch-'));
   const { image, debs } = fakeImage(work);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheError } from '../../rig/errors.ts';
 import { elfWithNotes, bzImage } from '../fixtures/images/synthetic-kernel.ts';
-import { checkVmlinux, decompressKernel, findPayload, hasPvhNote, isElf64, XZ_MAGIC, ZSTD_MAGIC } from '../../rig/kernel-image.ts';
+import { checkVmlinux, decompressKernel, findPayload, hasPvhNote, isArm64Image, isElf64, XZ_MAGIC, ZSTD_MAGIC } from '../../rig/kernel-image.ts';
 
 t.test('findPayload uses the setup header, else the first magic', async (t) => {
   const junk = Buffer.concat([Buffer.alloc(100, 7), ZSTD_MAGIC]); // a decoy magic before the real payload
@@ -18,6 +18,14 @@ t.test('findPayload uses the setup header, else the first magic', async (t) => {
   t.same(findPayload(Buffer.concat([Buffer.alloc(5), ZSTD_MAGIC, Buffer.alloc(3), XZ_MAGIC])), { format: 'zstd', offset: 5 });
   t.equal(findPayload(Buffer.alloc(4096, 0x41)), undefined);
   t.equal(findPayload(Buffer.alloc(3)), undefined);
+});
+
+t.test('arm64 Image magic', async (t) => {
+  const img = Buffer.alloc(64);
+  img.write('ARM\x64', 0x38, 'latin1');
+  t.ok(isArm64Image(img));
+  t.notOk(isArm64Image(Buffer.alloc(64)));
+  t.notOk(isArm64Image(Buffer.alloc(10)));
 });
 
 t.test('PVH note detection', async (t) => {
