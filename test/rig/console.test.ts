@@ -273,3 +273,23 @@ t.test('the agent answers malformed frames with F when it can, and ignores the r
   t.match(frames.find((f) => f.id === 5), { type: 'pong' });
   t.notOk(frames.some((f) => f.id === 4 || f.id === 99));
 });
+
+t.test('the largest frame the encoder allows is one the agent accepts', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+  const nonce = newNonce();
+  const frame = (n: number): string => encodeRun(nonce, 1, ['wc', '-c'], { timeoutMs: 10000, stdin: Buffer.alloc(n, 7) });
+  let n = Math.floor((MAX_REQUEST_LINE * 3) / 4);
+  while (n > 0) {
+    try {
+      frame(n);
+      break;
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      n -= 1;
+    }
+  }
+  t.ok(frame(n).length <= MAX_REQUEST_LINE && frame(n).length > MAX_REQUEST_LINE - 8, `largest frame: ${frame(n).length} bytes`);
+  t.throws(() => frame(n + 3), UsageError);
+  const frames = await runAgent(hostAgent!, nonce, [frame(n), encodePing(nonce, 2)], [1, 2]);
+  t.equal(outputOf(frames, 1, 1).toString().trim(), String(n));
+  t.match(frames.find((f) => f.type === 'end' && f.id === 1), { exitCode: 0 });
+});
