@@ -22,6 +22,9 @@ interface Build {
   dir: string;
 }
 
+// Six kbuild runs of 2-10 s each on a busy 2-core machine: more than the 60 s default.
+t.setTimeout(240_000);
+
 const work = await mkdtemp(join(tmpdir(), 'kmod-build-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));
 
