@@ -1,9 +1,11 @@
 // Tests the host-tools table, its pure helpers, probing on this host, and ensureTools with a fake apt-get.
 import t from 'tap';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { InfraError, MissingToolError } from '../../rig/errors.ts';
+import { projectRoot } from '../../rig/paths.ts';
 import type { RigEvent } from '../../rig/events.ts';
 import {
   ALL_NEEDS,
@@ -301,4 +303,31 @@ t.test('ensureTools installs with apt-get or says what to run', async (t) => {
     await ensureTools(needs, { tools, runner: again.runner, env: {}, asRoot: false });
     t.same(again.calls, [], 'nothing to do once installed');
   });
+});
+
+t.test('command line: the package list that .ci/run and the workflow install', async (t) => {
+  const cli = (...args: string[]) =>
+    execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig', 'host-tools.ts'), ...args], { reject: false, cwd: projectRoot });
+  const x86 = await cli('--packages', 'x86_64,buildroots');
+  t.equal(x86.exitCode, 0);
+  const listed = x86.stdout.split('\n');
+  t.same(listed, packagesOf(requiredTools({ arches: ['x86_64'], buildroots: true })), 'one package a line, the table order');
+  t.ok(listed.includes('debootstrap'));
+  t.notOk(listed.includes('qemu-system-arm'));
+  const all = await cli('--packages', 'all');
+  t.same(all.stdout.split('\n'), packagesOf(HOST_TOOLS));
+  const bad = await cli('--packages', 'sparc');
+  t.equal(bad.exitCode, 2);
+  t.match(bad.stderr, /unknown need sparc/);
+  t.equal((await cli('--frobnicate')).exitCode, 2);
+});
+
+t.test('.ci/run takes its packages from the table, not from a copy', async (t) => {
+  const script = await readFile(join(projectRoot, '.ci', 'run'), 'utf8');
+  t.match(script, /rig\/host-tools\.ts --packages all/);
+  for (const pkg of ['qemu-system-x86', 'busybox-static', 'musl-tools', 'libclang-rt-14-dev']) {
+    t.notOk(script.includes(pkg), `${pkg} is not listed in .ci/run`);
+  }
+  const syntax = await execa('bash', ['-n', join(projectRoot, '.ci', 'run')], { reject: false });
+  t.equal(syntax.exitCode, 0, syntax.stderr);
 });
