@@ -175,8 +175,9 @@ static void flush_tty(void)
 		ssize_t w = write(tty_out, outq, outq_len);
 		if (w < 0) {
 			if (errno == EINTR) continue;
-			if (errno == EAGAIN) return;
-			die("write port");
+			/* never exit over the port: as PID 1 that would panic the guest; keep the queue */
+			if (errno != EAGAIN) usleep(10000);
+			return;
 		}
 		memmove(outq, outq + w, outq_len - (size_t)w);
 		outq_len -= (size_t)w;
@@ -475,8 +476,8 @@ static void read_tty(void)
 	ssize_t r = read(tty, buf, sizeof buf);
 	ssize_t i, start = 0;
 	if (r < 0) {
-		if (errno == EINTR || errno == EAGAIN) return;
-		die("read port");
+		if (errno != EINTR && errno != EAGAIN) usleep(10000); /* e.g. EIO: wait, never exit */
+		return;
 	}
 	if (r == 0) {
 		if (tty_out != tty) exit(0); /* stdio mode: the host closed our stdin */

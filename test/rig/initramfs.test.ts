@@ -121,3 +121,11 @@ t.test('a foreign-arch busybox gets the fixed applet list', async (t) => {
     t.ok(native.length > FALLBACK_APPLETS.length / 2);
   }
 });
+
+t.test('the same inputs give the same bytes (cacheable)', { skip: !busybox && 'no busybox' }, async (t) => {
+  const opts = { busybox: busybox!, files: [{ path: '/a/b/c', source: Buffer.from('x') }] };
+  const one = await buildInitramfs(opts);
+  const two = await buildInitramfs(opts);
+  t.ok(one.equals(two));
+  t.notOk(one.equals(await buildInitramfs({ ...opts, files: [{ path: '/a/b/c', source: Buffer.from('y') }] })));
+});
