@@ -101,6 +101,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'readelf', package: 'binutils', neededFor: ['core'], purpose: 'inspect kernels and modules', probe: cmd('readelf', gnuVersion) },
   { name: 'debootstrap', package: 'debootstrap', neededFor: ['buildroots'], purpose: 'trixie/sid build roots for 6.12 and 7.x', probe: cmd('debootstrap', { args: ['--version'], pattern: /debootstrap\s+(\S+)/ }) },
   { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
+  { name: 'aarch64-linux-gnu-addr2line', package: 'binutils-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'symbolise arm64 module frames', probe: cmd('aarch64-linux-gnu-addr2line', gnuVersion) },
   { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },
   { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
