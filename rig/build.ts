@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, readFile, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
 import { BuildError, InfraError, MissingToolError, UsageError } from './errors.ts';
@@ -100,12 +100,21 @@ async function findKos(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** True when one directory is the other or inside it (the build dir is wiped: never the sources). Pure. */
+export function overlaps(a: string, b: string): boolean {
+  const [x, y] = [resolve(a), resolve(b)];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+}
+
 /** Build every module in sourceDir against the kernel's headers; returns the .ko files (with debug info). */
 export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule[]> {
   const { kernel, sourceDir, outDir } = opts;
   const emit = opts.onEvent ?? nullSink;
   if (!existsSync(join(sourceDir, 'Kbuild')) && !existsSync(join(sourceDir, 'Makefile'))) {
     throw new BuildError(`${sourceDir} has no Kbuild or Makefile`, undefined, '', { hint: 'a module directory needs a Kbuild file (obj-m := name.o)' });
+  }
+  if (overlaps(sourceDir, outDir)) {
+    throw new UsageError(`module build dir ${outDir} overlaps the sources in ${sourceDir}`, { hint: 'build into a separate directory (it is wiped first)' });
   }
   emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   await rm(outDir, { recursive: true, force: true });

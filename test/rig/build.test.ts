@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuestPrograms, buildModule, compilerWarnings, elfSectionNames, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../rig/build.ts';
+import { buildGuestPrograms, buildModule, overlaps, compilerWarnings, elfSectionNames, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../rig/build.ts';
 import { BuildError } from '../../rig/errors.ts';
 import type { ImageSpec, PreparedKernel } from '../../rig/types.ts';
 
@@ -100,6 +100,11 @@ t.test('buildModule: copies dereferenced sources, returns .ko files, BuildError 
   await t.rejects(buildModule({ kernel, sourceDir: src, outDir, runner: noDebug }), { name: 'BuildError', message: /debug_info/ });
   const nothing: BuildRunner = async () => ({ exitCode: 0, stdout: '', stderr: '' });
   await t.rejects(buildModule({ kernel, sourceDir: src, outDir, runner: nothing }), { name: 'BuildError', message: /no \.ko/ });
+  for (const bad of [src, join(src, 'build'), join(src, '..')]) {
+    await t.rejects(buildModule({ kernel, sourceDir: src, outDir: bad, runner: ok }), { name: 'UsageError', message: /overlaps/ }, `outDir ${bad} refused`);
+  }
+  t.ok(lstatSync(join(src, 'Kbuild')).isFile(), 'sources untouched');
+  t.notOk(overlaps('/a/b', '/a/bc'));
   const empty = mkdtempSync(join(tmpdir(), 'empty-'));
   await t.rejects(buildModule({ kernel, sourceDir: empty, outDir, runner: ok }), { name: 'BuildError', message: /no Kbuild or Makefile/ });
 });
