@@ -382,17 +382,23 @@ export async function ensureTools(needs: ToolNeeds, options: EnsureOptions = {})
   const privilege = await installPrivilege(runner, asRoot);
   if (privilege === 'none') throw refuse('not root and no passwordless sudo');
   onEvent({ type: 'stage', stage: 'tools', message: `installing ${missing.join(' ')}` });
-  for (const argv of installCommands(missing, privilege === 'root')) {
+  const [update, install] = installCommands(missing, privilege === 'root') as [string[], string[]];
+  const run = async (argv: string[]): Promise<{ ok: boolean; result: CommandResult; tail: string }> => {
     onEvent({ type: 'log', level: 'info', message: `$ ${argv.join(' ')}` });
     const [file, ...args] = argv as [string, ...string[]];
     const result = await runner(file, args, { timeoutMs: 15 * 60_000 });
-    if (result.exitCode !== 0) {
-      const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-5).join('\n');
-      throw new InfraError(`apt-get failed (exit ${result.exitCode ?? 'killed'}): ${tail}`, {
-        hint: `run: ${manualInstallCommand(missing, asRoot)}`,
-        cause: result,
-      });
-    }
+    const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-5).join('\n');
+    return { ok: result.exitCode === 0, result, tail };
+  };
+  // A broken third-party source fails `update`; the lists apt already has may still do.
+  const updated = await run(update);
+  if (!updated.ok) onEvent({ type: 'log', level: 'warn', message: `apt-get update failed, installing anyway: ${updated.tail}` });
+  const installed = await run(install);
+  if (!installed.ok) {
+    throw new InfraError(`apt-get install failed (exit ${installed.result.exitCode ?? 'killed'}): ${installed.tail}`, {
+      hint: `run: ${manualInstallCommand(missing, asRoot)}`,
+      cause: installed.result,
+    });
   }
   const after = await checkTools(needs, probeOptions);
   const still = after.filter((check) => !check.ok);

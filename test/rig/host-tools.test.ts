@@ -232,13 +232,14 @@ t.test('ensureTools installs with apt-get or says what to run', async (t) => {
   ];
   const needs = { arches: ['x86_64' as const], buildroots: false };
 
-  function fakeHost(opts: { sudo: boolean; aptFails?: boolean; installWorks?: boolean }) {
+  function fakeHost(opts: { sudo: boolean; aptFails?: boolean; updateFails?: boolean; installWorks?: boolean }) {
     const calls: string[][] = [];
     const runner: CommandRunner = async (file, args) => {
       const argv = [file, ...args];
       if (file === 'dpkg-query') return { exitCode: 1, stdout: '', stderr: '' };
       calls.push(argv);
       if (file === 'sudo' && args.join(' ') === '-n true') return { exitCode: opts.sudo ? 0 : 1, stdout: '', stderr: 'a password is required' };
+      if (argv.includes('update') && opts.updateFails) return { exitCode: 100, stdout: '', stderr: 'E: The repository ppa:foo does not have a Release file' };
       if (argv.includes('install')) {
         if (opts.aptFails) return { exitCode: 100, stdout: '', stderr: 'E: Unable to locate package widget-pkg' };
         if (opts.installWorks !== false) await writeFile(marker, '');
@@ -281,6 +282,15 @@ t.test('ensureTools installs with apt-get or says what to run', async (t) => {
     t.notOk(error instanceof MissingToolError);
     t.match((error as InfraError).message, /Unable to locate package widget-pkg/);
     t.ok((error as InfraError).cause, 'keeps its cause');
+  });
+
+  await t.test('apt-get update fails: install anyway, with a warning', async (t) => {
+    const host = fakeHost({ sudo: false, updateFails: true, aptFails: true });
+    const events: RigEvent[] = [];
+    const error = await ensureTools(needs, { tools, runner: host.runner, env: {}, asRoot: true, onEvent: (e) => events.push(e) }).catch((e: unknown) => e);
+    t.equal(host.calls.length, 2, 'update, then install');
+    t.match((error as Error).message, /apt-get install failed.*Unable to locate/);
+    t.ok(events.some((e) => e.type === 'log' && e.level === 'warn' && /Release file/.test(e.message)));
   });
 
   await t.test('installed, but the check still fails', async (t) => {
