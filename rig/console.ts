@@ -23,8 +23,8 @@
 // (ids are per nonce), more than 64 commands at once. When a command's main process exits, the agent
 // SIGKILLs its process group and sends what is already in its pipes: a background process that should
 // outlive the command must leave the group (setsid), and its output is no longer collected.
-// Startup: the agent drops whatever reached the port before it was raw (a cooked tty echoes it) and
-// writes an empty line first. The host pings until a pong: pongs for old pings may arrive late, and
+// Startup: the agent drops whatever reached the port before it was raw (a cooked tty may already have
+// echoed some: echoed pings are P lines, never pongs) and writes an empty line first. The host pings until a pong: pongs for old pings may arrive late, and
 // any pong means ready. Bytes on the port are the agent's alone; the kernel console is elsewhere.
 // Limits: a host -> guest line is at most MAX_REQUEST_LINE bytes (the agent drops longer ones); the
 // decoder drops guest lines over MAX_FRAME_LINE. Lines that do not parse, or carry another nonce, are
