@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.ts';
 
 export const USAGE = `usage:
-  rig [run] [--kernel ID|ID,ID...|all] [--kmod DIR] [--only PATTERN] [--json FILE] [--junit FILE]
+  rig [run] [--kernel ID|ID,ID...|all] [--kmod DIR] [--scenarios FILE] [--only PATTERN] [--json FILE] [--junit FILE]
             [--logs DIR] [--verbose] [--jobs N] [--shard I/N] [--target guest|host]
             [--no-snapshot] [--no-debug]
   rig exec [--kernel ID] [--kmod DIR] [--no-load] [--verbose] -- CMD [ARGS...]
@@ -14,6 +14,7 @@ export const USAGE = `usage:
 run options:
   --kernel   images to run on: one id, a comma-separated list (repeatable), or "all" (default: the default image)
   --kmod     directory of the module under test (default: kmod/)
+  --scenarios  a TypeScript file whose default export is an array of scenarios (default: the ktest scenarios)
   --only     run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression
   --json     write the JSON report to FILE          --junit  write a JUnit XML report to FILE
   --logs     keep each guest's console log in DIR   --jobs   guests run in parallel (positive integer)
@@ -38,6 +39,8 @@ export interface Shard {
 export interface RunArgs {
   readonly kernels: KernelSelection;
   readonly kmod?: string;
+  /** A TypeScript module whose default export lists the scenarios (default: rig/scenarios/ktest.ts). */
+  readonly scenarios?: string;
   readonly only?: ScenarioFilter;
   readonly json?: string;
   readonly junit?: string;
@@ -79,6 +82,7 @@ const runOptions = {
   ...common,
   kernel: { type: 'string', short: 'k', multiple: true },
   kmod: { type: 'string' },
+  scenarios: { type: 'string' },
   only: { type: 'string' },
   json: { type: 'string' },
   junit: { type: 'string' },
@@ -162,7 +166,7 @@ function parseRun(args: string[]): CliCommand {
   if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0]}' for 'rig run'`);
   const target = values.target ?? 'guest';
   if (target !== 'guest' && target !== 'host') throw usage(`--target '${target}' must be guest or host`);
-  for (const name of ['kmod', 'json', 'junit', 'logs'] as const) {
+  for (const name of ['kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
     if (values[name] === '') throw usage(`--${name} needs a non-empty path`);
   }
   const run: RunArgs = {
@@ -172,6 +176,7 @@ function parseRun(args: string[]): CliCommand {
     snapshot: !values['no-snapshot'],
     debug: !values['no-debug'],
     ...(values.kmod !== undefined && { kmod: values.kmod }),
+    ...(values.scenarios !== undefined && { scenarios: values.scenarios }),
     ...(values.only !== undefined && { only: parseFilter(values.only) }),
     ...(values.json !== undefined && { json: values.json }),
     ...(values.junit !== undefined && { junit: values.junit }),

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest, type GuestOptions } from './guest.ts';
 import { probeAccel } from './kvm.ts';
 import { findReports } from './detect/parse.ts';
-import { symbolizeFrames } from './symbolize.ts';
+import { symbolizeReport } from './symbolize.ts';
 import { GuestBackend } from './backends/guest.ts';
 import { makeContext, logSince } from './scenario-context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from './scenario-api.ts';
@@ -223,13 +223,8 @@ function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailur
 }
 
 async function symbolize(reports: KernelReport[], module: BuiltModule): Promise<KernelReport[]> {
-  return Promise.all(
-    reports.map(async (r) => {
-      if (r.moduleFrames.length === 0) return r;
-      const moduleFrames = await symbolizeFrames([...r.moduleFrames], module.koPath).catch(() => r.moduleFrames);
-      return { ...r, moduleFrames };
-    }),
-  );
+  // Symbolising is best effort: a report without file:line is still a report.
+  return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
 }
 
 async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {

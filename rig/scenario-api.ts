@@ -1,6 +1,7 @@
 // The scenario API: what a scenario sees (module control, netlink client, guest commands, kernel log, assertions).
 import { isDeepStrictEqual, inspect } from 'node:util';
 import { AssertionFailed, UsageError } from './errors.ts';
+import { matchesFilter, type ScenarioFilter } from './cli-args.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from './types.ts';
 
 /** Where scenarios run: in a QEMU guest, or on the host kernel (through the native addon). */
@@ -98,12 +99,9 @@ export function validateScenarios(list: unknown, source: string): Scenario[] {
   });
 }
 
-/** --only: a substring, or /regex/flags. */
-export function selectScenarios(list: readonly Scenario[], pattern: string | undefined): Scenario[] {
-  if (!pattern) return [...list];
-  const re = /^\/(.*)\/([a-z]*)$/.exec(pattern);
-  const test = re ? ((n: string) => new RegExp(re[1]!, re[2]).test(n)) : (n: string) => n.includes(pattern);
-  const picked = list.filter((s) => test(s.name));
+/** The scenarios --only selects; none selected is a usage error naming the valid ones. */
+export function selectScenarios(list: readonly Scenario[], filter: ScenarioFilter | undefined, pattern = ''): Scenario[] {
+  const picked = list.filter((s) => matchesFilter(filter, s.name));
   if (picked.length === 0)
     throw new UsageError(`--only ${pattern} matches no scenario; names: ${list.map((s) => s.name).join(', ')}`);
   return picked;

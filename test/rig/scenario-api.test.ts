@@ -1,6 +1,7 @@
 import t from 'tap';
 import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions } from '../../rig/scenario-api.ts';
-import { AssertionFailed, UsageError } from '../../rig/errors.ts';
+import { UsageError, AssertionFailed } from '../../rig/errors.ts';
+import { parseFilter } from '../../rig/cli-args.ts';
 import { scenarios } from '../../rig/scenarios/ktest.ts';
 
 const run = async () => {};
@@ -19,9 +20,9 @@ t.test('validateScenarios accepts the default list and rejects malformed ones', 
 t.test('selectScenarios by substring and /regex/', async (t) => {
   const list = validateScenarios([{ name: 'echo-4k', run }, { name: 'echo-max', run }, { name: 'load', run }], 'x');
   t.same(selectScenarios(list, undefined).map((s) => s.name), ['echo-4k', 'echo-max', 'load']);
-  t.same(selectScenarios(list, 'echo').map((s) => s.name), ['echo-4k', 'echo-max']);
-  t.same(selectScenarios(list, '/^(load|echo-max)$/').map((s) => s.name), ['echo-max', 'load']);
-  t.throws(() => selectScenarios(list, 'nope'), /matches no scenario; names: echo-4k, echo-max, load/);
+  t.same(selectScenarios(list, parseFilter('echo')).map((s) => s.name), ['echo-4k', 'echo-max']);
+  t.same(selectScenarios(list, parseFilter('/^(load|echo-max)$/')).map((s) => s.name), ['echo-max', 'load']);
+  t.throws(() => selectScenarios(list, parseFilter('nope'), 'nope'), /--only nope matches no scenario; names: echo-4k, echo-max, load/);
 });
 
 t.test('taint letters follow the kernel bit order', async (t) => {
