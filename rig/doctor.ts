@@ -6,6 +6,7 @@ import { cacheRoot } from './paths.ts';
 import type { Accel } from './types.ts';
 import {
   ALL_NEEDS,
+  activeNeeds,
   checkTools,
   defaultRunner,
   installForbidden,
@@ -37,6 +38,11 @@ export type AccelProbe = () => Promise<{ readonly accel: Accel; readonly reason:
 export interface DoctorOptions {
   /** Which tools to check (default: all of them, for every arch, build roots and development). */
   readonly needs?: ToolNeeds;
+  /**
+   * Which of them must be there (default: DEFAULT_REQUIRED, the default x86_64 image). Others that
+   * are absent are a warning ("optional"), not a failure.
+   */
+  readonly required?: ToolNeeds;
   readonly tools?: readonly HostTool[];
   readonly env?: NodeJS.ProcessEnv;
   readonly runner?: CommandRunner;
@@ -47,6 +53,9 @@ export interface DoctorOptions {
   /** Default: process.getuid() === 0. */
   readonly asRoot?: boolean;
 }
+
+/** What the default image (bookworm 6.1, x86_64, host toolchain) needs. */
+export const DEFAULT_REQUIRED: ToolNeeds = Object.freeze({ arches: ['x86_64'] as const, buildroots: false });
 
 /** Oldest Node the rig supports (package.json engines). */
 export const MIN_NODE_MAJOR = 20;
@@ -63,15 +72,18 @@ const NEED_TEXT: Record<Need, string> = {
   dev: 'development, CI',
 };
 
-export function toolRow(check: ToolCheck): DoctorRow {
+/** A tool's row; a missing tool is a failure when `required` needs it, else a warning. */
+export function toolRow(check: ToolCheck, required: ToolNeeds = DEFAULT_REQUIRED): DoctorRow {
   const neededFor = check.neededFor.map((need) => NEED_TEXT[need]).join(', ');
   const what = check.purpose ? `${check.purpose} (${neededFor})` : neededFor;
+  const active = activeNeeds(required);
+  const mustHave = check.neededFor.some((need) => active.has(need));
   return {
     check: check.name,
-    status: check.ok ? 'ok' : 'missing',
+    status: check.ok ? 'ok' : mustHave ? 'missing' : 'warn',
     ...(check.version ? { version: check.version } : {}),
     package: check.package,
-    detail: check.ok ? what : `${check.problem ?? 'missing'}; needed for ${neededFor}`,
+    detail: check.ok ? what : `${mustHave ? '' : 'optional: '}${check.problem ?? 'missing'}; needed for ${neededFor}`,
   };
 }
 
@@ -126,15 +138,22 @@ export function doctorOk(rows: readonly DoctorRow[]): boolean {
 
 const STATUS_TEXT: Record<DoctorStatus, string> = { ok: 'ok', missing: 'MISSING', warn: 'warn', info: 'info' };
 
-/** Aligned columns (CHECK STATUS VERSION PACKAGE DETAIL), then the install command if anything is missing. */
+/**
+ * Aligned columns (CHECK STATUS VERSION PACKAGE DETAIL), then the install commands for missing
+ * packages and for absent optional ones.
+ */
 export function formatDoctorTable(rows: readonly DoctorRow[]): string {
   const header = ['CHECK', 'STATUS', 'VERSION', 'PACKAGE', 'DETAIL'];
   const cells = rows.map((row) => [row.check, STATUS_TEXT[row.status], row.version ?? '-', row.package ?? '-', row.detail ?? '']);
   const table = [header, ...cells];
   const widths = header.map((_, col) => Math.max(...table.map((line) => line[col]!.length)));
   const lines = table.map((line) => line.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
-  const missing = [...new Set(rows.filter((row) => row.status === 'missing' && row.package).map((row) => row.package!))];
-  if (missing.length > 0) lines.push('', `missing packages; install them with: ${manualInstallCommand(missing)}`);
+  const packages = (status: DoctorStatus) => [...new Set(rows.filter((row) => row.status === status && row.package).map((row) => row.package!))];
+  const missing = packages('missing');
+  const optional = packages('warn');
+  if (missing.length > 0 || optional.length > 0) lines.push('');
+  if (missing.length > 0) lines.push(`missing packages; install them with: ${manualInstallCommand(missing)}`);
+  if (optional.length > 0) lines.push(`optional packages (other images, development): ${manualInstallCommand(optional)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -172,7 +191,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorRow[]> 
   ]);
   return [
     nodeRow(options.nodeVersion ?? process.versions.node),
-    ...checks.map(toolRow),
+    ...checks.map((check) => toolRow(check, options.required ?? DEFAULT_REQUIRED)),
     accelRow(accel),
     cacheRow(cache, space.free, space.exists),
     installRow(privilege, installForbidden(env)),

@@ -28,10 +28,15 @@ t.test('node row', async (t) => {
 t.test('tool row', async (t) => {
   const ok = toolRow({ name: 'cpio', ok: true, version: '2.13', package: 'cpio', neededFor: ['core'], purpose: 'pack the initramfs' });
   t.same(ok, { check: 'cpio', status: 'ok', version: '2.13', package: 'cpio', detail: 'pack the initramfs (all images)' });
-  const missing = toolRow({ name: 'qemu-system-aarch64', ok: false, package: 'qemu-system-arm', neededFor: ['arm64'], problem: 'qemu-system-aarch64 not on PATH' });
-  t.equal(missing.status, 'missing');
-  t.equal(missing.version, undefined);
-  t.match(missing.detail, /not on PATH; needed for arm64 images/);
+  const arm = { name: 'qemu-system-aarch64', ok: false, package: 'qemu-system-arm', neededFor: ['arm64' as const], problem: 'qemu-system-aarch64 not on PATH' };
+  const optional = toolRow(arm);
+  t.equal(optional.status, 'warn', 'arm64 tools are optional by default');
+  t.equal(optional.version, undefined);
+  t.match(optional.detail, /^optional: .*not on PATH; needed for arm64 images/);
+  const missing = toolRow(arm, { arches: ['arm64'], buildroots: false });
+  t.equal(missing.status, 'missing', 'required when arm64 is required');
+  t.notMatch(missing.detail, /optional/);
+  t.equal(toolRow({ name: 'cpio', ok: false, package: 'cpio', neededFor: ['core'] }).status, 'missing', 'core tools are always required');
 });
 
 t.test('accel row says why', async (t) => {
@@ -69,11 +74,12 @@ t.test('formatDoctorTable aligns columns', async (t) => {
     { check: 'qemu-system-x86_64', status: 'ok', version: '7.2.22', package: 'qemu-system-x86', detail: 'boot' },
     { check: 'musl-gcc', status: 'missing', package: 'musl-tools', detail: 'not on PATH' },
     { check: 'accel', status: 'warn', version: 'tcg' },
+    { check: 'clang', status: 'warn', package: 'clang' },
   ];
   const text = formatDoctorTable(rows);
   const lines = text.trimEnd().split('\n');
   t.match(lines[0], /^CHECK\s+STATUS\s+VERSION\s+PACKAGE\s+DETAIL$/);
-  const table = lines.slice(0, 5);
+  const table = lines.slice(0, 6);
   for (const header of ['STATUS', 'VERSION', 'PACKAGE']) {
     const col = lines[0]!.indexOf(header);
     for (const line of table.slice(1)) {
@@ -83,8 +89,12 @@ t.test('formatDoctorTable aligns columns', async (t) => {
   }
   t.match(lines[3], /^musl-gcc\s+MISSING\s+-\s+musl-tools\s+not on PATH$/);
   t.notOk(lines.some((line) => line !== line.trimEnd()), 'no trailing spaces');
-  t.equal(lines.at(-1), 'missing packages; install them with: sudo apt-get install -y musl-tools');
+  t.same(lines.slice(-2), [
+    'missing packages; install them with: sudo apt-get install -y musl-tools',
+    'optional packages (other images, development): sudo apt-get install -y clang',
+  ]);
   t.notMatch(formatDoctorTable(rows.filter((row) => row.status !== 'missing')), /missing packages/);
+  t.notMatch(formatDoctorTable(rows.slice(0, 2)), /packages/, 'no install line when all is there');
   t.ok(text.endsWith('\n'));
 });
 
@@ -114,14 +124,17 @@ t.test('doctor() gathers every check', async (t) => {
   t.same(rows.map((row) => [row.check, row.status]), [
     ['node', 'ok'],
     ['here', 'ok'],
-    ['gone', 'missing'],
+    ['gone', 'warn'],
     ['accel', 'warn'],
     ['cache', 'ok'],
     ['install', 'info'],
   ]);
   t.match(rows.find((row) => row.check === 'accel')?.detail, /no vmx\/svm/);
   t.match(rows.find((row) => row.check === 'cache')?.detail, new RegExp(`^${cache} \\(will be created\\): .* free`));
-  t.notOk(doctorOk(rows));
+  t.ok(doctorOk(rows), 'an absent arm64 tool is optional');
+  const strict = await doctor({ tools, runner, env: { KTEST_RIG_CACHE: cache }, required: { arches: ['arm64'], buildroots: false }, probeAccel: async () => ({ accel: 'kvm', reason: 'probe passed' }) });
+  t.equal(strict.find((row) => row.check === 'gone')?.status, 'missing');
+  t.notOk(doctorOk(strict));
 
   const failing = await doctor({ tools: [tools[0]!], runner, env: { KTEST_RIG_CACHE: dir }, asRoot: true, probeAccel: async () => { throw new Error('no qemu'); } });
   t.match(failing.find((row) => row.check === 'accel'), { status: 'warn', detail: /could not probe KVM: no qemu/ });
