@@ -1,8 +1,9 @@
 // A private apt configuration per (suite, arch) under the cache: update, look up and download .debs, never touching the host's apt.
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile, readdir, rm, mkdtemp, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DownloadError, InfraError, PinGoneError } from './errors.ts';
+import { DownloadError, MissingToolError, PinGoneError } from './errors.ts';
 import { cacheRoot } from './paths.ts';
 
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -89,6 +90,7 @@ export function aptOptions(dir: string, debArch: string, isRoot: boolean): strin
 
 /** Create (idempotently) the private configuration for (suite, debArch). */
 export async function aptContext(suite: string, debArch: string, cacheDir: string = cacheRoot()): Promise<AptContext> {
+  if (!existsSync(KEYRING)) throw new MissingToolError(['debian-archive-keyring'], 'sudo apt-get install debian-archive-keyring');
   const dir = join(cacheDir, 'apt', `${suite}-${debArch}`);
   for (const d of ['sources.list.d', 'preferences.d', 'lists/partial', 'cache/archives/partial']) {
     await mkdir(join(dir, d), { recursive: true });
@@ -108,12 +110,8 @@ interface Ran {
 /** Run an apt tool with the context's options, waiting while another process holds the lists lock. */
 async function runApt(ctx: AptContext, tool: string, args: readonly string[], cwd?: string): Promise<Ran> {
   for (let attempt = 0; ; attempt++) {
-    let r;
-    try {
-      r = await execa(tool, [...ctx.options, ...args], { reject: false, cwd, env: { LC_ALL: 'C' } });
-    } catch (cause) {
-      throw new InfraError(`cannot run ${tool}`, { cause, hint: 'run: sudo apt-get install apt' });
-    }
+    const r = await execa(tool, [...ctx.options, ...args], { reject: false, cwd, env: { LC_ALL: 'C' } });
+    if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError([tool], 'install apt (a Debian or Ubuntu host)');
     const res = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     if (res.exitCode !== 0 && /Could not get lock|Unable to lock/.test(res.stderr) && attempt < LOCK_RETRIES) {
       await new Promise((ok) => setTimeout(ok, LOCK_RETRY_MS));

@@ -5,7 +5,7 @@ import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, un
 import { dirname, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { aptContext, aptDownload, type AptContext } from './apt.ts';
-import { CacheError, InfraError } from './errors.ts';
+import { CacheError, InfraError, MissingToolError } from './errors.ts';
 import { nullSink, type EventSink } from './events.ts';
 import { debArch } from './images.ts';
 import { decompressKernel, isArm64Image } from './kernel-image.ts';
@@ -186,6 +186,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
   await mkdir(tmpRoot, { recursive: true });
   for (const deb of debs) {
     const r = await execa('dpkg-deb', ['-x', deb, tmpRoot], { reject: false });
+    if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(['dpkg-deb'], 'sudo apt-get install dpkg');
     if (r.exitCode !== 0) {
       throw new CacheError(`dpkg-deb -x ${deb} failed: ${String(r.stderr).trim()}`, { hint: 'delete the file and retry' });
     }
