@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest } from '../../rig/guest.ts';
 import { buildGuestPrograms, busyboxFor } from '../../rig/build.ts';
+import { busyboxFor as busyboxForArch } from '../../rig/arch.ts';
+import { kernelDirName, prepareKernel, treeIsValid } from '../../rig/fetch.ts';
+import { resolveImages } from '../../rig/images.ts';
+import { cacheRoot } from '../../rig/paths.ts';
+import { findInPath } from '../../rig/qemu.ts';
 import { buildInitramfs } from '../../rig/initramfs.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
@@ -152,4 +157,46 @@ t.test('agent in a real guest', { skip: existsSync(KERNEL) ? false : `no dev ker
     t.comment(`1 MiB of output: ${ms.toFixed(0)} ms (${((1048576 / ms) * 1000 / 1024).toFixed(0)} KiB/s)`);
     t.equal((await guest.exec(['echo', 'still alive'])).stdout.toString(), 'still alive\n');
   });
+});
+
+// arm64: the command port is hvc0 (virtio console), whose modules the init loads from /etc/ktest/modules.
+// Runs only when the arm64 kernel is already in the cache (the matrix fetches it) and QEMU can run it.
+const ARM64 = resolveImages('bookworm-6.1-arm64')[0]!;
+const arm64Ready =
+  (await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(ARM64)))) && findInPath(ARM64.qemu.binary) !== undefined;
+
+t.test('agent in an arm64 guest (hvc0)', { skip: arm64Ready ? false : 'arm64 kernel not in the cache, or no qemu-system-aarch64' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-agent-arm64-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const kernel = await prepareKernel(ARM64);
+  const { agent } = await buildGuestPrograms({ arch: 'arm64', outDir: join(dir, 'bin') });
+  const mods = ARM64.qemu.guestModules ?? [];
+  const initrdPath = join(dir, 'initrd.cpio');
+  await writeFile(
+    initrdPath,
+    await buildInitramfs({
+      busybox: await busyboxForArch('arm64'),
+      agent,
+      guestModules: mods,
+      files: mods.map((m) => ({ path: `/lib/modules/${ARM64.release}/${m}`, source: join(kernel.modulesDir!, m) })),
+    }),
+  );
+  const started = performance.now();
+  const guest = await Guest.boot({ kernelPath: kernel.kernelPath, initrdPath, qemu: ARM64.qemu, accel: 'tcg', workDir: dir });
+  t.teardown(async () => {
+    await guest.close();
+    if (alive(guest.pid)) process.kill(guest.pid, 'SIGKILL');
+  });
+  t.comment(`arm64 boot to a ready agent on ${ARM64.qemu.commandPort}: ${(performance.now() - started).toFixed(0)} ms`);
+  t.equal((await guest.exec(['uname', '-m'])).stdout.toString(), 'aarch64\n');
+  t.match((await guest.exec(['cat', '/proc/modules'])).stdout.toString(), /^virtio_console /m);
+  const hostile = ['it\'s "quoted"', 'new\nline', '$(id) `id`', '', 'ü✓'];
+  const r = await guest.exec([...PRINT_ARGS, ...hostile]);
+  t.same(r.stdout.toString().split('\n').slice(0, -1), hostile.map((a) => Buffer.from(a).toString('hex')));
+  t.match(await guest.exec(['sleep', '30'], { timeoutMs: 500 }), { signal: 'SIGKILL', timedOut: true });
+  const before = performance.now();
+  const big = await guest.exec(['head', '-c', '1048576', '/dev/zero'], { timeoutMs: 60_000 });
+  t.equal(big.stdout.length, 1048576);
+  t.ok(big.stdout.every((b) => b === 0));
+  t.comment(`1 MiB over hvc0: ${(performance.now() - before).toFixed(0)} ms`);
 });
