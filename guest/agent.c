@@ -54,6 +54,7 @@ static size_t outq_len, outq_cap;
 static char *inl;            /* partial incoming line */
 static size_t inl_len;
 static int inl_skip;         /* dropping an over-long line until its newline */
+static int input_closed;     /* stdio mode only: stdin reached EOF */
 
 static long long now_ms(void)
 {
@@ -325,7 +326,8 @@ static void child_exec(char **argv, int in_fd, int out_fd, int err_fd, int errpi
 		if (write(errpipe, &e, sizeof e) < 0) {}
 		_exit(127);
 	}
-	/* the pipes are O_CLOEXEC; dup2 gave 0-2 plain copies */
+	/* the pipes are O_CLOEXEC and dup2 gave 0-2 plain copies; /dev/null is not: close it */
+	if (in_fd > 2) close(in_fd);
 	if (chdir("/") < 0) {}
 	execvp(argv[0], argv);
 	e = errno;
@@ -480,7 +482,10 @@ static void read_tty(void)
 		return;
 	}
 	if (r == 0) {
-		if (tty_out != tty) exit(0); /* stdio mode: the host closed our stdin */
+		if (tty_out != tty) { /* stdio mode: the host closed our stdin; finish what runs, then exit */
+			input_closed = 1;
+			return;
+		}
 		usleep(10000);               /* a hung-up tty: do not spin */
 		return;
 	}
@@ -600,7 +605,11 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		pfd[n].fd = tty;
+		if (input_closed && outq_len == 0) {
+			for (i = 0; i < MAX_CMDS && !cmds[i].used; i++) {}
+			if (i == MAX_CMDS) exit(0);
+		}
+		pfd[n].fd = input_closed ? -1 : tty;
 		pfd[n].events = POLLIN;
 		owner[n++] = NULL;
 		pfd[n].fd = tty_out;

@@ -293,3 +293,16 @@ t.test('the largest frame the encoder allows is one the agent accepts', { skip: 
   t.equal(outputOf(frames, 1, 1).toString().trim(), String(n));
   t.match(frames.find((f) => f.type === 'end' && f.id === 1), { exitCode: 0 });
 });
+
+t.test('in stdio mode the agent finishes running commands after its input closes, then exits', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+  const nonce = newNonce();
+  const child = spawn(hostAgent!, ['-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const decoder = new FrameDecoder(nonce);
+  const frames: AgentFrame[] = [];
+  child.stdout.on('data', (chunk: Buffer) => frames.push(...decoder.push(chunk)));
+  child.stdin.end(encodeRun(nonce, 1, ['sh', '-c', 'sleep 0.3; echo late'], { timeoutMs: 5000 }));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(code, 0);
+  t.equal(outputOf(frames, 1, 1).toString(), 'late\n');
+  t.match(frames.at(-1), { type: 'end', id: 1, exitCode: 0 });
+});
