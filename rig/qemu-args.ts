@@ -8,14 +8,14 @@ export type ConsoleTarget = { readonly kind: 'stdio' } | { readonly kind: 'file'
 export const DEFAULT_MEMORY_MB = 256;
 
 /**
- * Kernel command-line parameters that make a TCG boot faster without changing what a module sees
- * (measured, see README): no crypto self-tests, no delay-loop calibration probing, no PS/2 aux probe.
+ * Kernel parameters that make a TCG boot faster without changing what a module sees. Measured on
+ * 6.1 (QEMU CPU time to a running /init, interleaved runs): cryptomgr.notests (no crypto self-tests
+ * at boot) saves about 0.55 s of 2.4 s. No measurable gain (so left out): mitigations=off, nokaslr,
+ * no_timer_check, lpj=/tsc_early_khz=, i8042.no*, acpi=off, pci=off, initcall_blacklist of the
+ * next-slowest initcalls, -m 128. rodata=off would skip the 0.15 s W+X page-table check but weakens
+ * what the guest catches.
  */
-export const FAST_BOOT_APPEND: readonly string[] = Object.freeze([
-  'cryptomgr.notests',
-  'no_timer_check',
-  'i8042.noaux',
-]);
+export const FAST_BOOT_APPEND: readonly string[] = Object.freeze(['cryptomgr.notests']);
 
 export function accelArgs(accel: Accel): string[] {
   return ['-accel', accel];
