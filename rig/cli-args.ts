@@ -6,7 +6,7 @@ export const USAGE = `usage:
   rig [run] [--kernel ID|ID,ID...|all] [--kmod DIR] [--scenarios FILE] [--only PATTERN] [--json FILE] [--junit FILE]
             [--logs DIR] [--verbose] [--jobs N] [--shard I/N] [--target guest|host]
             [--no-snapshot] [--no-debug]
-  rig exec [--kernel ID] [--kmod DIR] [--no-load] [--verbose] -- CMD [ARGS...]
+  rig exec [--kernel ID] [--kmod DIR] [--no-load] [--timeout SECONDS] [--verbose] -- CMD [ARGS...]
   rig doctor
   rig images [list|fetch|update] [ID...]
   rig --help
@@ -60,6 +60,8 @@ export interface ExecArgs {
   readonly kmod?: string;
   /** Load the module before running the command (false with --no-load). */
   readonly load: boolean;
+  /** Kill the command after this long (default 60 s); exit 124 then. */
+  readonly timeoutMs?: number;
   readonly verbose: boolean;
   /** The command and its arguments (everything after --). */
   readonly command: readonly string[];
@@ -93,7 +95,7 @@ const runOptions = {
   'no-snapshot': { type: 'boolean' },
   'no-debug': { type: 'boolean' },
 } as const;
-const execOptions = { ...common, kernel: { type: 'string', short: 'k' }, kmod: { type: 'string' }, 'no-load': { type: 'boolean' } } as const;
+const execOptions = { ...common, kernel: { type: 'string', short: 'k' }, kmod: { type: 'string' }, 'no-load': { type: 'boolean' }, timeout: { type: 'string' } } as const;
 
 function usage(message: string): UsageError {
   return new UsageError(message, { hint: HINT });
@@ -198,8 +200,15 @@ function parseExec(args: string[]): CliCommand {
     const sel = parseKernels([values.kernel]);
     if (sel.kind !== 'ids' || sel.ids.length !== 1) throw usage(`rig exec runs on one image: --kernel '${values.kernel}'`);
   }
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    const seconds = Number(values.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw usage(`--timeout '${values.timeout}' must be a positive number of seconds`);
+    timeoutMs = Math.round(seconds * 1000);
+  }
   const exec: ExecArgs = {
     load: !values['no-load'],
+    ...(timeoutMs !== undefined && { timeoutMs }),
     verbose: values.verbose ?? false,
     command: positionals,
     ...(values.kernel !== undefined && { kernel: values.kernel }),

@@ -95,7 +95,7 @@ async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
   await ensureTools(needsForImages([image!]), { onEvent });
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
-    const r = await execCommand({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, argv: args.command, debug: true, workDir: work.name, onEvent });
+    const r = await execCommand({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, onEvent });
     reporter.finish();
     stdout.write(r.stdout);
     stderr.write(r.stderr);

@@ -107,3 +107,11 @@ t.test('doctor, images, help', async (t) => {
   }
   t.match(USAGE, /rig exec/);
 });
+
+t.test('exec --timeout takes seconds', async (t) => {
+  const c = parseCli(['exec', '--timeout', '2.5', '--', 'sleep', '9']);
+  t.equal(c.command === 'exec' && c.args.timeoutMs, 2500);
+  t.throws(() => parseCli(['exec', '--timeout', '0', '--', 'x']), /--timeout '0' must be a positive number of seconds/);
+  const r = parseCli(['--scenarios', 'my.ts']);
+  t.equal(r.command === 'run' && r.args.scenarios, 'my.ts');
+});

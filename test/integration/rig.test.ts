@@ -1,0 +1,136 @@
+// The whole product as a user runs it: `npm run rig` on the default image, reports, exit codes, broken modules.
+import t from 'tap';
+import { readFile, readdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rig } from '../helpers/rig.ts';
+import { projectRoot } from '../../rig/paths.ts';
+
+t.setTimeout(20 * 60_000);
+
+const fixture = (name: string) => join(projectRoot, 'test/fixtures/kmods', name);
+
+interface JsonScenario {
+  name: string;
+  status: string;
+  durationMs: number;
+  failure?: { message: string; kind: string; reports?: { kind: string; title: string; moduleFrames: { file?: string; line?: number }[] }[] };
+}
+interface JsonRun {
+  image: string;
+  kernel: string;
+  arch: string;
+  accel: string;
+  scenarios: JsonScenario[];
+  passed: number;
+  failed: number;
+}
+
+t.test('npm run rig: every default scenario passes on the default image, with TAP, JSON, JUnit and logs', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const r = await rig(['--json', join(out, 'r.json'), '--junit', join(out, 'r.xml'), '--logs', join(out, 'logs')]);
+  t.equal(r.exitCode, 0, `exit code (stderr tail: ${r.stderr.slice(-2000)})`);
+  t.equal(r.qemuLeft, 0, 'no QEMU left behind');
+  t.match(r.stdout, /^TAP version 14$/m);
+  const report = JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as JsonRun;
+  t.equal(report.image, 'bookworm-6.1');
+  t.match(report.kernel, /^6\.1\./);
+  t.ok(['kvm', 'tcg'].includes(report.accel), `accel ${report.accel}`);
+  t.ok(report.scenarios.length >= 15, `${report.scenarios.length} scenarios`);
+  t.same(report.scenarios.filter((s) => s.status !== 'pass').map((s) => `${s.name}: ${s.failure?.message}`), [], 'no failed scenario');
+  t.equal(report.passed, report.scenarios.length);
+  for (const s of report.scenarios) t.match(r.stdout, new RegExp(`^ok \\d+ - ${s.name}$`, 'm'), `TAP line for ${s.name}`);
+  t.match(r.stdout, new RegExp(`^1\\.\\.${report.scenarios.length}$`, 'm'), 'TAP plan');
+  const junit = await readFile(join(out, 'r.xml'), 'utf8');
+  t.equal(junit.match(/<testcase /g)?.length, report.scenarios.length, 'one JUnit testcase per scenario');
+  t.notMatch(junit, /<failure/);
+  const logs = await readdir(join(out, 'logs', 'bookworm-6.1'));
+  t.ok(logs.includes('roundtrip.console.log') && logs.includes('roundtrip.dmesg.log'), 'per-scenario console and dmesg logs');
+  t.match(await readFile(join(out, 'logs', 'bookworm-6.1', 'roundtrip.dmesg.log'), 'utf8'), /kernel recv from user: hello kernel/);
+});
+
+t.test('a module that does not compile: exit 4 with the first compiler error', async (t) => {
+  const r = await rig(['--kmod', fixture('broken-compile')]);
+  t.equal(r.exitCode, 4, r.stderr);
+  t.match(r.stderr, /broken\.c:\d+:\d+: error:/);
+  t.equal(r.qemuLeft, 0);
+});
+
+t.test('a module whose init fails: the load scenario fails, exit 1', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const r = await rig(['--kmod', fixture('init-fails'), '--only', '/^(load|roundtrip|no-module)$/', '--json', join(out, 'r.json')]);
+  t.equal(r.exitCode, 1, r.stderr.slice(-2000));
+  const report = JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as JsonRun;
+  const by = Object.fromEntries(report.scenarios.map((s) => [s.name, s]));
+  t.equal(by.load?.status, 'fail');
+  t.match(by.load?.failure?.message, /loading ktest failed/);
+  t.equal(by.roundtrip?.status, 'fail');
+  t.equal(by['no-module']?.status, 'pass', 'a scenario that does not load the module still passes');
+  t.match(r.stdout, /^not ok 1 - load$/m);
+});
+
+t.test('a module that replies wrongly: the round trip fails with the payload it got', async (t) => {
+  const r = await rig(['--kmod', fixture('wrong-reply'), '--only', 'roundtrip']);
+  t.equal(r.exitCode, 1, r.stderr.slice(-2000));
+  t.match(r.stdout, /not ok 1 - roundtrip/);
+  t.match(r.stdout, /reply payload: expected "hello users!!!", got "hello world"/);
+});
+
+t.test('a module that oopses in one scenario: that scenario fails with the title and source line, the rest pass', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const r = await rig(['--kmod', fixture('crash-on-ack'), '--json', join(out, 'r.json')]);
+  t.equal(r.exitCode, 1, r.stderr.slice(-2000));
+  t.equal(r.qemuLeft, 0, 'no QEMU left behind');
+  const report = JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as JsonRun;
+  const failed = report.scenarios.filter((s) => s.status === 'fail');
+  t.same(failed.map((s) => s.name), ['ack'], 'only the ack scenario fails');
+  const ack = failed[0]!;
+  t.equal(ack.failure?.kind, 'kernel');
+  const oops = ack.failure?.reports?.[0];
+  t.equal(oops?.kind, 'null-deref');
+  t.match(oops?.title, /^BUG: kernel NULL pointer dereference in ktest_/);
+  t.ok(oops?.moduleFrames.some((f) => f.file?.endsWith('ktest.c') && (f.line ?? 0) > 0), 'a module frame symbolised to ktest.c:line');
+  t.match(ack.failure?.message, /ktest\.c:\d+/);
+  t.ok(report.scenarios.length >= 15 && report.passed === report.scenarios.length - 1, 'every other scenario ran and passed');
+});
+
+t.test('bad input gets one clear line and a distinct exit code', async (t) => {
+  const unknown = await rig(['--kernel', 'no-such-kernel']);
+  t.equal(unknown.exitCode, 2);
+  t.match(unknown.stderr, /^error: unknown image "no-such-kernel" \(valid: .*bookworm-6\.1/m);
+
+  const option = await rig(['--frobnicate']);
+  t.equal(option.exitCode, 2);
+  t.match(option.stderr, /unknown option '--frobnicate'/);
+
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-rig-sc-'));
+  await writeFile(join(dir, 'bad.ts'), 'export default [{ name: "Not A Name", run() {} }];\n');
+  const malformed = await rig(['--scenarios', join(dir, 'bad.ts')]);
+  t.equal(malformed.exitCode, 2, malformed.stderr);
+  t.match(malformed.stderr, /bad\.ts: scenario #1: name must match/);
+
+  const nodir = await rig(['--kmod', join(dir, 'missing')]);
+  t.equal(nodir.exitCode, 2);
+  t.match(nodir.stderr, /module directory .*missing does not exist/);
+
+  // No qemu, no compiler on PATH, installing forbidden: the infrastructure exit code and the command to run.
+  const bare = join(dir, 'bin');
+  const { mkdir, symlink } = await import('node:fs/promises');
+  await mkdir(bare);
+  await symlink(process.execPath, join(bare, 'node'));
+  const tools = await rig([], { PATH: bare, KTEST_RIG_NO_INSTALL: '1', HOME: process.env.HOME ?? '/root' });
+  t.equal(tools.exitCode, 3, tools.stderr);
+  t.match(tools.stderr, /missing host tools: .*qemu-system-x86_64/);
+  t.match(tools.stderr, /apt-get install -y .*qemu-system-x86/);
+});
+
+t.test('--target host refuses with one line when it cannot run safely', async (t) => {
+  const r = await rig(['--target', 'host']);
+  // Here: root, but no headers for the running kernel (or a ktest already loaded): never a partial run.
+  if (r.exitCode === 0) {
+    t.pass('the host has headers and ran the scenarios');
+    return;
+  }
+  t.equal(r.exitCode, 2, r.stderr);
+  t.match(r.stderr, /^error: --target host: (no headers for the running kernel|the host target .* needs root|a module named ktest is already loaded)/m);
+});
