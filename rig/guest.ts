@@ -30,6 +30,8 @@ export interface GuestOptions {
 
 /** The marker the kernel prints when it panics; with panic=-1 and -no-reboot QEMU exits right after. */
 export const PANIC_MARKER = 'Kernel panic - not syncing';
+/** After the panic line, wait this long at most for the rest of the panic output (QEMU exits first). */
+const PANIC_SETTLE_MS = 1000;
 /** Bytes of console attached to a GuestError. */
 export const ERROR_CONSOLE_TAIL = 16 * 1024;
 /** Longest unix socket path (sun_path is 108 bytes with its NUL). */
@@ -68,8 +70,12 @@ export class Guest {
     this.timeouts = timeouts;
     this.#decoder = new FrameDecoder(this.#nonce);
     this.exited = qemu.exited;
+    let panicSeen = false;
     qemu.console.onLine((line) => {
-      if (line.includes(PANIC_MARKER)) this.#die('panic', 'the guest kernel panicked');
+      if (panicSeen || !line.includes(PANIC_MARKER)) return;
+      panicSeen = true;
+      // panic() prints its stack after the marker line; QEMU exits right after (panic=-1): keep that too.
+      void Promise.race([qemu.exited, sleep(PANIC_SETTLE_MS)]).then(() => this.#die('panic', 'the guest kernel panicked'));
     });
     void qemu.exited.then(() => this.#die(this.#panicked() ? 'panic' : 'exited', 'QEMU exited'));
   }

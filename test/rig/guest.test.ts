@@ -53,6 +53,9 @@ net.createServer((sock) => {
       } else if (argv[0] === 'panic') {
         process.stdout.write('[    5.000000] Kernel panic - not syncing: sysrq triggered crash\n');
         setTimeout(() => process.exit(0), 20);
+      } else if (argv[0] === 'panic-stay') {
+        process.stdout.write('[    5.000000] Kernel panic - not syncing: Fatal exception\n[    5.000001] Call Trace:\n');
+        frozen = true;
       } else if (argv[0] === 'die') {
         process.exit(0);
       } else if (argv[0] === 'freeze') {
@@ -141,6 +144,16 @@ t.test('Guest against a fake QEMU', async (t) => {
     await t.rejects(slow, { name: 'GuestError', kind: 'panic' }, 'the other command too');
     await guest.exited;
     await t.rejects(guest.exec(['echo']), { name: 'GuestError', kind: 'panic' });
+  });
+
+  t.test('a panic that does not end QEMU still rejects within a second, with the trace after the line', async (t) => {
+    const guest = await Guest.boot(opts('normal'));
+    t.teardown(() => guest.close());
+    const started = Date.now();
+    const error = await guest.exec(['panic-stay'], { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    t.equal((error as GuestError).kind, 'panic');
+    t.match((error as GuestError).consoleTail, /Fatal exception\n.*Call Trace:/s);
+    t.ok(Date.now() - started < 3000);
   });
 
   t.test('QEMU exiting without a panic is kind exited', async (t) => {
