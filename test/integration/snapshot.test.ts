@@ -1,13 +1,14 @@
 // Snapshot a ready dev-kernel guest once, restore fresh guests from it: independent, fast, nothing left behind.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Guest, type GuestOptions } from '../../rig/guest.ts';
 import { QemuError } from '../../rig/errors.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
+import { buildInitramfs } from '../../rig/initramfs.ts';
 import { projectRoot } from '../../rig/paths.ts';
 import { takeSnapshot } from '../../rig/snapshot.ts';
 import type { QemuSpec } from '../../rig/types.ts';
@@ -25,20 +26,12 @@ const QEMU: QemuSpec = {
   commandPort: 'ttyS1',
 };
 
-/** busybox + guest/init + the agent (musl-gcc -static), packed with cpio -H newc. */
+/** The product's initramfs (rig/initramfs.ts): busybox, guest/init, the agent built with musl-gcc -static. */
 async function buildInitrd(dir: string): Promise<string> {
-  const root = join(dir, 'root');
-  await mkdir(join(root, 'bin'), { recursive: true });
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) await mkdir(join(root, d));
-  await copyFile('/bin/busybox', join(root, 'bin/busybox'));
-  const applets = (await execa('/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => a && a !== 'busybox');
-  for (const applet of applets) await symlink('busybox', join(root, 'bin', applet));
-  await copyFile(join(projectRoot, 'guest/init'), join(root, 'init'));
-  await chmod(join(root, 'init'), 0o755);
-  await execa('musl-gcc', ['-static', '-Os', '-s', '-o', join(root, 'bin/ktest-agent'), join(projectRoot, 'guest/agent.c')]);
-  const files = (await execa('find', ['.'], { cwd: root })).stdout;
+  const agent = join(dir, 'ktest-agent');
+  await execa('musl-gcc', ['-static', '-Os', '-s', '-o', agent, join(projectRoot, 'guest/agent.c')]);
   const initrd = join(dir, 'initrd.cpio');
-  await execa('cpio', ['-o', '-H', 'newc', '-O', initrd], { cwd: root, input: files });
+  await writeFile(initrd, await buildInitramfs({ busybox: '/bin/busybox', agent }));
   return initrd;
 }
 
