@@ -8,7 +8,7 @@ t.setTimeout(10 * 60_000);
 
 t.test('exec runs a command next to the loaded module and exits with its status', async (t) => {
   const r = await rig(['exec', '--', 'sh', '-c', 'nlclient "hello from exec"; grep -c ^ktest /proc/modules; exit 3']);
-  t.equal(r.exitCode, 3, r.stderr.slice(-1500));
+  t.equal(r.exitCode, 3, 'exit code', { stderr: r.stderr.slice(-1500) });
   t.match(r.stdout, /"payload":"hello users!!!"/);
   t.match(r.stdout, /^1$/m, 'the module is loaded');
   t.match(r.stderr, /kernel recv from user: hello from exec/, 'kernel messages are shown');
@@ -23,13 +23,13 @@ t.test('exec --no-load leaves the module out', async (t) => {
 
 t.test('exec exits 125 when the kernel crashed', async (t) => {
   const r = await rig(['exec', '--kmod', join(projectRoot, 'test/fixtures/kmods/crasher'), '--', 'sh', '-c', 'echo null > /sys/module/crasher/parameters/trigger']);
-  t.equal(r.exitCode, 125, r.stderr.slice(-1500));
+  t.equal(r.exitCode, 125, 'exit code', { stderr: r.stderr.slice(-1500) });
   t.match(r.stderr, /BUG: kernel NULL pointer dereference/);
   t.equal(r.qemuLeft, 0);
 });
 
 t.test('exec exits 124 when the command timed out', async (t) => {
   const r = await rig(['exec', '--timeout', '2', '--', 'sleep', '30']);
-  t.equal(r.exitCode, 124, r.stderr.slice(-1500));
+  t.equal(r.exitCode, 124, 'exit code', { stderr: r.stderr.slice(-1500) });
   t.match(r.stderr, /timed out/);
 });
