@@ -1,5 +1,6 @@
 // A running guest: QEMU plus the agent on the command port; exec commands, detect panics and hangs, snapshot.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,11 @@ export class Guest {
 
   /** A fresh guest from a snapshot saved by saveSnapshot() with the same options. */
   static async restore(opts: GuestOptions, snapshotFile: string): Promise<Guest> {
+    try {
+      await access(snapshotFile, constants.R_OK);
+    } catch (cause) {
+      throw new QemuError(`snapshot ${snapshotFile} is missing or unreadable`, { cause });
+    }
     return Guest.#start(opts, snapshotFile);
   }
 
@@ -143,7 +149,12 @@ export class Guest {
     if (this.#closing) return Promise.reject(new UsageError('exec on a closed guest'));
     const id = this.#nextId++;
     const timeoutMs = opts.timeoutMs ?? this.timeouts.execMs;
-    const frame = encodeRun(this.#nonce, id, argv, { timeoutMs, stdin: opts.stdin });
+    let frame: string;
+    try {
+      frame = encodeRun(this.#nonce, id, argv, { timeoutMs, stdin: opts.stdin });
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<ExecResult>((resolve, reject) => {
       const command: RunningCommand = { stdout: [], stderr: [], resolve, reject };
       this.#commands.set(id, command);
@@ -180,6 +191,9 @@ export class Guest {
     if (this.#dead) throw this.#dead;
     try {
       await migrateToFile(await this.qmp(), file, this.timeouts.saveMs);
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
     } finally {
       await this.close();
     }

@@ -182,7 +182,20 @@ t.test('Guest against a fake QEMU', async (t) => {
     t.match((error as Error).message, /could not load kernel/);
   });
 
+  t.test('exec argument errors reject (never throw synchronously)', async (t) => {
+    const guest = await Guest.boot(opts('normal'));
+    t.teardown(() => guest.close());
+    const p = guest.exec(['echo', 'nul\0byte']);
+    await t.rejects(p, { name: 'UsageError' });
+    t.equal((await guest.exec(['echo', 'ok'])).stdout.toString(), 'ok\n', 'the guest is still usable');
+  });
+
+  t.test('restore of a missing snapshot is an infrastructure error', async (t) => {
+    await t.rejects(Guest.restore(opts('normal'), join(dir, 'missing.snapshot')), { name: 'QemuError', message: /missing/ });
+  });
+
   t.test('restore waits for the migration, conts, pings', async (t) => {
+    await writeFile(join(dir, 'no-matter.snapshot'), 'x');
     const guest = await Guest.restore(opts('normal'), join(dir, 'no-matter.snapshot'));
     t.teardown(() => guest.close());
     t.equal((await guest.exec(['echo', 'restored'])).stdout.toString(), 'restored\n');
