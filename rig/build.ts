@@ -262,9 +262,3 @@ export async function buildGuestPrograms(opts: GuestBuildOptions): Promise<{ nlc
   return { nlclient, agent };
 }
 
-/** The guest's busybox on x86_64: the host's static busybox (arm64: rig/arch.ts downloads busybox-static:arm64). */
-export function busyboxFor(arch: Arch): string {
-  if (arch !== 'x86_64') throw new UsageError(`busyboxFor(${arch}): use busyboxFor from rig/arch.ts for foreign arches`);
-  if (!existsSync('/bin/busybox')) throw new MissingToolError(['busybox'], 'sudo apt-get install busybox-static');
-  return '/bin/busybox';
-}

@@ -1,23 +1,23 @@
 // Boots the dev kernel with our initramfs and drives the agent: output, exit codes, hostile argv, timeouts, load.
 import t from 'tap';
+import { defaultKernel } from '../helpers/rig.ts';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest } from '../../rig/guest.ts';
-import { buildGuestPrograms, busyboxFor } from '../../rig/build.ts';
-import { busyboxFor as busyboxForArch } from '../../rig/arch.ts';
-import { kernelDirName, prepareKernel, treeIsValid } from '../../rig/fetch.ts';
+import { buildGuestPrograms } from '../../rig/build.ts';
+import { busyboxFor } from '../../rig/arch.ts';
+import { prepareKernel } from '../../rig/fetch.ts';
 import { resolveImages } from '../../rig/images.ts';
-import { cacheRoot } from '../../rig/paths.ts';
-import { findInPath } from '../../rig/qemu.ts';
 import { buildInitramfs } from '../../rig/initramfs.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
 t.setTimeout(300_000);
 
-const KERNEL = process.env.KTEST_DEV_KERNEL ?? '/work/dev-kernel/vmlinux';
+// The default image's kernel, fetched through the rig's own cache (never skipped).
+const KERNEL = (await defaultKernel()).kernelPath;
 const QEMU: QemuSpec = {
   binary: 'qemu-system-x86_64',
   machine: 'pc',
@@ -40,7 +40,7 @@ function alive(pid: number): boolean {
 /** Hex of each argument as the guest sees it, one line per argument. */
 const PRINT_ARGS = ['sh', '-c', 'for a in "$@"; do printf "%s" "$a" | od -An -v -tx1 | tr -d " \\n"; echo; done', 'sh'];
 
-t.test('agent in a real guest', { skip: existsSync(KERNEL) ? false : `no dev kernel at ${KERNEL}` }, async (t) => {
+t.test('agent in a real guest', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-agent-it-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
@@ -48,7 +48,7 @@ t.test('agent in a real guest', { skip: existsSync(KERNEL) ? false : `no dev ker
   await writeFile(
     initrdPath,
     await buildInitramfs({
-      busybox: busyboxFor('x86_64'),
+      busybox: await busyboxFor('x86_64'),
       agent,
       files: [{ path: '/etc/ktest/hello', source: Buffer.from('from the initramfs\n') }],
     }),
@@ -160,12 +160,9 @@ t.test('agent in a real guest', { skip: existsSync(KERNEL) ? false : `no dev ker
 });
 
 // arm64: the command port is hvc0 (virtio console), whose modules the init loads from /etc/ktest/modules.
-// Runs only when the arm64 kernel is already in the cache (the matrix fetches it) and QEMU can run it.
 const ARM64 = resolveImages('bookworm-6.1-arm64')[0]!;
-const arm64Ready =
-  (await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(ARM64)))) && findInPath(ARM64.qemu.binary) !== undefined;
 
-t.test('agent in an arm64 guest (hvc0)', { skip: arm64Ready ? false : 'arm64 kernel not in the cache, or no qemu-system-aarch64' }, async (t) => {
+t.test('agent in an arm64 guest (hvc0)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-agent-arm64-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const kernel = await prepareKernel(ARM64);
@@ -175,7 +172,7 @@ t.test('agent in an arm64 guest (hvc0)', { skip: arm64Ready ? false : 'arm64 ker
   await writeFile(
     initrdPath,
     await buildInitramfs({
-      busybox: await busyboxForArch('arm64'),
+      busybox: await busyboxFor('arm64'),
       agent,
       guestModules: mods,
       files: mods.map((m) => ({ path: `/lib/modules/${ARM64.release}/${m}`, source: join(kernel.modulesDir!, m) })),

@@ -1,8 +1,8 @@
 // Compiles kmod/ and the fixture modules against a kernel headers tree: no warnings, and broken-compile fails.
 import t from 'tap';
+import { defaultKernel } from '../helpers/rig.ts';
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,11 +10,10 @@ import { projectRoot } from '../../rig/paths.ts';
 
 const run = promisify(execFile);
 
-/** Headers tree: $KTEST_KDIR (compiler $KTEST_KCC), else the dev copy of the default guest kernel. */
-const DEV_KDIR = '/work/dev-kernel/root/usr/src/linux-headers-6.1.0-50-amd64';
-const kdir = process.env.KTEST_KDIR ?? (existsSync(DEV_KDIR) ? DEV_KDIR : undefined);
-const cc = process.env.KTEST_KCC ?? (kdir === DEV_KDIR ? 'gcc-12' : 'gcc');
-const skip = kdir ? false : 'no kernel headers (set KTEST_KDIR and KTEST_KCC)';
+/** Headers tree: $KTEST_KDIR (compiler $KTEST_KCC), else the default image's, through the rig's own cache. */
+const kdir = process.env.KTEST_KDIR ?? (await defaultKernel()).headersDir;
+const cc = process.env.KTEST_KCC ?? 'gcc-12';
+const skip = false;
 
 interface Build {
   ok: boolean;

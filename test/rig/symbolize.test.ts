@@ -1,5 +1,6 @@
 // Tests the symboliser: readelf/addr2line parsing, and a real .ko built against the dev kernel headers.
 import t from 'tap';
+import { defaultKernel } from '../helpers/rig.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, copyFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -41,9 +42,8 @@ t.test('parseAddr2line takes the innermost location of each address', async (t) 
   t.strictSame(parseAddr2line(out), [{ file: '/src/a.h', line: 3 }, undefined]);
 });
 
-const headers = [process.env.KTEST_RIG_DEV_HEADERS, '/work/dev-kernel/root/usr/src/linux-headers-6.1.0-50-amd64'].find(
-  (d): d is string => !!d && existsSync(join(d, 'Makefile')),
-);
+// The default image's headers, through the rig's own cache (fetched once, then offline).
+const headers: string | undefined = process.env.KTEST_RIG_DEV_HEADERS ?? (await defaultKernel()).headersDir;
 const hasGcc = (() => {
   try {
     execFileSync('gcc-12', ['--version'], { stdio: 'ignore' });
