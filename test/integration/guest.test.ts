@@ -1,37 +1,32 @@
-// Boots the dev kernel under QEMU: ready guest, exec, a panic, a hang, boot failures, no QEMU left behind.
+// Boots the default image's kernel under QEMU: ready guest, exec, a panic, a hang, boot failures, no QEMU left behind.
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { Guest, type GuestOptions } from '../../rig/guest.ts';
 import { GuestError, QemuError } from '../../rig/errors.ts';
 import { PROBE_RECIPES, runProbe } from '../../rig/kvm.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
 import { buildInitramfs } from '../../rig/initramfs.ts';
-import { projectRoot } from '../../rig/paths.ts';
+import { buildGuestPrograms } from '../../rig/build.ts';
+import { busyboxFor } from '../../rig/arch.ts';
+import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
+import { defaultKernel } from '../helpers/rig.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
 t.setTimeout(300_000);
 
-const KERNEL = process.env.KTEST_DEV_KERNEL ?? '/work/dev-kernel/vmlinux';
-const QEMU: QemuSpec = {
-  binary: 'qemu-system-x86_64',
-  machine: 'pc',
-  cpu: 'max',
-  console: 'ttyS0',
-  memoryMb: 256,
-  commandChannel: 'serial',
-  commandPort: 'ttyS1',
-};
+// The default image's kernel and QEMU settings, fetched through the rig's own cache (never skipped).
+const KERNEL = (await defaultKernel()).kernelPath;
+const IMAGE = resolveImages(DEFAULT_IMAGE_ID)[0]!;
+const QEMU: QemuSpec = IMAGE.qemu;
 
-/** The product's initramfs (rig/initramfs.ts): busybox, guest/init, the agent built with musl-gcc -static. */
+/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build. */
 async function buildInitrd(dir: string): Promise<string> {
-  const agent = join(dir, 'ktest-agent');
-  await execa('musl-gcc', ['-static', '-Os', '-s', '-o', agent, join(projectRoot, 'guest/agent.c')]);
+  const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
   const initrd = join(dir, 'initrd.cpio');
-  await writeFile(initrd, await buildInitramfs({ busybox: '/bin/busybox', agent }));
+  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
   return initrd;
 }
 
@@ -44,7 +39,7 @@ function gone(pid: number): boolean {
   }
 }
 
-t.test('guest', { skip: existsSync(KERNEL) ? false : `no dev kernel at ${KERNEL}` }, async (t) => {
+t.test('guest', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-guest-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const initrdPath = await buildInitrd(dir);
@@ -69,7 +64,7 @@ t.test('guest', { skip: existsSync(KERNEL) ? false : `no dev kernel at ${KERNEL}
     t.equal(r.stderr.toString(), 'err\n');
     t.equal(r.timedOut, false);
 
-    t.equal((await guest.exec(['uname', '-r'])).stdout.toString().trim(), '6.1.0-50-amd64');
+    t.equal((await guest.exec(['uname', '-r'])).stdout.toString().trim(), IMAGE.release);
     t.equal((await guest.exec(['cat'], { stdin: Buffer.from('piped\n') })).stdout.toString(), 'piped\n');
 
     const missing = await guest.exec(['/no/such/program']);

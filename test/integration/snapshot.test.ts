@@ -1,37 +1,31 @@
-// Snapshot a ready dev-kernel guest once, restore fresh guests from it: independent, fast, nothing left behind.
+// Snapshot a ready default-image guest once, restore fresh guests from it: independent, fast, nothing left behind.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { Guest, type GuestOptions } from '../../rig/guest.ts';
 import { QemuError } from '../../rig/errors.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
 import { buildInitramfs } from '../../rig/initramfs.ts';
-import { projectRoot } from '../../rig/paths.ts';
+import { buildGuestPrograms } from '../../rig/build.ts';
+import { busyboxFor } from '../../rig/arch.ts';
+import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
+import { defaultKernel } from '../helpers/rig.ts';
 import { takeSnapshot } from '../../rig/snapshot.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
 t.setTimeout(300_000);
 
-const KERNEL = process.env.KTEST_DEV_KERNEL ?? '/work/dev-kernel/vmlinux';
-const QEMU: QemuSpec = {
-  binary: 'qemu-system-x86_64',
-  machine: 'pc',
-  cpu: 'max',
-  console: 'ttyS0',
-  memoryMb: 256,
-  commandChannel: 'serial',
-  commandPort: 'ttyS1',
-};
+// The default image's kernel and QEMU settings, fetched through the rig's own cache (never skipped).
+const KERNEL = (await defaultKernel()).kernelPath;
+const QEMU: QemuSpec = resolveImages(DEFAULT_IMAGE_ID)[0]!.qemu;
 
-/** The product's initramfs (rig/initramfs.ts): busybox, guest/init, the agent built with musl-gcc -static. */
+/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build. */
 async function buildInitrd(dir: string): Promise<string> {
-  const agent = join(dir, 'ktest-agent');
-  await execa('musl-gcc', ['-static', '-Os', '-s', '-o', agent, join(projectRoot, 'guest/agent.c')]);
+  const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
   const initrd = join(dir, 'initrd.cpio');
-  await writeFile(initrd, await buildInitramfs({ busybox: '/bin/busybox', agent }));
+  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
   return initrd;
 }
 
@@ -49,7 +43,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-t.test('snapshot', { skip: existsSync(KERNEL) ? false : `no dev kernel at ${KERNEL}` }, async (t) => {
+t.test('snapshot', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-snap-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const initrdPath = await buildInitrd(dir);
