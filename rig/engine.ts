@@ -8,7 +8,7 @@ import { probeAccel } from './kvm.ts';
 import { findReports } from './detect/parse.ts';
 import { symbolizeReport } from './symbolize.ts';
 import { GuestBackend } from './backends/guest.ts';
-import { makeContext, logSince } from './scenario-context.ts';
+import { makeContext } from './scenario-context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from './scenario-api.ts';
 import { guestCmdline, SLAB_VALIDATE_SCRIPT } from './guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from './artifacts.ts';
@@ -166,7 +166,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
     failure = await runScenarioBody(backend, scenario, marker, o.uapi, log);
     if (failure?.kind !== 'hang') {
       await o.afterRun?.();
-      dmesg = logSince(await backend.kernelLog(), marker);
+      dmesg = await backend.kernelLog(marker);
     }
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;

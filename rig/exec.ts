@@ -3,7 +3,7 @@ import { Guest } from './guest.ts';
 import { probeAccel } from './kvm.ts';
 import { findReports } from './detect/parse.ts';
 import { GuestBackend } from './backends/guest.ts';
-import { describeExec, logSince } from './scenario-context.ts';
+import { describeExec } from './scenario-context.ts';
 import { prepareArtifacts } from './artifacts.ts';
 import { guestOptionsFor } from './engine.ts';
 import { ExecExitCode, GuestError } from './errors.ts';
@@ -52,12 +52,12 @@ export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandRes
       if (o.load) {
         const loaded = await backend.loadModule();
         if (loaded.exitCode !== 0) {
-          const kernelLog = logSince(await backend.kernelLog(), marker);
+          const kernelLog = await backend.kernelLog(marker);
           return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog, reports: findReports(kernelLog, { module: art.module.name }), problem: `loading ${art.module.name} failed (${describeExec(loaded)})` };
         }
       }
       const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS });
-      const kernelLog = logSince(await backend.kernelLog(), marker);
+      const kernelLog = await backend.kernelLog(marker);
       const reports = findReports(kernelLog, { module: art.module.name });
       const exitCode = reports.length > 0 ? ExecExitCode.kernelCrashed : r.timedOut ? ExecExitCode.timedOut : (r.exitCode ?? 128);
       return { exitCode, stdout: r.stdout, stderr: r.stderr, kernelLog, reports, ...(reports.length ? { problem: `kernel reported ${reports.map((x) => x.title).join('; ')}` } : r.timedOut ? { problem: 'command timed out' } : {}) };

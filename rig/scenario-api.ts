@@ -16,8 +16,11 @@ export interface Backend {
   client(call: ClientCall): Promise<ClientResult>;
   /** Run a command where the module runs (the guest; on the host: refused). */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
-  /** The kernel log (dmesg) as text. */
-  kernelLog(): Promise<string>;
+  /**
+   * The kernel log (dmesg) after the last line containing `since` (all of it when no line does, e.g.
+   * after a flood overwrote the ring buffer).
+   */
+  kernelLog(since: string): Promise<string>;
   /** /proc/sys/kernel/tainted. */
   taintValue(): Promise<number>;
   /** Write one line into the kernel log (scenario boundaries). */

@@ -60,7 +60,7 @@ export function makeContext(o: ContextOptions): ScenarioContext {
     },
     client: (call = {}) => backend.client({ proto: o.proto, ...call }),
     exec: (argv, options) => backend.exec(argv, options),
-    dmesg: async () => logSince(await backend.kernelLog(), o.beginMarker),
+    dmesg: () => backend.kernelLog(o.beginMarker),
     taint: async () => taintLetters(await backend.taintValue()),
     sleep: (ms) => sleep(ms),
     log: o.log,
@@ -78,7 +78,7 @@ function guardedBackend(b: Backend): Backend {
     isModuleLoaded: () => handled(b.isModuleLoaded()),
     client: (c) => handled(b.client(c)),
     exec: (a, opt) => handled(b.exec(a, opt)),
-    kernelLog: () => handled(b.kernelLog()),
+    kernelLog: (since) => handled(b.kernelLog(since)),
     taintValue: () => handled(b.taintValue()),
     markKernelLog: (l) => handled(b.markKernelLog(l)),
   };

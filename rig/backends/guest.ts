@@ -7,6 +7,9 @@ import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../types
 /** Where the initramfs puts the modules under test. */
 export const GUEST_MODULE_DIR = '/lib/modules/ktest';
 
+/** dmesg after the last line containing $1 (all of it when none does). */
+export const KERNEL_LOG_SINCE = 'dmesg | awk -v m="$1" \'{ a[NR] = $0 } index($0, m) { s = NR } END { for (i = s + 1; i <= NR; i++) print a[i] }\'';
+
 /** insmod arguments for module parameters: name=value, booleans as 1/0. */
 export function moduleParamArgs(params: ModuleParams = {}): string[] {
   return Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
@@ -49,8 +52,9 @@ export class GuestBackend implements Backend {
     return parseClientOutput(r.exitCode ?? 128, r.stdout.toString('utf8'), r.stderr.toString('utf8'));
   }
 
-  async kernelLog(): Promise<string> {
-    const r = await this.exec(['dmesg']);
+  /** Filtered in the guest: the serial line is slow, and the boot log need not cross it every time. */
+  async kernelLog(since: string): Promise<string> {
+    const r = await this.exec(['sh', '-c', KERNEL_LOG_SINCE, 'sh', since]);
     return r.stdout.toString('utf8');
   }
 

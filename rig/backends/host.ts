@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { runHostClient } from '../host-client.ts';
 import { moduleParamArgs } from './guest.ts';
+import { logSince } from '../scenario-context.ts';
 import { UsageError } from '../errors.ts';
 import type { Backend, ModuleParams } from '../scenario-api.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../types.ts';
@@ -49,10 +50,10 @@ export class HostBackend implements Backend {
     });
   }
 
-  async kernelLog(): Promise<string> {
+  async kernelLog(since: string): Promise<string> {
     const r = await run(['dmesg']);
     if (r.exitCode !== 0) throw new UsageError(`cannot read the host's kernel log: ${r.stderr.toString().trim()}`);
-    return r.stdout.toString('utf8');
+    return logSince(r.stdout.toString('utf8'), since);
   }
 
   async taintValue(): Promise<number> {

@@ -121,7 +121,8 @@ export const scenarios: Scenario[] = [
         ['nlmsg_len above the datagram', 4096],
         ['nlmsg_len zero', 0],
       ] as const) {
-        const r = await t.client({ message: 'malformed', len, timeoutMs: 1000 });
+        // An ignored message gets nothing: a short wait is enough to tell.
+        const r = await t.client({ message: 'malformed', len, timeoutMs: 300 });
         const data = r.replies.filter((x) => x.type !== NLMSG_ERROR);
         t.equal(data.length, 0, `${what}: no data reply to a malformed message`);
         t.ok([0, 4, 5].includes(r.exitCode), `${what}: ignored (timeout) or answered with an error, got exit ${r.exitCode} ${r.error ?? ''}`);
@@ -188,8 +189,9 @@ export const scenarios: Scenario[] = [
     description:
       'rmmod while a client waits in recv: the kernel pins the module while a socket of its protocol is open, so the unload is refused, the client times out cleanly, and the unload then succeeds',
     async run(t) {
-      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 3000 });
-      await t.sleep(500);
+      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 2000 });
+      // The module logged the message: the client has sent it and now waits in recv.
+      await until(t, async () => /kernel recv from user: wait for me/.test(await t.dmesg()), 'the SILENT message reached the module');
       const refused = await t.module.tryUnload();
       t.ok(refused.exitCode !== 0, 'rmmod is refused while a client socket of the protocol is open');
       t.ok(await t.module.isLoaded(), 'module still loaded while the client waits');
@@ -214,6 +216,15 @@ export const scenarios: Scenario[] = [
     },
   },
 ];
+
+/** Poll `check` every 50 ms for at most 5 s. */
+async function until(t: ScenarioContext, check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await t.sleep(50);
+  }
+  t.fail(`timed out waiting: ${what}`);
+}
 
 /** Bytes 0..255 repeating: a payload whose corruption anywhere shows. */
 function patterned(n: number): Buffer {

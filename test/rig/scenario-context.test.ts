@@ -17,7 +17,7 @@ function fakeBackend(log: string, loadExit = 0) {
     isModuleLoaded: async () => true,
     client: async (call) => (calls.push(`client ${JSON.stringify(call)}`), { exitCode: 0, replies: [] }),
     exec: async (argv) => ok(argv.join(' ')),
-    kernelLog: async () => log,
+    kernelLog: async (since) => logSince(log, since),
     taintValue: async () => 4096 | 8192,
     markKernelLog: async () => {},
   };
