@@ -134,9 +134,10 @@ export function qemuArgv(opts: QemuArgvOptions): { binary: string; args: string[
     ...accelArgs(opts.accel),
     ...cpuArgs(opts.qemu, opts.accel),
     ...kernelArgs(opts.kernelPath, opts.initrdPath, opts.cmdline),
+    // Before the serial devices: a bus given here (virtio-serial-pci) must exist before its console.
+    ...(opts.qemu.extraArgs ?? []),
     ...serialArgs(opts.console ?? { kind: 'stdio' }, opts.commandSocket, opts.qemu),
     ...qmpArgs(opts.qmpSocket),
-    ...(opts.qemu.extraArgs ?? []),
     ...(opts.incomingFile === undefined ? [] : snapshotArgs(opts.incomingFile)),
   ];
   return { binary: opts.qemu.binary, args };

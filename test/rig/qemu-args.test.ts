@@ -123,6 +123,9 @@ t.test('qemuArgv: boot and restore differ only in -incoming and socket paths', a
   t.same(restore.args.slice(-2), ['-incoming', "exec:cat '/s/snap'"]);
   const normalise = (args: string[]) => args.map((a) => a.replace(/\/[ab]\//, '/X/'));
   t.same(normalise(restore.args.slice(0, -2)), normalise(boot.args));
-  const withExtra = qemuArgv({ ...base, qemu: { ...x86, extraArgs: ['-device', 'foo'] }, commandSocket: '/c', qmpSocket: '/q' });
-  t.same(withExtra.args.slice(-2), ['-device', 'foo']);
+  const arm2 = { ...arm, extraArgs: ['-device', 'virtio-serial-pci'] };
+  const withBus = qemuArgv({ ...base, qemu: arm2, commandSocket: '/c', qmpSocket: '/q' }).args;
+  t.ok(withBus.indexOf('virtio-serial-pci') >= 0, 'the image extras are passed');
+  t.ok(withBus.indexOf('virtio-serial-pci') < withBus.indexOf('virtconsole,chardev=cmd'), 'a bus from the image comes before its console');
+  t.notOk(withBus.includes('virtio-serial-device'));
 });
