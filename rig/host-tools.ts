@@ -99,6 +99,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'addr2line', package: 'binutils', neededFor: ['core'], purpose: 'symbolise module stack frames', probe: cmd('addr2line', gnuVersion) },
   { name: 'readelf', package: 'binutils', neededFor: ['core'], purpose: 'inspect kernels and modules', probe: cmd('readelf', gnuVersion) },
   { name: 'debootstrap', package: 'debootstrap', neededFor: ['buildroots'], purpose: 'trixie/sid build roots for 6.12 and 7.x', probe: cmd('debootstrap', { args: ['--version'], pattern: /debootstrap\s+(\S+)/ }) },
+  { name: 'mmdebstrap', package: 'mmdebstrap', neededFor: ['buildroots'], purpose: 'faster build roots, and build roots without root (user namespaces)', probe: cmd('mmdebstrap', { args: ['--version'], pattern: /mmdebstrap\s+(\S+)/ }) },
   { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
   { name: 'aarch64-linux-gnu-addr2line', package: 'binutils-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'symbolise arm64 module frames', probe: cmd('aarch64-linux-gnu-addr2line', gnuVersion) },
   { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },

@@ -1,7 +1,11 @@
 // Shared helpers for integration tests: the default image's kernel through the rig's own cache, and the CLI as a user runs it.
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { buildInitramfs } from '../../rig/initramfs.ts';
+import { buildGuestPrograms } from '../../rig/build.ts';
+import { busyboxFor } from '../../rig/arch.ts';
 import { tmpdir } from 'node:os';
 import { prepareKernel } from '../../rig/fetch.ts';
 import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/images.ts';
@@ -43,5 +47,23 @@ export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}):
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, qemuLeft: left.stdout.split('\n').filter(Boolean).length };
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build, for x86_64 guests. */
+export async function buildTestInitrd(dir: string): Promise<string> {
+  const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
+  const initrd = join(dir, 'initrd.cpio');
+  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
+  return initrd;
+}
+
+/** True when the process is gone (or a zombie waiting to be reaped). */
+export function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
   }
 }

@@ -1,18 +1,15 @@
 // Boots the default image's kernel under QEMU: ready guest, exec, a panic, a hang, boot failures, no QEMU left behind.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest, type GuestOptions } from '../../rig/guest.ts';
 import { GuestError, QemuError } from '../../rig/errors.ts';
 import { PROBE_RECIPES, runProbe } from '../../rig/kvm.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
-import { buildInitramfs } from '../../rig/initramfs.ts';
-import { buildGuestPrograms } from '../../rig/build.ts';
-import { busyboxFor } from '../../rig/arch.ts';
 import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
-import { defaultKernel } from '../helpers/rig.ts';
+import { buildTestInitrd, defaultKernel, gone } from '../helpers/rig.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
 t.setTimeout(300_000);
@@ -22,27 +19,11 @@ const KERNEL = (await defaultKernel()).kernelPath;
 const IMAGE = resolveImages(DEFAULT_IMAGE_ID)[0]!;
 const QEMU: QemuSpec = IMAGE.qemu;
 
-/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build. */
-async function buildInitrd(dir: string): Promise<string> {
-  const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
-  const initrd = join(dir, 'initrd.cpio');
-  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
-  return initrd;
-}
-
-function gone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
 
 t.test('guest', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-guest-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const initrdPath = await buildInitrd(dir);
+  const initrdPath = await buildTestInitrd(dir);
   const opts: GuestOptions = { kernelPath: KERNEL, initrdPath, qemu: QEMU, accel: 'tcg', workDir: dir };
   const pids: number[] = [];
   t.teardown(() => {

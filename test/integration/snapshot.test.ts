@@ -7,11 +7,8 @@ import { join } from 'node:path';
 import { Guest, type GuestOptions } from '../../rig/guest.ts';
 import { QemuError } from '../../rig/errors.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
-import { buildInitramfs } from '../../rig/initramfs.ts';
-import { buildGuestPrograms } from '../../rig/build.ts';
-import { busyboxFor } from '../../rig/arch.ts';
 import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
-import { defaultKernel } from '../helpers/rig.ts';
+import { buildTestInitrd, defaultKernel, gone } from '../helpers/rig.ts';
 import { takeSnapshot } from '../../rig/snapshot.ts';
 import type { QemuSpec } from '../../rig/types.ts';
 
@@ -21,22 +18,6 @@ t.setTimeout(300_000);
 const KERNEL = (await defaultKernel()).kernelPath;
 const QEMU: QemuSpec = resolveImages(DEFAULT_IMAGE_ID)[0]!.qemu;
 
-/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build. */
-async function buildInitrd(dir: string): Promise<string> {
-  const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
-  const initrd = join(dir, 'initrd.cpio');
-  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
-  return initrd;
-}
-
-function gone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -46,7 +27,7 @@ function median(xs: number[]): number {
 t.test('snapshot', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-snap-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const initrdPath = await buildInitrd(dir);
+  const initrdPath = await buildTestInitrd(dir);
   const opts: GuestOptions = { kernelPath: KERNEL, initrdPath, qemu: QEMU, accel: 'tcg', workDir: dir };
   const pids: number[] = [];
   t.teardown(() => {
