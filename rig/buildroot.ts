@@ -302,7 +302,10 @@ async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink
     }
     if (await buildRootIsValid(spec, dir)) return join(dir, 'root'); // another process won the race
     if (await stat(dir).catch(() => undefined)) await removeTree(dir, privilege); // a damaged leftover
-    await rename(tmp, dir);
+    await rename(tmp, dir).catch(async (cause: unknown) => {
+      // Another process finished the same root between our check and the rename: use theirs.
+      if (!(await buildRootIsValid(spec, dir))) throw new InfraError(`cannot move the new build root to ${dir}`, { cause });
+    });
     emit({
       type: 'log',
       level: 'info',

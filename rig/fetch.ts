@@ -99,13 +99,18 @@ export async function fetchDeb(pin: PinnedPackage, download: Downloader, cacheDi
   if (await exists(final)) return final;
   let got = '';
   for (let attempt = 0; attempt < 2; attempt++) {
-    const path = await download(pin, join(debs, 'incoming'));
-    got = await sha256File(path);
-    if (got === pin.sha256) {
-      await rename(path, final);
-      return final;
+    // A directory of its own: two rigs fetching the same package at once must not write one file.
+    const incoming = join(debs, 'incoming', `${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      const path = await download(pin, incoming);
+      got = await sha256File(path);
+      if (got === pin.sha256) {
+        await rename(path, final);
+        return final;
+      }
+    } finally {
+      await rm(incoming, { recursive: true, force: true });
     }
-    await rm(path, { force: true });
   }
   throw new CacheError(`${pin.name} ${pin.version}: sha256 is ${got}, the image pins ${pin.sha256}`, {
     hint: 'the archive changed under the pin or the download is corrupted: run `npm run rig -- images update`',
