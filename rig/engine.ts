@@ -40,8 +40,7 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
   const { accel, reason } = o.accel ? { accel: o.accel, reason: 'forced' } : await probeAccel();
   o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
   const guestOptions = guestOptionsFor(o, art, accel);
-  const total = o.scenarios.length;
-  o.onEvent({ type: 'run-start', image: o.image.id, total });
+  o.onEvent({ type: 'run-start', image: o.image.id, total: o.scenarios.length });
 
   let snapshotFile: string | undefined;
   if (o.snapshot) {
@@ -56,24 +55,41 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
     }
   }
 
+  const results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, snapshotFile, scenario));
+  const summary = summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results);
+  o.onEvent({ type: 'run-end', summary });
+  return summary;
+}
+
+/** Run scenarios one after the other, with their start and end events. Shared by both targets. */
+export async function runSequence(
+  image: string,
+  scenarios: readonly Scenario[],
+  onEvent: EventSink,
+  runOne: (scenario: Scenario) => Promise<ScenarioResult>,
+): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
-  for (const [index, scenario] of o.scenarios.entries()) {
-    o.onEvent({ type: 'scenario-start', image: o.image.id, name: scenario.name, index, total });
-    const result = await runOne(o, art, guestOptions, snapshotFile, scenario);
+  const total = scenarios.length;
+  for (const [index, scenario] of scenarios.entries()) {
+    onEvent({ type: 'scenario-start', image, name: scenario.name, index, total });
+    const result = await runOne(scenario);
     results.push(result);
-    o.onEvent({ type: 'scenario-end', result, index, total });
+    onEvent({ type: 'scenario-end', result, index, total });
   }
-  const summary: RunSummary = {
-    image: o.image.id,
-    kernel: o.image.release,
-    arch: o.image.arch,
-    accel,
+  return results;
+}
+
+export function scenarioResult(image: string, name: string, started: number, failure: ScenarioFailure | undefined): ScenarioResult {
+  return { image, name, status: failure ? 'fail' : 'pass', durationMs: Date.now() - started, ...(failure ? { failure } : {}) };
+}
+
+export function summarize(head: Omit<RunSummary, 'scenarios' | 'passed' | 'failed'>, results: readonly ScenarioResult[]): RunSummary {
+  return {
+    ...head,
     scenarios: results,
     passed: results.filter((r) => r.status === 'pass').length,
     failed: results.filter((r) => r.status === 'fail').length,
   };
-  o.onEvent({ type: 'run-end', summary });
-  return summary;
 }
 
 export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir'>, art: Artifacts, accel: Accel): GuestOptions {
@@ -99,13 +115,7 @@ async function runOne(
   scenario: Scenario,
 ): Promise<ScenarioResult> {
   const started = Date.now();
-  const finish = (failure?: ScenarioFailure): ScenarioResult => ({
-    image: o.image.id,
-    name: scenario.name,
-    status: failure ? 'fail' : 'pass',
-    durationMs: Date.now() - started,
-    ...(failure ? { failure } : {}),
-  });
+  const finish = (failure?: ScenarioFailure): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure);
   let guest: Guest;
   try {
     guest = await startGuest(guestOptions, snapshotFile);

@@ -6,7 +6,7 @@ import { release } from 'node:os';
 import { HostBackend, isLoadedOnHost } from './backends/host.ts';
 import { buildModule } from './build.ts';
 import { readUapi } from './artifacts.ts';
-import { runScenarioOn } from './engine.ts';
+import { runScenarioOn, runSequence, scenarioResult, summarize } from './engine.ts';
 import { UsageError } from './errors.ts';
 import type { Scenario } from './scenario-api.ts';
 import type { EventSink } from './events.ts';
@@ -75,37 +75,20 @@ export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<R
   const uapi = await readUapi(o.kmodDir);
   const backend = new HostBackend(module.name, module.koPath);
   const scenarios = o.scenarios.filter((s) => !s.backends || s.backends.includes('host'));
-  const results: ScenarioResult[] = [];
   o.onEvent({ type: 'run-start', image: 'host', total: scenarios.length });
+  let results: ScenarioResult[];
   try {
-    for (const [index, scenario] of scenarios.entries()) {
-      o.onEvent({ type: 'scenario-start', image: 'host', name: scenario.name, index, total: scenarios.length });
+    results = await runSequence('host', scenarios, o.onEvent, async (scenario) => {
       const started = Date.now();
       const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent });
       // No snapshot on the host: each scenario leaves the module unloaded for the next.
       if (await isLoadedOnHost(module.name)) await backend.unloadModule();
-      const result: ScenarioResult = {
-        image: 'host',
-        name: scenario.name,
-        status: outcome.failure ? 'fail' : 'pass',
-        durationMs: Date.now() - started,
-        ...(outcome.failure ? { failure: outcome.failure } : {}),
-      };
-      results.push(result);
-      o.onEvent({ type: 'scenario-end', result, index, total: scenarios.length });
-    }
+      return scenarioResult('host', scenario.name, started, outcome.failure);
+    });
   } finally {
     if (await isLoadedOnHost(module.name)) await backend.unloadModule();
   }
-  const summary: RunSummary = {
-    image: 'host',
-    kernel: f.release,
-    arch: kernel.image.arch,
-    accel: 'host',
-    scenarios: results,
-    passed: results.filter((r) => r.status === 'pass').length,
-    failed: results.filter((r) => r.status === 'fail').length,
-  };
+  const summary = summarize({ image: 'host', kernel: f.release, arch: kernel.image.arch, accel: 'host' }, results);
   o.onEvent({ type: 'run-end', summary });
   return summary;
 }
