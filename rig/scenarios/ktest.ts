@@ -116,17 +116,19 @@ export const scenarios: Scenario[] = [
     name: 'malformed-headers',
     description: 'nlmsg_len below the header, above the datagram, and zero: an error or nothing, never a crash',
     async run(t) {
-      for (const [what, len] of [
+      const cases = [
         ['nlmsg_len below the header size', NLMSG_HDRLEN - 4],
         ['nlmsg_len above the datagram', 4096],
         ['nlmsg_len zero', 0],
-      ] as const) {
-        // An ignored message gets nothing: a short wait is enough to tell.
-        const r = await t.client({ message: 'malformed', len, timeoutMs: 300 });
+      ] as const;
+      // Three clients at once: an ignored message gets nothing, so each waits out its short timeout.
+      const results = await Promise.all(cases.map(([, len]) => t.client({ message: 'malformed', len, timeoutMs: 300 })));
+      cases.forEach(([what], i) => {
+        const r = results[i]!;
         const data = r.replies.filter((x) => x.type !== NLMSG_ERROR);
         t.equal(data.length, 0, `${what}: no data reply to a malformed message`);
         t.ok([0, 4, 5].includes(r.exitCode), `${what}: ignored (timeout) or answered with an error, got exit ${r.exitCode} ${r.error ?? ''}`);
-      }
+      });
       // The module still works afterwards.
       expectReplies(t, await t.client({ message: 'still alive' }), 1, 1, 'after malformed messages');
     },
@@ -189,7 +191,7 @@ export const scenarios: Scenario[] = [
     description:
       'rmmod while a client waits in recv: the kernel pins the module while a socket of its protocol is open, so the unload is refused, the client times out cleanly, and the unload then succeeds',
     async run(t) {
-      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 2000 });
+      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 1200 });
       // The module logged the message: the client has sent it and now waits in recv.
       await until(t, async () => /kernel recv from user: wait for me/.test(await t.dmesg()), 'the SILENT message reached the module');
       const refused = await t.module.tryUnload();
