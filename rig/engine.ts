@@ -141,11 +141,12 @@ export interface Outcome {
 /** Run one scenario in a ready guest, then read the kernel log and judge it. */
 export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
-  return runScenarioOn(new GuestBackend(guest, art.module.name), scenario, {
+  // With debugging on, the kmalloc slabs are validated in the same guest command that reads the log.
+  const backend = new GuestBackend(guest, art.module.name, o.debug ? SLAB_VALIDATE_SCRIPT : undefined);
+  return runScenarioOn(backend, scenario, {
     module: art.module,
     uapi: art.uapi,
     onEvent: o.onEvent,
-    afterRun: o.debug ? async () => void (await guest.exec(['sh', '-c', SLAB_VALIDATE_SCRIPT], { timeoutMs: 20_000 })) : undefined,
     consoleSince: () => guest.console.since(mark),
     consoleTail: () => guest.console.tail(8192),
   });
@@ -155,8 +156,6 @@ export interface JudgeOptions {
   readonly module: BuiltModule;
   readonly uapi: Readonly<Record<string, number>>;
   readonly onEvent: EventSink;
-  /** Run after the scenario while the kernel still answers (slab validation). */
-  readonly afterRun?: () => Promise<void>;
   /** The kernel console since the scenario began (guests; the host has none). */
   readonly consoleSince?: () => string;
   readonly consoleTail?: () => string;
@@ -175,7 +174,6 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
     failure = await runScenarioBody(backend, scenario, marker, o.uapi, log);
     if (failure?.kind !== 'hang') {
-      await o.afterRun?.();
       dmesg = await backend.kernelLog(marker);
     }
   } catch (error) {

@@ -27,6 +27,8 @@ export class GuestBackend implements Backend {
   constructor(
     private readonly guest: Guest,
     readonly moduleName: string,
+    /** Shell run before each kernel-log read (slab validation: its reports then land in that read). */
+    private readonly beforeLogRead?: string,
   ) {}
 
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
@@ -54,7 +56,8 @@ export class GuestBackend implements Backend {
 
   /** Filtered in the guest: the serial line is slow, and the boot log need not cross it every time. */
   async kernelLog(since: string): Promise<string> {
-    const r = await this.exec(['sh', '-c', KERNEL_LOG_SINCE, 'sh', since]);
+    const script = this.beforeLogRead ? `${this.beforeLogRead}\n${KERNEL_LOG_SINCE}` : KERNEL_LOG_SINCE;
+    const r = await this.exec(['sh', '-c', script, 'sh', since], { timeoutMs: 30_000 });
     return r.stdout.toString('utf8');
   }
 
