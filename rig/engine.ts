@@ -12,6 +12,7 @@ import { makeContext } from './scenario-context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from './scenario-api.ts';
 import { guestCmdline, SLAB_VALIDATE_SCRIPT } from './guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from './artifacts.ts';
+import { pool } from './pool.ts';
 import { AssertionFailed, GuestError } from './errors.ts';
 import type { EventSink } from './events.ts';
 import type { Accel, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from './types.ts';
@@ -29,6 +30,8 @@ export interface ImageRunOptions {
   readonly logsDir?: string;
   readonly cacheDir?: string;
   readonly accel?: Accel;
+  /** Guests of this image running scenarios at once (default 1). */
+  readonly lanes?: number;
   readonly onEvent: EventSink;
 }
 
@@ -55,28 +58,34 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
     }
   }
 
-  const results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, snapshotFile, scenario));
+  const results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, snapshotFile, scenario), o.lanes ?? 1);
   const summary = summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results);
   o.onEvent({ type: 'run-end', summary });
   return summary;
 }
 
-/** Run scenarios one after the other, with their start and end events. Shared by both targets. */
+/**
+ * Run scenarios, up to `lanes` at once (each in a guest of its own), with their start and end events.
+ * End events come in the scenarios' order whatever order they finish in, so reports read the same.
+ * Shared by both targets (the host runs one lane: one kernel, one module).
+ */
 export async function runSequence(
   image: string,
   scenarios: readonly Scenario[],
   onEvent: EventSink,
   runOne: (scenario: Scenario) => Promise<ScenarioResult>,
+  lanes = 1,
 ): Promise<ScenarioResult[]> {
-  const results: ScenarioResult[] = [];
   const total = scenarios.length;
-  for (const [index, scenario] of scenarios.entries()) {
+  const done = new Map<number, ScenarioResult>();
+  let emitted = 0;
+  return pool(scenarios, lanes, async (scenario, index) => {
     onEvent({ type: 'scenario-start', image, name: scenario.name, index, total });
     const result = await runOne(scenario);
-    results.push(result);
-    onEvent({ type: 'scenario-end', result, index, total });
-  }
-  return results;
+    done.set(index, result);
+    for (let next = done.get(emitted); next; next = done.get(emitted)) onEvent({ type: 'scenario-end', result: next, index: emitted++, total });
+    return result;
+  });
 }
 
 export function scenarioResult(image: string, name: string, started: number, failure: ScenarioFailure | undefined): ScenarioResult {

@@ -27,13 +27,22 @@ export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
 
+/**
+ * How `jobs` guests are shared: images in parallel first, then the spare guests as lanes inside each
+ * image (scenarios of one image in guests of their own, all restored from the same snapshot). Pure.
+ */
+export function splitJobs(jobs: number, images: number): { images: number; lanes: number } {
+  const parallelImages = Math.max(1, Math.min(jobs, images));
+  return { images: parallelImages, lanes: Math.max(1, Math.floor(jobs / parallelImages)) };
+}
+
 export async function runRig(o: RigRunOptions): Promise<RunSummary[]> {
-  const jobs = Math.max(1, Math.min(o.jobs ?? defaultJobs(), o.plan.length));
-  return pool(o.plan, jobs, async ({ image, scenarios }) => {
+  const split = splitJobs(o.jobs ?? defaultJobs(), o.plan.length);
+  return pool(o.plan, split.images, async ({ image, scenarios }) => {
     const workDir = join(o.workDir, image.id);
     await mkdir(workDir, { recursive: true });
     try {
-      return await runImage({ ...o, image, scenarios, workDir });
+      return await runImage({ ...o, image, scenarios, workDir, lanes: split.lanes });
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }

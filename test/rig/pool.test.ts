@@ -23,3 +23,12 @@ t.test('pool propagates the first failure', async (t) => {
 t.test('pool with no items returns nothing', async (t) => {
   t.same(await pool([], 4, async () => 1), []);
 });
+
+t.test('splitJobs: images in parallel first, spare guests as lanes inside an image', async (t) => {
+  const { splitJobs } = await import('../../rig/run.ts');
+  t.same(splitJobs(2, 1), { images: 1, lanes: 2 });
+  t.same(splitJobs(2, 5), { images: 2, lanes: 1 });
+  t.same(splitJobs(8, 3), { images: 3, lanes: 2 });
+  t.same(splitJobs(1, 1), { images: 1, lanes: 1 });
+  t.same(splitJobs(0, 0), { images: 1, lanes: 1 });
+});
