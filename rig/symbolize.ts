@@ -50,16 +50,21 @@ export interface Location {
 }
 
 /** Parses `addr2line -f -i -a` output: each "0x..." address line starts a group of function/location pairs. */
-export function parseAddr2line(output: string): (Location | undefined)[] {
+export function parseAddr2line(output: string, prefer?: (file: string) => boolean): (Location | undefined)[] {
   const groups: string[][] = [];
   for (const line of output.split('\n')) {
     if (/^0x[0-9a-f]+$/i.test(line.trim())) groups.push([]);
     else if (line.trim() && groups.length > 0) groups[groups.length - 1].push(line.trim());
   }
   return groups.map((g) => {
-    const loc = g[1]?.match(/^(.*):(\d+)(?:\s+\(discriminator \d+\))?$/);
-    if (!loc || loc[1] === '??' || loc[2] === '0') return undefined;
-    return { file: loc[1], line: Number(loc[2]) };
+    // -f -i: function and location pairs, innermost inline first, the real function last.
+    const chain: Location[] = [];
+    for (let k = 1; k < g.length; k += 2) {
+      const loc = g[k]!.match(/^(.*):(\d+)(?:\s+\(discriminator \d+\))?$/);
+      if (loc && loc[1] !== '??' && loc[2] !== '0') chain.push({ file: loc[1]!, line: Number(loc[2]) });
+    }
+    // A kernel header inlined into the module says less than the module line that called it.
+    return (prefer && chain.find((l) => prefer(l.file))) || chain[0];
   });
 }
 
@@ -113,6 +118,9 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   const addr2line = opts.addr2line ?? `${chain.prefix}addr2line`;
   const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], chain.pkg), tool(readelf, ['-sW', koPath], chain.pkg)]);
   const table = parseReadelf(sections, symbols);
+  const root = opts.sourceRoot ?? dirname(koPath);
+  // The module's own files: relative to its build dir, or under it.
+  const ownSource = (file: string): boolean => !isAbsolute(file) || !relative(root, file).startsWith('..');
   const firstIsPc = opts.firstIsPc ?? true;
   const wanted = frames.map((f, i) => {
     const sym = table.get(f.symbol);
@@ -126,9 +134,8 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   for (const [section, indexes] of bySection) {
     const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
     const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], chain.pkg);
-    parseAddr2line(out).forEach((loc, k) => loc && found.set(indexes[k], loc));
+    parseAddr2line(out, ownSource).forEach((loc, k) => loc && found.set(indexes[k], loc));
   }
-  const root = opts.sourceRoot ?? dirname(koPath);
   return frames.map((f, i) => {
     const loc = found.get(i);
     return loc ? { ...f, file: shortPath(loc.file, root), line: loc.line } : f;

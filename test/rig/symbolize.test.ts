@@ -153,3 +153,10 @@ t.test('symbolizes an arm64 .ko with the cross binutils', { skip: !arm64Headers 
 t.test('elfMachine of a non-ELF file', async (t) => {
   t.equal(await elfMachine(join(import.meta.dirname, '..', 'fixtures', 'symtest', 'Kbuild')), undefined);
 });
+
+t.test('parseAddr2line prefers the module line that a kernel header was inlined into', async (t) => {
+  const out = ['0x10', '__list_del_entry', '/cache/linux-headers/include/linux/list.h:134', 'crasher_list_del_twice', 'crasher.c:112', ''].join('\n');
+  t.strictSame(parseAddr2line(out), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }]);
+  t.strictSame(parseAddr2line(out, (f) => !f.startsWith('/')), [{ file: 'crasher.c', line: 112 }]);
+  t.strictSame(parseAddr2line(out, () => false), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }], 'falls back to the innermost');
+});
