@@ -2,24 +2,17 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import { runImage } from './engine.ts';
+import { runImage, type ImageRunOptions } from './engine.ts';
 import { pool } from './pool.ts';
 import type { Scenario } from './scenario-api.ts';
-import type { EventSink } from './events.ts';
-import type { Accel, ImageSpec, RunSummary } from './types.ts';
+import type { ImageSpec, RunSummary } from './types.ts';
 
-export interface RigRunOptions {
+/** What runImage takes, for every image of the plan; workDir is the run's (each image gets a subdirectory). */
+export interface RigRunOptions extends Omit<ImageRunOptions, 'image' | 'scenarios' | 'lanes'> {
   /** Each image with the scenarios it runs (after --only and --shard). */
   readonly plan: readonly { readonly image: ImageSpec; readonly scenarios: readonly Scenario[] }[];
-  readonly kmodDir: string;
+  /** Guests at once, all images together (default: one per core). */
   readonly jobs?: number;
-  readonly snapshot: boolean;
-  readonly debug: boolean;
-  readonly workDir: string;
-  readonly logsDir?: string;
-  readonly cacheDir?: string;
-  readonly accel?: Accel;
-  readonly onEvent: EventSink;
 }
 
 /** Default parallelism: one guest per core (each TCG guest keeps a core busy). */

@@ -11,6 +11,7 @@ import { prepareKernel } from '../../rig/fetch.ts';
 import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/images.ts';
 import { projectRoot } from '../../rig/paths.ts';
 import type { PreparedKernel } from '../../rig/types.ts';
+import type { GuestOptions } from '../../rig/guest.ts';
 
 let prepared: Promise<PreparedKernel> | undefined;
 
@@ -66,4 +67,21 @@ export function gone(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * A temp dir with the product initramfs, GuestOptions for the default kernel, and a list of QEMU pids
+ * that the test's teardown kills if they are still alive.
+ */
+export async function guestFixture(t: { teardown(fn: () => unknown): void }, prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const kernel = await defaultKernel();
+  const initrdPath = await buildTestInitrd(dir);
+  const opts: GuestOptions = { kernelPath: kernel.kernelPath, initrdPath, qemu: kernel.image.qemu, accel: 'tcg', workDir: dir };
+  const pids: number[] = [];
+  t.teardown(() => {
+    for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL');
+  });
+  return { dir, opts, pids };
 }

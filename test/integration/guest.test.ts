@@ -1,34 +1,19 @@
 // Boots the default image's kernel under QEMU: ready guest, exec, a panic, a hang, boot failures, no QEMU left behind.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Guest, type GuestOptions } from '../../rig/guest.ts';
+import { Guest } from '../../rig/guest.ts';
 import { GuestError, QemuError } from '../../rig/errors.ts';
 import { PROBE_RECIPES, runProbe } from '../../rig/kvm.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
-import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
-import { buildTestInitrd, defaultKernel, gone } from '../helpers/rig.ts';
-import type { QemuSpec } from '../../rig/types.ts';
+import { defaultKernel, gone, guestFixture } from '../helpers/rig.ts';
 
 t.setTimeout(300_000);
 
-// The default image's kernel and QEMU settings, fetched through the rig's own cache (never skipped).
-const KERNEL = (await defaultKernel()).kernelPath;
-const IMAGE = resolveImages(DEFAULT_IMAGE_ID)[0]!;
-const QEMU: QemuSpec = IMAGE.qemu;
 
 
 t.test('guest', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ktest-guest-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const initrdPath = await buildTestInitrd(dir);
-  const opts: GuestOptions = { kernelPath: KERNEL, initrdPath, qemu: QEMU, accel: 'tcg', workDir: dir };
-  const pids: number[] = [];
-  t.teardown(() => {
-    for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL');
-  });
+  const { dir, opts, pids } = await guestFixture(t, 'ktest-guest-');
 
   t.test('boot, exec: stdout, stderr, exit codes, stdin, missing command, timeout', async (t) => {
     const started = performance.now();
@@ -45,7 +30,7 @@ t.test('guest', async (t) => {
     t.equal(r.stderr.toString(), 'err\n');
     t.equal(r.timedOut, false);
 
-    t.equal((await guest.exec(['uname', '-r'])).stdout.toString().trim(), IMAGE.release);
+    t.equal((await guest.exec(['uname', '-r'])).stdout.toString().trim(), (await defaultKernel()).image.release);
     t.equal((await guest.exec(['cat'], { stdin: Buffer.from('piped\n') })).stdout.toString(), 'piped\n');
 
     const missing = await guest.exec(['/no/such/program']);

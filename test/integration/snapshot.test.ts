@@ -1,22 +1,16 @@
 // Snapshot a ready default-image guest once, restore fresh guests from it: independent, fast, nothing left behind.
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Guest, type GuestOptions } from '../../rig/guest.ts';
+import { Guest } from '../../rig/guest.ts';
 import { QemuError } from '../../rig/errors.ts';
 import { liveQemuPids } from '../../rig/qemu.ts';
-import { DEFAULT_IMAGE_ID, resolveImages } from '../../rig/images.ts';
-import { buildTestInitrd, defaultKernel, gone } from '../helpers/rig.ts';
+import { gone, guestFixture } from '../helpers/rig.ts';
 import { takeSnapshot } from '../../rig/snapshot.ts';
-import type { QemuSpec } from '../../rig/types.ts';
 
 t.setTimeout(300_000);
 
-// The default image's kernel and QEMU settings, fetched through the rig's own cache (never skipped).
-const KERNEL = (await defaultKernel()).kernelPath;
-const QEMU: QemuSpec = resolveImages(DEFAULT_IMAGE_ID)[0]!.qemu;
 
 
 function median(xs: number[]): number {
@@ -25,14 +19,7 @@ function median(xs: number[]): number {
 }
 
 t.test('snapshot', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ktest-snap-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const initrdPath = await buildTestInitrd(dir);
-  const opts: GuestOptions = { kernelPath: KERNEL, initrdPath, qemu: QEMU, accel: 'tcg', workDir: dir };
-  const pids: number[] = [];
-  t.teardown(() => {
-    for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL');
-  });
+  const { dir, opts, pids } = await guestFixture(t, 'ktest-snap-');
 
   let started = performance.now();
   const snapshot = await takeSnapshot(opts, dir);
