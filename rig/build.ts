@@ -116,9 +116,18 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   if (overlaps(sourceDir, outDir)) {
     throw new UsageError(`module build dir ${outDir} overlaps the sources in ${sourceDir}`, { hint: 'build into a separate directory (it is wiped first)' });
   }
-  emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   await rm(outDir, { recursive: true, force: true });
   await cp(sourceDir, outDir, { recursive: true, dereference: true });
+  // The same sources for the same kernel and toolchain built before: reuse those .ko files.
+  const key = await moduleBuildKey(outDir, kernel);
+  const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
+  if (!opts.runner && existsSync(join(cached, MODULE_MARKER))) {
+    emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
+    const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
+    for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
+    return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir }));
+  }
+  emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   const tc = kernel.image.toolchain;
   const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism());
   const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
@@ -142,7 +151,33 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
       throw new BuildError(`${basename(ko)} has no .debug_info section (built without -g?)`, undefined, log);
     }
   }
+  if (!opts.runner) await storeModules(cached, kos);
   return kos.map((koPath) => ({ name: basename(koPath, '.ko'), koPath, sourceDir }));
+}
+
+const MODULE_MARKER = 'built.json';
+
+/** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins and the toolchain. */
+export async function moduleBuildKey(dir: string, kernel: PreparedKernel): Promise<string> {
+  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 1]));
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) h.update(`${relative(dir, p)}\0`).update(await readFile(p)).update('\0');
+    }
+  };
+  await walk(dir);
+  return h.digest('hex').slice(0, 24);
+}
+
+/** Keep the .ko files under the cache (written to a temp dir, renamed into place, marker last). */
+async function storeModules(cached: string, kos: readonly string[]): Promise<void> {
+  const tmp = `${cached}.tmp-${process.pid}-${Date.now()}`;
+  await mkdir(tmp, { recursive: true });
+  for (const ko of kos) await copyFile(ko, join(tmp, basename(ko)));
+  await writeFile(join(tmp, MODULE_MARKER), `${JSON.stringify({ modules: kos.map((k) => basename(k)) })}\n`);
+  await rename(tmp, cached).catch(() => rm(tmp, { recursive: true, force: true }));
 }
 
 /** Guest programs as data: sources (globs of *.c allowed) and include dirs, relative to the project root. */

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuestPrograms, buildModule, overlaps, compilerWarnings, elfSectionNames, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../rig/build.ts';
+import { buildGuestPrograms, buildModule, moduleBuildKey, overlaps, compilerWarnings, elfSectionNames, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../rig/build.ts';
 import { BuildError } from '../../rig/errors.ts';
 import type { ImageSpec, PreparedKernel } from '../../rig/types.ts';
 
@@ -144,4 +144,19 @@ t.test('buildGuestPrograms: static musl binaries with uapi headers, cached, Buil
   t.match(err.firstError, /broken\.c:4:\d+: error: .*undeclared_thing/);
   const missing = { ...programs, agent: { sources: ['g/nope.c'], includes: [] } };
   await t.rejects(buildGuestPrograms({ arch: 'x86_64', outDir, cacheDir, sourceRoot: root, programs: missing }), { name: 'BuildError', message: /missing sources g\/nope\.c/ });
+});
+
+t.test('moduleBuildKey: same sources and kernel give the same key; any byte, file name or kernel changes it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ktest-key-'));
+  writeFileSync(join(dir, 'Kbuild'), 'obj-m := m.o\n');
+  writeFileSync(join(dir, 'm.c'), 'int x;\n');
+  const kernel = fakeKernel();
+  const key = await moduleBuildKey(dir, kernel);
+  t.equal(await moduleBuildKey(dir, kernel), key);
+  writeFileSync(join(dir, 'm.c'), 'int y;\n');
+  const changed = await moduleBuildKey(dir, kernel);
+  t.not(changed, key);
+  writeFileSync(join(dir, 'extra.h'), '');
+  t.not(await moduleBuildKey(dir, kernel), changed);
+  t.not(await moduleBuildKey(dir, { ...kernel, image: { ...kernel.image, release: 'other' } }), await moduleBuildKey(dir, kernel));
 });
