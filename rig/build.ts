@@ -142,7 +142,9 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
     });
   }
   if (r.exitCode !== 0) {
-    throw new BuildError(`module build failed for ${kernel.image.id} (log: ${join(outDir, 'build.log')})`, firstError?.replaceAll(`${outDir}/`, `${sourceDir}/`), log);
+    throw new BuildError(`module build failed for ${kernel.image.id}`, firstError?.replaceAll(`${outDir}/`, `${sourceDir}/`), log, {
+      hint: 'fix the first error; --verbose prints the whole compiler log',
+    });
   }
   const kos = await findKos(outDir);
   if (kos.length === 0) throw new BuildError(`module build for ${kernel.image.id} produced no .ko (is obj-m set in Kbuild?)`, undefined, log);

@@ -19,7 +19,7 @@ import { execCommand } from './exec.ts';
 import { DEFAULT_KMOD_DIR } from './artifacts.ts';
 import { writeJsonReport } from './report/json.ts';
 import { writeJunitReport } from './report/junit.ts';
-import { ExitCode, UsageError, exitCodeOf, formatError } from './errors.ts';
+import { BuildError, ExitCode, UsageError, exitCodeOf, formatError } from './errors.ts';
 import type { EventSink } from './events.ts';
 import type { ImageSpec, RunSummary } from './types.ts';
 
@@ -155,6 +155,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.exitCode = code;
     },
     (error: unknown) => {
+      // The whole compiler log with --verbose (the build dir is temporary); the first error otherwise.
+      if (error instanceof BuildError && process.argv.some((a) => a === '-v' || a === '--verbose')) process.stderr.write(`${error.log}\n`);
       process.stderr.write(`${formatError(error)}\n`);
       process.exitCode = exitCodeOf(error);
     },
