@@ -148,6 +148,15 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Ctrl-C or a CI cancel: exit through process.exit, so that 'exit' handlers run: QEMU processes are
+  // killed (rig/qemu.ts) and temporary work dirs, snapshots included, are removed (tmp's graceful cleanup).
+  tmp.setGracefulCleanup();
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nktest-rig: ${signal}, stopping\n`);
+      process.exit(code);
+    });
+  }
   // `npm run rig | head` closes stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(process.exitCode ?? 0) : undefined));
   main(process.argv.slice(2)).then(

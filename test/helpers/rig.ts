@@ -85,3 +85,10 @@ export async function guestFixture(t: { teardown(fn: () => unknown): void }, pre
   });
   return { dir, opts, pids };
 }
+
+/** A temporary directory removed when the test ends. */
+export async function tempDir(t: { teardown(fn: () => unknown): void }, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -1,9 +1,8 @@
 // Every image in images/ boots with the real module and client: `--kernel all` on a few scenarios, in parallel.
 import t from 'tap';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rig } from '../helpers/rig.ts';
+import { rig, tempDir } from '../helpers/rig.ts';
 import { loadImages } from '../../rig/images.ts';
 
 // Cold, this fetches every kernel and makes the trixie and sid build roots (minutes); warm, about a minute.
@@ -16,7 +15,7 @@ interface Runs {
 }
 
 t.test('--kernel all: load, roundtrip and echo-4k pass on every image', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-images-'));
+  const out = await tempDir(t, 'ktest-rig-images-');
   const r = await rig(['--kernel', 'all', '--only', '/^(load|roundtrip|echo-4k)$/', '--jobs', '2', '--json', join(out, 'all.json'), '--junit', join(out, 'all.xml')]);
   t.equal(r.exitCode, 0, 'exit code', { stderr: r.stderr.slice(-3000) });
   t.equal(r.qemuLeft, 0, 'no QEMU left behind');

@@ -1,9 +1,8 @@
 // The whole product as a user runs it: `npm run rig` on the default image, reports, exit codes, broken modules.
 import t from 'tap';
-import { readFile, readdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rig } from '../helpers/rig.ts';
+import { rig, tempDir } from '../helpers/rig.ts';
 import { projectRoot } from '../../rig/paths.ts';
 
 t.setTimeout(20 * 60_000);
@@ -27,7 +26,7 @@ interface JsonRun {
 }
 
 t.test('npm run rig: every default scenario passes on the default image, with TAP, JSON, JUnit and logs', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const out = await tempDir(t, 'ktest-rig-out-');
   const r = await rig(['--json', join(out, 'r.json'), '--junit', join(out, 'r.xml'), '--logs', join(out, 'logs')]);
   t.equal(r.exitCode, 0, 'exit code', { stderr: r.stderr.slice(-2000) });
   t.equal(r.qemuLeft, 0, 'no QEMU left behind');
@@ -57,7 +56,7 @@ t.test('a module that does not compile: exit 4 with the first compiler error', a
 });
 
 t.test('a module whose init fails: the load scenario fails, exit 1', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const out = await tempDir(t, 'ktest-rig-out-');
   const r = await rig(['--kmod', fixture('init-fails'), '--only', '/^(load|roundtrip|no-module)$/', '--json', join(out, 'r.json')]);
   t.equal(r.exitCode, 1, 'exit code', { stderr: r.stderr.slice(-2000) });
   const report = JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as JsonRun;
@@ -77,7 +76,7 @@ t.test('a module that replies wrongly: the round trip fails with the payload it 
 });
 
 t.test('a module that oopses in one scenario: that scenario fails with the title and source line, the rest pass', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'ktest-rig-out-'));
+  const out = await tempDir(t, 'ktest-rig-out-');
   const r = await rig(['--kmod', fixture('crash-on-ack'), '--json', join(out, 'r.json')]);
   t.equal(r.exitCode, 1, 'exit code', { stderr: r.stderr.slice(-2000) });
   t.equal(r.qemuLeft, 0, 'no QEMU left behind');
@@ -103,7 +102,7 @@ t.test('bad input gets one clear line and a distinct exit code', async (t) => {
   t.equal(option.exitCode, 2);
   t.match(option.stderr, /unknown option '--frobnicate'/);
 
-  const dir = await mkdtemp(join(tmpdir(), 'ktest-rig-sc-'));
+  const dir = await tempDir(t, 'ktest-rig-sc-');
   await writeFile(join(dir, 'bad.ts'), 'export default [{ name: "Not A Name", run() {} }];\n');
   const malformed = await rig(['--scenarios', join(dir, 'bad.ts')]);
   t.equal(malformed.exitCode, 2, 'exit code', { stderr: malformed.stderr });
@@ -133,4 +132,28 @@ t.test('--target host refuses with one line when it cannot run safely', async (t
   }
   t.equal(r.exitCode, 2, 'exit code', { stderr: r.stderr });
   t.match(r.stderr, /^error: --target host: (no headers for the running kernel|the host target .* needs root|a module named ktest is already loaded)/m);
+});
+
+t.test('Ctrl-C mid-run: exit 130, no QEMU and no work directory left', async (t) => {
+  const { execa } = await import('execa');
+  const tmp = await tempDir(t, 'ktest-rig-int-');
+  const child = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli.ts'), '--only', 'roundtrip'], {
+    cwd: projectRoot,
+    env: { TMPDIR: tmp },
+    reject: false,
+    stdin: 'ignore',
+  });
+  const qemuOfRun = async () => (await execa('pgrep', ['-f', `qemu-system-.*${tmp}`], { reject: false })).stdout.split('\n').filter(Boolean).length;
+  let seen = false;
+  for (let i = 0; i < 600 && !seen; i++) {
+    seen = (await qemuOfRun()) > 0;
+    if (!seen) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(seen, 'a guest was running');
+  child.kill('SIGINT');
+  const r = await child;
+  t.equal(r.exitCode, 130, 'exit code 130 after SIGINT', { stderr: String(r.stderr).slice(-1000) });
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(await qemuOfRun(), 0, 'no QEMU of the run left');
+  t.same((await readdir(tmp)).filter((f) => f.startsWith('ktest-rig-')), [], 'its temporary work directory is gone');
 });
