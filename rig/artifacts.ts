@@ -1,5 +1,5 @@
 // Everything a guest needs for one image: the kernel, the built module(s), the guest programs, the initramfs.
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { prepareKernel } from './fetch.ts';
@@ -42,18 +42,19 @@ export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
   const programs = await buildGuestPrograms({ arch: o.image.arch, outDir: join(o.workDir, 'guest') });
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'initramfs', message: 'packing the initramfs' });
   const busybox = await busyboxFor(o.image.arch, { cacheDir: o.cacheDir, onEvent: o.onEvent });
-  const files: { path: string; source: string | Buffer; mode?: number }[] = [
-    { path: '/bin/nlclient', source: programs.nlclient, mode: 0o755 },
-    { path: '/bin/ktest-agent', source: programs.agent, mode: 0o755 },
-    ...modules.map((m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: m.koPath, mode: 0o644 })),
-  ];
+  // Kernel modules the image needs before the agent (arm64: virtio_console) keep their path under
+  // /lib/modules/<release>/; the init loads them in the order the image lists them.
   const guestModules = o.image.qemu.guestModules ?? [];
-  if (guestModules.length > 0) {
-    const modRoot = join(kernel.headersDir, '..', '..', '..', 'lib', 'modules', o.image.release);
-    for (const rel of guestModules) files.push({ path: `/lib/modules/boot/${basename(rel)}`, source: await findKernelModule(kernel, rel, modRoot), mode: 0o644 });
-    files.push({ path: '/etc/ktest/modules', source: Buffer.from(guestModules.map((m) => `/lib/modules/boot/${basename(m)}\n`).join('')) });
-  }
-  const cpio = await buildInitramfs({ busybox, files });
+  const cpio = await buildInitramfs({
+    busybox,
+    agent: programs.agent,
+    guestModules,
+    files: [
+      { path: '/bin/nlclient', source: programs.nlclient, mode: 0o755 },
+      ...modules.map((m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: m.koPath })),
+      ...guestModules.map((rel) => ({ path: `/lib/modules/${o.image.release}/${rel}`, source: kernelModule(kernel, rel) })),
+    ],
+  });
   await mkdir(o.workDir, { recursive: true });
   const initrdPath = join(o.workDir, 'initramfs.cpio');
   await writeFile(initrdPath, cpio);
@@ -66,16 +67,15 @@ function pickModule(modules: readonly BuiltModule[], kmodDir: string): BuiltModu
   return modules.find((m) => m.name === 'ktest') ?? modules.find((m) => m.name === dirName) ?? modules[0]!;
 }
 
-async function findKernelModule(kernel: PreparedKernel, rel: string, modRoot: string): Promise<string> {
-  const path = join(kernel.modulesDir ?? modRoot, rel);
-  if (!existsSync(path)) throw new UsageError(`image ${kernel.image.id}: guest module ${rel} not found in the kernel package (${path})`);
+function kernelModule(kernel: PreparedKernel, rel: string): string {
+  const path = kernel.modulesDir && join(kernel.modulesDir, rel);
+  if (!path || !existsSync(path)) throw new UsageError(`image ${kernel.image.id}: guest module ${rel} is not in the kernel package (${path ?? 'no modules dir'})`);
   return path;
 }
 
 /** Constants of the module's uapi header; the ktest defaults when the module has none. */
 export async function readUapi(kmodDir: string): Promise<Record<string, number>> {
   for (const dir of [kmodDir, DEFAULT_KMOD_DIR]) {
-    const { readdir } = await import('node:fs/promises');
     const header = (await readdir(dir).catch(() => [] as string[])).find((f) => f.endsWith('_uapi.h'));
     if (header) return parseUapiConstants(await readFile(join(dir, header), 'utf8'));
   }

@@ -50,7 +50,7 @@ function selectedImages(args: RunArgs): ImageSpec[] {
   return resolveImages(k.kind === 'default' ? DEFAULT_IMAGE_ID : k.kind === 'all' ? 'all' : k.ids.join(','));
 }
 
-async function run(args: RunArgs, stdout: Out): Promise<number> {
+async function run(args: RunArgs): Promise<number> {
   const kmodDir = resolve(args.kmod ?? DEFAULT_KMOD_DIR);
   const all = args.scenarios ? await loadScenarioFile(args.scenarios) : validateScenarios(defaultScenarios, 'rig/scenarios/ktest.ts');
   const scenarios = selectScenarios(all, args.only, args.only?.kind === 'regex' ? String(args.only.regex) : args.only?.text);
@@ -84,7 +84,6 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   }
   if (args.json) await writeJsonReport(args.json, summaries);
   if (args.junit) await writeJunitReport(args.junit, summaries);
-  void stdout;
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
 }
 
@@ -143,7 +142,7 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
     case 'exec':
       return exec(cmd.args, stdout, stderr);
     case 'run':
-      return run(cmd.args, stdout);
+      return run(cmd.args);
   }
 }
 
