@@ -1,8 +1,7 @@
 // Boots the dev kernel with our initramfs and drives the agent: output, exit codes, hostile argv, timeouts, load.
 import t from 'tap';
-import { defaultKernel } from '../helpers/rig.ts';
+import { defaultKernel, gone } from '../helpers/rig.ts';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,14 +27,7 @@ const QEMU: QemuSpec = {
   commandPort: 'ttyS1',
 };
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => !gone(pid);
 
 /** Hex of each argument as the guest sees it, one line per argument. */
 const PRINT_ARGS = ['sh', '-c', 'for a in "$@"; do printf "%s" "$a" | od -An -v -tx1 | tr -d " \\n"; echo; done', 'sh'];

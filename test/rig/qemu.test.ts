@@ -1,6 +1,6 @@
 import t from 'tap';
+import { gone } from '../helpers/rig.ts';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,15 +118,7 @@ ${how === 'throw' ? "setTimeout(() => { throw new Error('boom'); }, 100);" : how
   return true;
 }
 
-/** Running (a zombie waiting for init to reap it counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => !gone(pid);
 
 for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL', 'throw', 'exit'] as const) {
   t.test(`no QEMU is left behind when the rig ends by ${how}`, async (t) => {
