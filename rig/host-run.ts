@@ -26,11 +26,14 @@ export interface HostFacts {
   readonly loaded: readonly string[];
 }
 
-/** Why the host target must refuse, as one line, or undefined when it may run. Pure. */
-export function hostRefusal(f: HostFacts, moduleName: string): string | undefined {
+/**
+ * Why the host target must refuse, as one line, or undefined when it may run. Pure. The module's name
+ * is known only once it is built: without it, only root and headers are checked.
+ */
+export function hostRefusal(f: HostFacts, moduleName?: string): string | undefined {
   if (f.uid !== 0) return 'the host target loads a module into the running kernel and needs root (run it with sudo)';
   if (!f.headersDir) return `no headers for the running kernel ${f.release}: install linux-headers-${f.release}`;
-  if (f.loaded.includes(moduleName)) return `a module named ${moduleName} is already loaded on this host: rmmod ${moduleName} first`;
+  if (moduleName && f.loaded.includes(moduleName)) return `a module named ${moduleName} is already loaded on this host: rmmod ${moduleName} first`;
   return undefined;
 }
 
@@ -64,8 +67,8 @@ function hostKernel(f: HostFacts): PreparedKernel {
 
 export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<RunSummary> {
   const f = facts ?? (await hostFacts());
-  // The module's name is only known after the build; refuse early on what we can see first.
-  const early = hostRefusal(f, '\0');
+  // Refuse before building on what can be seen now; the module's name comes with the build.
+  const early = hostRefusal(f);
   if (early) throw new UsageError(`--target host: ${early}`);
   const kernel = hostKernel(f);
   const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });

@@ -23,3 +23,8 @@ t.test('isLoadedOnHost reads /proc/modules by first field', async (t) => {
   t.equal(await isLoadedOnHost('ktes', file), false);
   t.equal(await isLoadedOnHost('ktest', join(dir, 'missing')), false);
 });
+
+t.test('before the build, only root and headers are checked', async (t) => {
+  t.equal(hostRefusal({ ...facts, loaded: ['ktest'] }), undefined);
+  t.match(hostRefusal({ ...facts, uid: 1000 }), /needs root/);
+});
