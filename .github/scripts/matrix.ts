@@ -1,9 +1,9 @@
 // Workflow glue: prints `matrix=<json>` (images from images/*.json, optionally sharded) for $GITHUB_OUTPUT.
 import { pathToFileURL } from 'node:url';
-import { formatError } from '../../rig/errors.ts';
-import { loadImages, resolveImages } from '../../rig/images.ts';
-import { githubMatrix } from '../../rig/matrix.ts';
-import type { ImageSpec } from '../../rig/types.ts';
+import { formatError } from '../../rig/core/errors.ts';
+import { loadImages, resolveImages } from '../../rig/kernels/images.ts';
+import { githubMatrix } from '../../rig/run/plan.ts';
+import type { ImageSpec } from '../../rig/core/types.ts';
 
 /** The $GITHUB_OUTPUT line for `kernels` (an id, a comma list, or all) split into `shards` jobs each. */
 export function matrixOutput(kernels: string, shards: string, all: readonly ImageSpec[] = loadImages()): string {

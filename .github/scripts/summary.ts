@@ -1,8 +1,8 @@
 // Workflow glue: turns the rig's JSON reports into the job summary ($GITHUB_STEP_SUMMARY) and ::error annotations.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { annotations, summaryMarkdown } from '../../rig/matrix.ts';
-import type { RunSummary } from '../../rig/types.ts';
+import { annotations, summaryMarkdown } from '../../rig/run/plan.ts';
+import type { RunSummary } from '../../rig/core/types.ts';
 
 function isRunSummary(v: unknown): v is RunSummary {
   const o = v as Partial<RunSummary> | null;

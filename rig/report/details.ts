@@ -1,5 +1,5 @@
 // Shared renderings of a failure for every report format: frames with file:line, bounded console tail.
-import type { KernelReport, ScenarioFailure, StackFrame } from '../types.ts';
+import type { KernelReport, ScenarioFailure, StackFrame } from '../core/types.ts';
 
 /** Most console lines and characters a report keeps. */
 export const CONSOLE_TAIL_LINES = 40;

@@ -1,5 +1,5 @@
 // JSON report. One image: {image, kernel, arch, accel, scenarios, passed, failed}; several: {runs: [...], passed, failed}.
-import type { RunSummary, ScenarioFailure, ScenarioStatus } from '../types.ts';
+import type { RunSummary, ScenarioFailure, ScenarioStatus } from '../core/types.ts';
 import { writeFileAtomic } from './write.ts';
 
 export interface JsonScenario {

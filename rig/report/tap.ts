@@ -1,5 +1,5 @@
 // TAP 14 for runs: one test point per scenario with a YAML block on failure, subtests per image. Pure.
-import type { RunSummary, ScenarioFailure, ScenarioResult } from '../types.ts';
+import type { RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 import { cleanText, consoleTail, formatFrame } from './details.ts';
 
 export const TAP_HEADER = 'TAP version 14';

@@ -2,7 +2,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { InfraError } from '../errors.ts';
+import { InfraError } from '../core/errors.ts';
 
 /** Writes `data` to `path` so that readers see the old file or the whole new one, never a part. */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../rig/paths.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
 
 interface LintResult {
   readonly file: string;

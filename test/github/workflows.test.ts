@@ -4,10 +4,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { matrixOutput } from '../../.github/scripts/matrix.ts';
 import { runsOfReport, summarize } from '../../.github/scripts/summary.ts';
-import { UsageError } from '../../rig/errors.ts';
-import { loadImages } from '../../rig/images.ts';
-import { projectRoot } from '../../rig/paths.ts';
-import type { RunSummary } from '../../rig/types.ts';
+import { UsageError } from '../../rig/core/errors.ts';
+import { loadImages } from '../../rig/kernels/images.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
+import type { RunSummary } from '../../rig/core/types.ts';
 
 const workflowsDir = join(projectRoot, '.github', 'workflows');
 const workflows = Object.fromEntries(

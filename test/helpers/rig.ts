@@ -3,15 +3,15 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { buildInitramfs } from '../../rig/initramfs.ts';
-import { buildGuestPrograms } from '../../rig/build.ts';
-import { busyboxFor } from '../../rig/arch.ts';
+import { buildInitramfs } from '../../rig/build/initramfs.ts';
+import { buildGuestPrograms } from '../../rig/build/module.ts';
+import { busyboxFor } from '../../rig/platform/arch.ts';
 import { tmpdir } from 'node:os';
-import { prepareKernel } from '../../rig/fetch.ts';
-import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/images.ts';
-import { projectRoot } from '../../rig/paths.ts';
-import type { PreparedKernel } from '../../rig/types.ts';
-import type { GuestOptions } from '../../rig/guest.ts';
+import { prepareKernel } from '../../rig/kernels/fetch.ts';
+import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/kernels/images.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
+import type { PreparedKernel } from '../../rig/core/types.ts';
+import type { GuestOptions } from '../../rig/vm/guest.ts';
 
 let prepared: Promise<PreparedKernel> | undefined;
 
@@ -30,13 +30,13 @@ export interface CliRun {
 }
 
 /**
- * `npm run rig -- ...args` as a user runs it (node + tsx + rig/cli.ts, without npm's banner). The run
+ * `npm run rig -- ...args` as a user runs it (node + tsx + rig/cli/main.ts, without npm's banner). The run
  * gets a TMPDIR of its own, so its QEMU processes (their argv names files in it) can be counted after.
  */
 export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   const tmp = await mkdtemp(join(tmpdir(), 'ktest-rig-cli-'));
   try {
-    const r = await execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli.ts'), ...args], {
+    const r = await execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), ...args], {
       cwd: projectRoot,
       reject: false,
       env: { ...env, TMPDIR: tmp },
@@ -51,7 +51,7 @@ export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}):
   }
 }
 
-/** The product's initramfs (rig/initramfs.ts) with the product's busybox and agent build, for x86_64 guests. */
+/** The product's initramfs (rig/build/initramfs.ts) with the product's busybox and agent build, for x86_64 guests. */
 export async function buildTestInitrd(dir: string): Promise<string> {
   const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
   const initrd = join(dir, 'initrd.cpio');

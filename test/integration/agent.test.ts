@@ -5,13 +5,13 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Guest } from '../../rig/guest.ts';
-import { buildGuestPrograms } from '../../rig/build.ts';
-import { busyboxFor } from '../../rig/arch.ts';
-import { prepareKernel } from '../../rig/fetch.ts';
-import { resolveImages } from '../../rig/images.ts';
-import { buildInitramfs } from '../../rig/initramfs.ts';
-import type { QemuSpec } from '../../rig/types.ts';
+import { Guest } from '../../rig/vm/guest.ts';
+import { buildGuestPrograms } from '../../rig/build/module.ts';
+import { busyboxFor } from '../../rig/platform/arch.ts';
+import { prepareKernel } from '../../rig/kernels/fetch.ts';
+import { resolveImages } from '../../rig/kernels/images.ts';
+import { buildInitramfs } from '../../rig/build/initramfs.ts';
+import type { QemuSpec } from '../../rig/core/types.ts';
 
 t.setTimeout(300_000);
 

@@ -4,13 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuestPrograms, buildModule, elfSectionNames } from '../../rig/build.ts';
-import { BuildError, ExitCode, PinGoneError } from '../../rig/errors.ts';
-import { prepareKernel } from '../../rig/fetch.ts';
-import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/images.ts';
-import { imagesUpdate, renderImage } from '../../rig/images-cli.ts';
-import { checkVmlinux } from '../../rig/kernel-image.ts';
-import { cacheRoot, projectRoot } from '../../rig/paths.ts';
+import { buildGuestPrograms, buildModule, elfSectionNames } from '../../rig/build/module.ts';
+import { BuildError, ExitCode, PinGoneError } from '../../rig/core/errors.ts';
+import { prepareKernel } from '../../rig/kernels/fetch.ts';
+import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/kernels/images.ts';
+import { imagesUpdate, renderImage } from '../../rig/cli/images.ts';
+import { checkVmlinux } from '../../rig/kernels/vmlinux.ts';
+import { cacheRoot, projectRoot } from '../../rig/core/paths.ts';
 
 // A first run downloads about 90 MB of kernel packages; later runs use the cache ($KTEST_RIG_CACHE in CI).
 t.setTimeout(15 * 60_000);

@@ -3,12 +3,12 @@ import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runImage } from '../../rig/engine.ts';
-import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/images.ts';
-import { projectRoot } from '../../rig/paths.ts';
-import { liveQemuPids } from '../../rig/qemu.ts';
+import { runImage } from '../../rig/run/image.ts';
+import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/kernels/images.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
+import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { scenarios, expected } from '../fixtures/scenarios/crasher.ts';
-import type { ScenarioResult } from '../../rig/types.ts';
+import type { ScenarioResult } from '../../rig/core/types.ts';
 
 t.setTimeout(15 * 60_000);
 

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { rig } from '../helpers/rig.ts';
-import { projectRoot } from '../../rig/paths.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
 
 t.setTimeout(10 * 60_000);
 

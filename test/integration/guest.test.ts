@@ -2,10 +2,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Guest } from '../../rig/guest.ts';
-import { GuestError, QemuError } from '../../rig/errors.ts';
-import { PROBE_RECIPES, runProbe } from '../../rig/kvm.ts';
-import { liveQemuPids } from '../../rig/qemu.ts';
+import { Guest } from '../../rig/vm/guest.ts';
+import { GuestError, QemuError } from '../../rig/core/errors.ts';
+import { PROBE_RECIPES, runProbe } from '../../rig/platform/kvm.ts';
+import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { defaultKernel, gone, guestFixture } from '../helpers/rig.ts';
 
 t.setTimeout(300_000);

@@ -3,7 +3,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rig, tempDir } from '../helpers/rig.ts';
-import { loadImages } from '../../rig/images.ts';
+import { loadImages } from '../../rig/kernels/images.ts';
 
 // Cold, this fetches every kernel and makes the trixie and sid build roots (minutes); warm, about a minute.
 t.setTimeout(30 * 60_000);

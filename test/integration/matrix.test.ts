@@ -3,13 +3,13 @@ import t from 'tap';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxFor, elfInfo, ARCH_TOOLS } from '../../rig/arch.ts';
-import { buildRootDir, buildRootIsValid } from '../../rig/buildroot.ts';
-import { buildGuestPrograms, buildModule } from '../../rig/build.ts';
-import { prepareKernel } from '../../rig/fetch.ts';
-import { DEFAULT_IMAGE_ID, loadImages } from '../../rig/images.ts';
-import { cacheRoot, projectRoot } from '../../rig/paths.ts';
-import type { RigEvent } from '../../rig/events.ts';
+import { busyboxFor, elfInfo, ARCH_TOOLS } from '../../rig/platform/arch.ts';
+import { buildRootDir, buildRootIsValid } from '../../rig/build/buildroot.ts';
+import { buildGuestPrograms, buildModule } from '../../rig/build/module.ts';
+import { prepareKernel } from '../../rig/kernels/fetch.ts';
+import { DEFAULT_IMAGE_ID, loadImages } from '../../rig/kernels/images.ts';
+import { cacheRoot, projectRoot } from '../../rig/core/paths.ts';
+import type { RigEvent } from '../../rig/core/events.ts';
 
 // Cold: ~150 MB of .debs per image and a ~350 MB build root per suite (40-80 s each). Warm: seconds.
 t.setTimeout(30 * 60_000);

@@ -3,7 +3,7 @@ import t from 'tap';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rig, tempDir } from '../helpers/rig.ts';
-import { projectRoot } from '../../rig/paths.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
 
 t.setTimeout(20 * 60_000);
 
@@ -137,7 +137,7 @@ t.test('--target host refuses with one line when it cannot run safely', async (t
 t.test('Ctrl-C mid-run: exit 130, no QEMU and no work directory left', async (t) => {
   const { execa } = await import('execa');
   const tmp = await tempDir(t, 'ktest-rig-int-');
-  const child = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli.ts'), '--only', 'roundtrip'], {
+  const child = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), '--only', 'roundtrip'], {
     cwd: projectRoot,
     env: { TMPDIR: tmp },
     reject: false,

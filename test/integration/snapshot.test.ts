@@ -3,11 +3,11 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Guest } from '../../rig/guest.ts';
-import { QemuError } from '../../rig/errors.ts';
-import { liveQemuPids } from '../../rig/qemu.ts';
+import { Guest } from '../../rig/vm/guest.ts';
+import { QemuError } from '../../rig/core/errors.ts';
+import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { gone, guestFixture } from '../helpers/rig.ts';
-import { takeSnapshot } from '../../rig/snapshot.ts';
+import { takeSnapshot } from '../../rig/vm/snapshot.ts';
 
 t.setTimeout(300_000);
 

@@ -6,7 +6,7 @@ import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../rig/paths.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../rig/paths.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
 
 const run = promisify(execFile);
 

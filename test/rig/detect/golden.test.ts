@@ -3,7 +3,7 @@ import t from 'tap';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findReports } from '../../../rig/detect/parse.ts';
-import type { KernelReport } from '../../../rig/types.ts';
+import type { KernelReport } from '../../../rig/core/types.ts';
 
 const dir = join(import.meta.dirname, '..', '..', 'fixtures', 'logs');
 

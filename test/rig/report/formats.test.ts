@@ -9,7 +9,7 @@ import { formatJson, jsonReport, writeJsonReport } from '../../../rig/report/jso
 import { formatJunit, xmlEscape, writeJunitReport } from '../../../rig/report/junit.ts';
 import { summaryTable } from '../../../rig/report/table.ts';
 import { consoleTail, cleanText, CONSOLE_TAIL_LINES } from '../../../rig/report/details.ts';
-import type { RunSummary, ScenarioResult } from '../../../rig/types.ts';
+import type { RunSummary, ScenarioResult } from '../../../rig/core/types.ts';
 
 const crash: ScenarioResult = {
   image: 'bookworm-6.1',

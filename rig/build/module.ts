@@ -1,0 +1,301 @@
+// Build the module under test against a prepared kernel, and the static guest programs (nlclient, agent).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { execa } from 'execa';
+import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
+import { BuildError, InfraError, MissingToolError, UsageError } from '../core/errors.ts';
+import { nullSink, type EventSink } from '../core/events.ts';
+import { cacheRoot, projectRoot } from '../core/paths.ts';
+import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from '../core/types.ts';
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a build command somewhere (the host, or helper E's build root). */
+export type BuildRunner = (argv: readonly string[], opts: { readonly cwd?: string; readonly binds: readonly string[] }) => Promise<CommandResult>;
+
+export interface BuildModuleOptions {
+  readonly kernel: PreparedKernel;
+  readonly sourceDir: string;
+  readonly outDir: string;
+  readonly onEvent?: EventSink;
+  /** Override where make runs (tests); default: the host, or the image's build root. */
+  readonly runner?: BuildRunner;
+  /** Cache root for build roots (default cacheRoot()). */
+  readonly cacheDir?: string;
+}
+
+const FIRST_ERROR_PATTERNS: readonly RegExp[] = [
+  /^\S[^:\n]*:\d+(?::\d+)?: (?:fatal )?error: .*$/m,
+  /^ERROR: modpost: .*$/m,
+  /^\S[^:\n]*: undefined reference to .*$/m,
+  /^.*\*\*\* .*$/m,
+];
+
+/** The compiler's first error line in a build log (`file:line:col: error: ...`), else the first make failure. Pure. */
+export function firstCompilerError(log: string): string | undefined {
+  for (const re of FIRST_ERROR_PATTERNS) {
+    const m = re.exec(log);
+    if (m) return m[0].trim();
+  }
+  return undefined;
+}
+
+/** Compiler warning lines of a build log. Pure. */
+export function compilerWarnings(log: string): string[] {
+  return log.split('\n').filter((l) => /:\d+(?::\d+)?: warning: /.test(l) || /^WARNING: modpost: /.test(l));
+}
+
+/** Section names of a 64-bit little-endian ELF (empty if not one). Pure. */
+export function elfSectionNames(elf: Buffer): string[] {
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) return [];
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  const shstrndx = elf.readUInt16LE(0x3e);
+  if (shoff === 0 || shoff + shnum * shentsize > elf.length || shstrndx >= shnum) return [];
+  const strtab = Number(elf.readBigUInt64LE(shoff + shstrndx * shentsize + 0x18));
+  const names: string[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const start = strtab + elf.readUInt32LE(shoff + i * shentsize);
+    const end = elf.indexOf(0, start);
+    names.push(elf.toString('latin1', start, end < 0 ? undefined : end));
+  }
+  return names;
+}
+
+/** make's argv for an out-of-tree module build. Pure. */
+export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number): string[] {
+  const argv = ['make', '-C', headersDir, `M=${moduleDir}`, `-j${jobs}`, `CC=${toolchain.crossCompile ?? ''}${toolchain.cc}`, 'KCFLAGS=-g'];
+  if (arch === 'arm64') argv.push('ARCH=arm64');
+  if (toolchain.crossCompile) argv.push(`CROSS_COMPILE=${toolchain.crossCompile}`);
+  argv.push('modules');
+  return argv;
+}
+
+const hostRunner: BuildRunner = async (argv, opts) => {
+  const r = await execa(argv[0], argv.slice(1), { cwd: opts.cwd, reject: false, all: false, env: { LC_ALL: 'C' } });
+  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError([argv[0]], `sudo apt-get install ${argv[0] === 'make' ? 'make' : 'build-essential'}`);
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+};
+
+/** Helper E's build root (rig/build/buildroot.ts): make runs inside a debootstrapped root of the image's suite. */
+function buildRootRunner(spec: ToolchainSpec, o: { readonly cacheDir?: string; readonly onEvent?: EventSink }): BuildRunner {
+  return (argv, opts) => runInBuildRoot(spec, argv, { binds: opts.binds, cwd: opts.cwd, cacheDir: o.cacheDir, onEvent: o.onEvent, env: { LC_ALL: 'C' } });
+}
+
+async function findKos(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await findKos(p)));
+    else if (e.isFile() && e.name.endsWith('.ko')) out.push(p);
+  }
+  return out.sort();
+}
+
+/** True when one directory is the other or inside it (the build dir is wiped: never the sources). Pure. */
+export function overlaps(a: string, b: string): boolean {
+  const [x, y] = [resolve(a), resolve(b)];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+}
+
+/** Build every module in sourceDir against the kernel's headers; returns the .ko files (with debug info). */
+export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule[]> {
+  const { kernel, sourceDir, outDir } = opts;
+  const emit = opts.onEvent ?? nullSink;
+  if (!existsSync(join(sourceDir, 'Kbuild')) && !existsSync(join(sourceDir, 'Makefile'))) {
+    throw new BuildError(`${sourceDir} has no Kbuild or Makefile`, undefined, '', { hint: 'a module directory needs a Kbuild file (obj-m := name.o)' });
+  }
+  if (overlaps(sourceDir, outDir)) {
+    throw new UsageError(`module build dir ${outDir} overlaps the sources in ${sourceDir}`, { hint: 'build into a separate directory (it is wiped first)' });
+  }
+  await rm(outDir, { recursive: true, force: true });
+  await cp(sourceDir, outDir, { recursive: true, dereference: true });
+  // The same sources for the same kernel and toolchain built before: reuse those .ko files.
+  const key = await moduleBuildKey(outDir, kernel);
+  const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
+  if (!opts.runner && existsSync(join(cached, MODULE_MARKER))) {
+    emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
+    const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
+    for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
+    return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir }));
+  }
+  emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
+  const tc = kernel.image.toolchain;
+  const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism());
+  const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
+  const r = await runner(argv, { cwd: outDir, binds: [kernel.headersDir.replace(/\/usr\/src\/.*$/, ''), outDir] });
+  const log = `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}`;
+  await writeFile(join(outDir, 'build.log'), log);
+  for (const w of compilerWarnings(log)) emit({ type: 'log', level: 'warn', message: w.replaceAll(`${outDir}/`, `${sourceDir}/`) });
+  const firstError = firstCompilerError(r.stderr) ?? firstCompilerError(r.stdout);
+  if (r.exitCode !== 0 && r.stderr.includes(SETUP_FAILED)) {
+    throw new InfraError(`could not enter the ${tc.suite} build root: ${r.stderr.split('\n').find((l) => l.includes(SETUP_FAILED))}`, {
+      hint: 'see the build log; deleting the build root under the cache dir rebuilds it',
+    });
+  }
+  if (r.exitCode !== 0) {
+    throw new BuildError(`module build failed for ${kernel.image.id}`, firstError?.replaceAll(`${outDir}/`, `${sourceDir}/`), log, {
+      hint: 'fix the first error; --verbose prints the whole compiler log',
+    });
+  }
+  const kos = await findKos(outDir);
+  if (kos.length === 0) throw new BuildError(`module build for ${kernel.image.id} produced no .ko (is obj-m set in Kbuild?)`, undefined, log);
+  for (const ko of kos) {
+    if (!elfSectionNames(await readFile(ko)).includes('.debug_info')) {
+      throw new BuildError(`${basename(ko)} has no .debug_info section (built without -g?)`, undefined, log);
+    }
+  }
+  if (!opts.runner) await storeModules(cached, kos);
+  return kos.map((koPath) => ({ name: basename(koPath, '.ko'), koPath, sourceDir }));
+}
+
+const MODULE_MARKER = 'built.json';
+
+/** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins and the toolchain. */
+export async function moduleBuildKey(dir: string, kernel: PreparedKernel): Promise<string> {
+  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 1]));
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) h.update(`${relative(dir, p)}\0`).update(await readFile(p)).update('\0');
+    }
+  };
+  await walk(dir);
+  return h.digest('hex').slice(0, 24);
+}
+
+/** Keep the .ko files under the cache (written to a temp dir, renamed into place, marker last). */
+async function storeModules(cached: string, kos: readonly string[]): Promise<void> {
+  const tmp = `${cached}.tmp-${process.pid}-${Date.now()}`;
+  await mkdir(tmp, { recursive: true });
+  for (const ko of kos) await copyFile(ko, join(tmp, basename(ko)));
+  await writeFile(join(tmp, MODULE_MARKER), `${JSON.stringify({ modules: kos.map((k) => basename(k)) })}\n`);
+  await rename(tmp, cached).catch(() => rm(tmp, { recursive: true, force: true }));
+}
+
+/** Guest programs as data: sources (globs of *.c allowed) and include dirs, relative to the project root. */
+export const GUEST_PROGRAMS = {
+  nlclient: { sources: ['guest/nlclient.c', 'native/lib/*.c'], includes: ['native/include', 'kmod'] },
+  agent: { sources: ['guest/agent.c'], includes: [] as string[] },
+} as const;
+export type GuestProgram = keyof typeof GUEST_PROGRAMS;
+
+/** Kernel uapi headers visible to musl-gcc (linux/, asm/, asm-generic/), without glibc's headers. */
+export const X86_64_UAPI_LINKS: Readonly<Record<string, string>> = {
+  linux: '/usr/include/linux',
+  asm: '/usr/include/x86_64-linux-gnu/asm',
+  'asm-generic': '/usr/include/asm-generic',
+};
+
+/** Compiler argv for a static guest program (without sources and -o). Pure. */
+export function guestCompilerArgv(arch: Arch, includes: readonly string[], uapiDir: string): string[] {
+  const inc = includes.map((d) => `-I${d}`);
+  if (arch === 'x86_64') return ['musl-gcc', '-static', '-Os', '-s', `-I${uapiDir}`, ...inc];
+  return ['aarch64-linux-gnu-gcc', '-static', '-Os', '-s', ...inc];
+}
+
+async function expandSources(root: string, patterns: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const pat of patterns) {
+    if (!pat.includes('*')) {
+      out.push(join(root, pat));
+      continue;
+    }
+    const slash = pat.lastIndexOf('/');
+    const dir = join(root, pat.slice(0, slash + 1));
+    const [prefix, suffix] = pat.slice(slash + 1).split('*', 2);
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(prefix) && f.endsWith(suffix)).sort();
+    out.push(...files.map((f) => join(dir, f)));
+  }
+  return out;
+}
+
+async function headersOf(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of dirs) out.push(...(await readdir(d).catch(() => [] as string[])).filter((f) => f.endsWith('.h')).sort().map((f) => join(d, f)));
+  return out;
+}
+
+async function ensureUapiDir(cacheDir: string): Promise<string> {
+  const dir = join(cacheDir, 'uapi', 'x86_64');
+  if (existsSync(join(dir, 'asm-generic'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  for (const [name, target] of Object.entries(X86_64_UAPI_LINKS)) {
+    if (!existsSync(target)) throw new MissingToolError(['linux-libc-dev'], 'sudo apt-get install linux-libc-dev');
+    await symlink(target, join(tmp, name));
+  }
+  await rename(tmp, dir).catch(() => rm(tmp, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface GuestBuildOptions {
+  readonly arch: Arch;
+  readonly outDir: string;
+  readonly cacheDir?: string;
+  /** Where the program sources live (default: this checkout). */
+  readonly sourceRoot?: string;
+  /** Override the program sources (default GUEST_PROGRAMS). */
+  readonly programs?: Readonly<Record<GuestProgram, { readonly sources: readonly string[]; readonly includes: readonly string[] }>>;
+}
+
+/** Compile one static guest program, cached by a hash of its sources, headers and flags. */
+async function buildGuestProgram(name: string, spec: { readonly sources: readonly string[]; readonly includes: readonly string[] }, o: GuestBuildOptions): Promise<string> {
+  const root = o.sourceRoot ?? projectRoot;
+  const cacheDir = o.cacheDir ?? cacheRoot();
+  const sources = await expandSources(root, spec.sources);
+  const missing = sources.filter((s) => !existsSync(s));
+  if (missing.length > 0 || sources.length === 0) {
+    throw new BuildError(`guest program ${name}: missing sources ${missing.map((m) => relative(root, m)).join(', ') || spec.sources.join(', ')}`, undefined, '');
+  }
+  const includes = spec.includes.map((d) => join(root, d));
+  const uapi = o.arch === 'x86_64' ? await ensureUapiDir(cacheDir) : '';
+  const argv = guestCompilerArgv(o.arch, includes, uapi);
+  const h = createHash('sha256').update(`${name}\n${argv.join(' ')}\n`);
+  for (const f of [...sources, ...(await headersOf(includes))]) h.update(`${relative(root, f)}\n`).update(await readFile(f));
+  const cached = join(cacheDir, 'guest-programs', `${o.arch}-${h.digest('hex').slice(0, 16)}`, name);
+  if (!existsSync(cached)) {
+    const tmp = `${cached}.tmp-${process.pid}`;
+    await mkdir(join(cached, '..'), { recursive: true });
+    const full = [...argv, '-o', tmp, ...sources];
+    let r;
+    try {
+      r = await execa(full[0], full.slice(1), { reject: false, env: { LC_ALL: 'C' }, cwd: root });
+    } catch (cause) {
+      throw new MissingToolError([full[0]], 'sudo apt-get install musl-tools gcc-aarch64-linux-gnu', { cause });
+    }
+    if ((r as { code?: string }).code === 'ENOENT') {
+      throw new MissingToolError([full[0]], o.arch === 'x86_64' ? 'sudo apt-get install musl-tools' : 'sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross');
+    }
+    const log = `$ ${full.join(' ')}\n${String(r.stdout)}\n${String(r.stderr)}`;
+    if (r.exitCode !== 0) {
+      await rm(tmp, { force: true });
+      throw new BuildError(`guest program ${name} (${o.arch}) did not compile`, firstCompilerError(String(r.stderr)), log);
+    }
+    await rename(tmp, cached);
+  }
+  await mkdir(o.outDir, { recursive: true });
+  const out = join(o.outDir, name);
+  await copyFile(cached, out);
+  await chmod(out, 0o755);
+  return out;
+}
+
+/** Static nlclient and agent binaries for the guest arch, in outDir. */
+export async function buildGuestPrograms(opts: GuestBuildOptions): Promise<{ nlclient: string; agent: string }> {
+  const programs = opts.programs ?? GUEST_PROGRAMS;
+  const nlclient = await buildGuestProgram('nlclient', programs.nlclient, opts);
+  const agent = await buildGuestProgram('agent', programs.agent, opts);
+  return { nlclient, agent };
+}
+

@@ -1,0 +1,163 @@
+// `npm run bench`: the rig's speed against the naive method (one cold vmlinuz boot per scenario), as a table of medians.
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import tmp from 'tmp';
+import { Guest, type GuestOptions } from '../vm/guest.ts';
+import { probeAccel } from '../platform/kvm.ts';
+import { prepareArtifacts, DEFAULT_KMOD_DIR, type Artifacts } from '../build/artifacts.ts';
+import { guestOptionsFor, runInGuest } from '../run/image.ts';
+import { resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
+import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
+import { formatError, exitCodeOf } from '../core/errors.ts';
+import type { Scenario } from '../scenario/api.ts';
+import { pool } from '../core/pool.ts';
+import { defaultJobs } from '../run/run.ts';
+import type { EventSink } from '../core/events.ts';
+
+export interface BenchRow {
+  readonly measure: string;
+  readonly medianMs: number;
+  readonly runs: number;
+  readonly target?: string;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** A plain-text table: right-aligned numbers, one row per measure. Pure. */
+export function formatBenchTable(rows: readonly BenchRow[], ratios: readonly { name: string; value: number; target?: string }[]): string {
+  const head = ['measure', 'median', 'runs', 'target'];
+  const body = rows.map((r) => [r.measure, `${(r.medianMs / 1000).toFixed(2)} s`, String(r.runs), r.target ?? '']);
+  body.push(...ratios.map((r) => [r.name, `${r.value.toFixed(1)}x`, '', r.target ?? '']));
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 1 || i === 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [performance.now() - t0, v];
+}
+
+async function bootTimes(options: GuestOptions, runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const [ms, g] = await timed(() => Guest.boot(options));
+    out.push(ms);
+    await g.close();
+  }
+  return out;
+}
+
+/** Every scenario, each in a guest from `start`, `lanes` guests at once; returns the wall time of the whole run. */
+async function wholeRun(
+  art: Artifacts,
+  scenarios: readonly Scenario[],
+  start: () => Promise<Guest>,
+  debug: boolean,
+  onEvent: EventSink,
+  lanes = 1,
+): Promise<{ ms: number; failed: string[] }> {
+  const failed: string[] = [];
+  const t0 = performance.now();
+  await pool(scenarios, lanes, async (s) => {
+    const g = await start();
+    try {
+      const outcome = await runInGuest({ debug, onEvent, image: art.kernel.image }, art, g, s);
+      if (outcome.failure) failed.push(`${s.name}: ${outcome.failure.message}`);
+    } finally {
+      await g.close();
+    }
+  });
+  return { ms: performance.now() - t0, failed };
+}
+
+export async function bench(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink }) {
+  const [image] = resolveImages(o.imageId);
+  const work = tmp.dirSync({ prefix: 'ktest-bench-', unsafeCleanup: true });
+  try {
+    const art = await prepareArtifacts({ image: image!, kmodDir: DEFAULT_KMOD_DIR, workDir: work.name, onEvent: o.onEvent });
+    const { accel } = await probeAccel();
+    const fast = guestOptionsFor({ image: image!, debug: o.debug, workDir: work.name }, art, accel);
+    const naive: GuestOptions = { ...fast, kernelPath: art.kernel.vmlinuzPath };
+    o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinux, the rig) ...' });
+    const boot = await bootTimes(fast, o.runs);
+    o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinuz, naive) ...' });
+    const naiveBoot = await bootTimes(naive, Math.max(3, Math.ceil(o.runs / 2)));
+    const snap = join(work.name, 'bench.snapshot');
+    const template = await Guest.boot(fast);
+    const [saveMs] = await timed(() => template.saveSnapshot(snap));
+    await template.close();
+    const restores: number[] = [];
+    for (let i = 0; i < o.runs * 2; i++) {
+      const [ms, g] = await timed(() => Guest.restore(fast, snap));
+      restores.push(ms);
+      await g.close();
+    }
+    const lanes = defaultJobs();
+    o.onEvent({ type: 'log', level: 'info', message: `default run from snapshots (${defaultScenarios.length} scenarios), one guest at a time ...` });
+    const serial = await wholeRun(art, defaultScenarios, () => Guest.restore(fast, snap), o.debug, o.onEvent);
+    o.onEvent({ type: 'log', level: 'info', message: `default run from snapshots, ${lanes} guests at once (the rig's default) ...` });
+    const rig = await wholeRun(art, defaultScenarios, () => Guest.restore(fast, snap), o.debug, o.onEvent, lanes);
+    o.onEvent({ type: 'log', level: 'info', message: 'default run, naive: a cold vmlinuz boot per scenario ...' });
+    const slow = await wholeRun(art, defaultScenarios, () => Guest.boot(naive), o.debug, o.onEvent);
+    const rows: BenchRow[] = [
+      { measure: 'boot to ready guest (vmlinux, PVH)', medianMs: median(boot), runs: boot.length, target: '<= 1.5 s' },
+      { measure: 'boot to ready guest (vmlinuz, naive)', medianMs: median(naiveBoot), runs: naiveBoot.length },
+      { measure: 'save snapshot', medianMs: saveMs, runs: 1 },
+      { measure: 'fresh guest from snapshot', medianMs: median(restores), runs: restores.length, target: '<= 0.3 s' },
+      { measure: `default run, snapshots, 1 guest at a time (${defaultScenarios.length} scenarios)`, medianMs: serial.ms, runs: 1 },
+      { measure: `default run, snapshots, ${lanes} guests at once (as built)`, medianMs: rig.ms, runs: 1 },
+      { measure: 'default run, naive cold boot per scenario', medianMs: slow.ms, runs: 1 },
+    ];
+    const ratios = [
+      { name: 'speed-up of a fresh guest (naive boot / restore)', value: median(naiveBoot) / median(restores) },
+      { name: 'speed-up of the default run, 1 guest at a time', value: slow.ms / serial.ms },
+      { name: 'speed-up of the default run as built (naive / rig)', value: slow.ms / rig.ms, target: '>= 10x' },
+    ];
+    return { image: image!.id, accel, debug: o.debug, lanes, rows, ratios, failed: { rig: [...serial.failed, ...rig.failed], naive: slow.failed } };
+  } finally {
+    work.removeCallback();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kernel: { type: 'string', default: DEFAULT_IMAGE_ID },
+      runs: { type: 'string', default: '5' },
+      json: { type: 'string' },
+      'no-debug': { type: 'boolean', default: false },
+    },
+  });
+  const onEvent: EventSink = (e) => {
+    if (e.type === 'log' && e.level !== 'debug') process.stderr.write(`${e.message}\n`);
+    if (e.type === 'stage') process.stderr.write(`${e.stage}: ${e.message}\n`);
+  };
+  const result = await bench({ imageId: values.kernel!, runs: Number(values.runs), debug: !values['no-debug'], onEvent });
+  process.stdout.write(`ktest-rig bench: ${result.image}, ${result.accel}, debug ${result.debug ? 'on' : 'off'}\n\n`);
+  process.stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n`);
+  for (const f of [...result.failed.rig, ...result.failed.naive]) process.stdout.write(`warning: scenario failed during the bench: ${f}\n`);
+  if (values.json) {
+    await mkdir(join(values.json, '..'), { recursive: true });
+    await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  }
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`${formatError(error)}\n`);
+      process.exit(exitCodeOf(error));
+    },
+  );
+}

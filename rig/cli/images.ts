@@ -1,0 +1,197 @@
+// `images list|fetch|update`: list the images, prefetch them, re-pin them to the archive's newest kernel (returns data; the CLI prints).
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
+import { DownloadError, PinGoneError } from '../core/errors.ts';
+import { nullSink, type EventSink } from '../core/events.ts';
+import { aptDownloader, fetchDeb, prepareKernel } from '../kernels/fetch.ts';
+import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
+import { cacheRoot } from '../core/paths.ts';
+import type { ImageSpec, PinnedPackage, PreparedKernel } from '../core/types.ts';
+
+export interface ImagesOptions {
+  readonly cacheDir?: string;
+  readonly onEvent?: EventSink;
+  readonly imagesDir?: string;
+}
+
+export interface ImageListEntry {
+  readonly id: string;
+  readonly description: string;
+  readonly arch: string;
+  readonly suite: string;
+  readonly release: string;
+  readonly version: string;
+  readonly isDefault: boolean;
+}
+
+export interface ImageUpdate {
+  readonly id: string;
+  readonly file: string;
+  readonly changed: boolean;
+  readonly from: { readonly release: string; readonly version: string };
+  readonly to: { readonly release: string; readonly version: string };
+}
+
+/** Every image, for `images list` (and the CI matrix). */
+export function imagesList(opts: ImagesOptions = {}): ImageListEntry[] {
+  return loadImages(opts.imagesDir ?? defaultImagesDir).map((i) => ({
+    id: i.id,
+    description: i.description,
+    arch: i.arch,
+    suite: i.suite,
+    release: i.release,
+    version: i.packages.image.version,
+    isDefault: i.id === DEFAULT_IMAGE_ID,
+  }));
+}
+
+/** Download and prepare the given images (a spec as for --kernel: ids, comma list, `all`). */
+export async function imagesFetch(ids: string = DEFAULT_IMAGE_ID, opts: ImagesOptions = {}): Promise<PreparedKernel[]> {
+  const images = resolveImages(ids, loadImages(opts.imagesDir ?? defaultImagesDir));
+  const out: PreparedKernel[] = [];
+  for (const image of images) out.push(await prepareKernel(image, { cacheDir: opts.cacheDir, onEvent: opts.onEvent }));
+  return out;
+}
+
+/** A kernel release split into its version part and flavour (6.1.0-50-amd64 -> 6.1.0-50 + amd64). Pure. */
+export function parseRelease(release: string): { version: string; major: number; minor: number; flavour: string } | undefined {
+  const m = /^((\d+)\.(\d+)(?:\.\d+)?(?:-\d+)?(?:\+[a-z0-9.~]+)?)-([a-z][a-z0-9-]*)$/.exec(release);
+  if (!m) return undefined;
+  return { version: m[1], major: Number(m[2]), minor: Number(m[3]), flavour: m[4] };
+}
+
+/**
+ * The version to pin among madison rows: from the most preferred pocket of the suite that has one
+ * (main, then -updates, then -security), the newest there. Pure.
+ */
+export function pickRow(rows: readonly MadisonRow[], suite: string): MadisonRow | undefined {
+  const pockets = pocketsOf(suite);
+  for (const pocket of pockets) {
+    const inPocket = rows.filter((r) => r.pocket === pocket);
+    if (inPocket.length > 0) return [...inPocket].sort((a, b) => compareDebVersions(b.version, a.version))[0];
+  }
+  return undefined;
+}
+
+/** Kernel image packages of the same major version and flavour as `release` (no -cloud, -rt, -dbg, -unsigned). Pure. */
+export function sameFlavour(names: readonly string[], release: string): string[] {
+  const want = parseRelease(release);
+  if (!want) return [];
+  return names.filter((n) => {
+    if (!n.startsWith('linux-image-')) return false;
+    const r = parseRelease(n.slice('linux-image-'.length));
+    return r !== undefined && r.flavour === want.flavour && r.major === want.major;
+  });
+}
+
+/** Name and exact version of a dependency in a Depends field (first alternative), by a name pattern. Pure. */
+export function dependency(depends: string, name: RegExp): { name: string; version?: string } | undefined {
+  for (const clause of depends.split(',')) {
+    const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::\S+)?\s*(?:\((?:=|>=)\s*([^)\s]+)\))?/.exec(clause.split('|')[0]);
+    if (m && name.test(m[1])) return { name: m[1], version: m[2] };
+  }
+  return undefined;
+}
+
+/** A pin from a Packages record. Pure. */
+export function pinOf(r: PackageRecord): PinnedPackage {
+  return { name: r.package, version: r.version, arch: r.architecture, sha256: r.sha256, filename: r.filename };
+}
+
+const TOP_KEYS = ['id', 'description', 'arch', 'suite', 'release', 'packages', 'toolchain', 'qemu'];
+const PACKAGE_KEYS = ['image', 'headers', 'headersCommon', 'kbuild', 'binary'];
+const PIN_KEYS = ['name', 'version', 'arch', 'sha256', 'filename'];
+
+function ordered(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  for (const k of Object.keys(o)) if (!(k in out) && o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** An image file's text: stable key order, two-space indent, trailing newline. Pure. */
+export function renderImage(spec: ImageSpec): string {
+  const pkgs = spec.packages as unknown as Record<string, Record<string, unknown>>;
+  const packages: Record<string, unknown> = {};
+  for (const [role, pin] of Object.entries(ordered(pkgs, PACKAGE_KEYS))) packages[role] = ordered(pin as Record<string, unknown>, PIN_KEYS);
+  const top = ordered({ ...(spec as unknown as Record<string, unknown>), packages }, TOP_KEYS);
+  return `${JSON.stringify(top, null, 2)}\n`;
+}
+
+/** The image with new pins and release; everything else kept. Pure. */
+export function withPins(spec: ImageSpec, release: string, packages: ImageSpec['packages']): ImageSpec {
+  return { ...spec, release, packages };
+}
+
+async function record(ctx: AptContext, name: string, version: string): Promise<PackageRecord> {
+  const [r] = await showPackage(ctx, name, version);
+  if (!r) throw new PinGoneError(`${name} ${version} is not in ${ctx.suite}/${ctx.debArch}`, { hint: 'the archive changed during the update: retry' });
+  return r;
+}
+
+/** Resolve the newest pins for an image from the archive (updating the private apt lists). */
+export async function resolveLatest(image: ImageSpec, cacheDir: string): Promise<ImageSpec> {
+  const contexts = new Map<string, AptContext>();
+  const ctxFor = async (arch: string): Promise<AptContext> => {
+    const a = arch === 'all' ? debArch(image.arch) : arch;
+    let ctx = contexts.get(a);
+    if (!ctx) {
+      ctx = await aptContext(image.suite, a, cacheDir);
+      await aptUpdate(ctx);
+      contexts.set(a, ctx);
+    }
+    return ctx;
+  };
+  const main = await ctxFor(image.packages.image.arch);
+  const rel = parseRelease(image.release);
+  if (!rel) throw new DownloadError(`${image.id}: cannot parse release ${image.release}`);
+  const names = sameFlavour(await searchNames(main, `^linux-image-${rel.major}\\.[0-9]+.*-${rel.flavour}$`), image.release);
+  const best = pickRow(await madison(main, names), image.suite);
+  if (!best) throw new PinGoneError(`${image.id}: no linux-image-${rel.major}.*-${rel.flavour} in ${image.suite}`);
+  const release = best.name.slice('linux-image-'.length);
+  const imageRec = await record(main, best.name, best.version);
+  const headersRec = await record(main, `linux-headers-${release}`, best.version);
+  const commonDep = dependency(headersRec.depends, /^linux-headers-.*-common(-rt)?$/);
+  const kbuildDep = dependency(headersRec.depends, /^linux-kbuild-/);
+  if (!commonDep || !kbuildDep) throw new DownloadError(`${headersRec.package}: Depends names no -common headers or linux-kbuild: ${headersRec.depends}`);
+  const commonRec = await record(await ctxFor('all'), commonDep.name, commonDep.version ?? best.version);
+  const kbuildRec = await record(await ctxFor(image.packages.kbuild.arch), kbuildDep.name, kbuildDep.version ?? best.version);
+  const binary = image.packages.binary ? pinOf(await record(main, `linux-binary-${release}`, best.version)) : undefined;
+  return withPins(image, release, {
+    image: pinOf(imageRec),
+    ...(binary ? { binary } : {}),
+    headers: pinOf(headersRec),
+    headersCommon: pinOf(commonRec),
+    kbuild: pinOf(kbuildRec),
+  });
+}
+
+/** Re-pin the images to the newest kernel of their suite, download and verify the .debs, rewrite images/<id>.json. */
+export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}): Promise<ImageUpdate[]> {
+  const dir = opts.imagesDir ?? defaultImagesDir;
+  const cacheDir = opts.cacheDir ?? cacheRoot();
+  const emit = opts.onEvent ?? nullSink;
+  const out: ImageUpdate[] = [];
+  for (const image of resolveImages(ids, loadImages(dir))) {
+    emit({ type: 'stage', image: image.id, stage: 'fetch', message: `resolving the newest ${image.id} kernel` });
+    const next = await resolveLatest(image, cacheDir);
+    const pins = Object.values(next.packages) as PinnedPackage[];
+    for (const [i, pin] of pins.entries()) {
+      emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
+      await fetchDeb(pin, aptDownloader(next, cacheDir), cacheDir);
+    }
+    const file = join(dir, `${image.id}.json`);
+    const text = renderImage(next);
+    const changed = text !== (await readFile(file, 'utf8'));
+    if (changed) await writeFile(file, text);
+    out.push({
+      id: image.id,
+      file,
+      changed,
+      from: { release: image.release, version: image.packages.image.version },
+      to: { release: next.release, version: next.packages.image.version },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+// `npm run rig`: glue between the argument parser, the engine, the reporter and the exit codes. No logic of its own.
+import { join, resolve } from 'node:path';
+import { treeIsValid, kernelDirName } from '../kernels/fetch.ts';
+import { cacheRoot } from '../core/paths.ts';
+import { pathToFileURL } from 'node:url';
+import tmp from 'tmp';
+import { parseCli, USAGE, type ExecArgs, type RunArgs } from './options.ts';
+import { createReporter } from '../report/progress.ts';
+import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
+import { imagesList, imagesFetch, imagesUpdate } from './images.ts';
+import { doctor, formatDoctorTable } from './doctor.ts';
+import { ensureTools, needsForImages } from '../platform/host-tools.ts';
+import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
+import { selectScenarios, validateScenarios, type Scenario } from '../scenario/api.ts';
+import { workItems, shard } from '../run/plan.ts';
+import { runRig } from '../run/run.ts';
+import { runOnHost } from '../run/host.ts';
+import { execCommand } from './exec.ts';
+import { DEFAULT_KMOD_DIR } from '../build/artifacts.ts';
+import { writeJsonReport } from '../report/json.ts';
+import { writeJunitReport } from '../report/junit.ts';
+import { BuildError, ExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
+import type { EventSink } from '../core/events.ts';
+import type { ImageSpec, RunSummary } from '../core/types.ts';
+
+type Out = { write(s: string | Uint8Array): unknown };
+
+/** Scenarios of a user file: its default export (or `scenarios`), validated. */
+export async function loadScenarioFile(file: string): Promise<Scenario[]> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`cannot load scenarios from ${file}: ${error instanceof Error ? error.message.split('\n')[0] : error}`, { cause: error });
+  }
+  return validateScenarios(mod.default ?? mod.scenarios, file);
+}
+
+/** The images and scenarios a run covers, after --kernel, --only and --shard. Pure. */
+export function planRun(images: readonly ImageSpec[], scenarios: readonly Scenario[], args: Pick<RunArgs, 'shard'>) {
+  if (!args.shard) return images.map((image) => ({ image, scenarios }));
+  const mine = shard(workItems(images, scenarios.map((s) => s.name)), args.shard.index, args.shard.count);
+  return images
+    .map((image) => ({ image, scenarios: scenarios.filter((s) => mine.some((w) => w.image === image.id && w.scenario === s.name)) }))
+    .filter((p) => p.scenarios.length > 0);
+}
+
+function selectedImages(args: RunArgs): ImageSpec[] {
+  const k = args.kernels;
+  return resolveImages(k.kind === 'default' ? DEFAULT_IMAGE_ID : k.kind === 'all' ? 'all' : k.ids.join(','));
+}
+
+async function run(args: RunArgs): Promise<number> {
+  const kmodDir = resolve(args.kmod ?? DEFAULT_KMOD_DIR);
+  const all = args.scenarios ? await loadScenarioFile(args.scenarios) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
+  const scenarios = selectScenarios(all, args.only, args.only?.kind === 'regex' ? String(args.only.regex) : args.only?.text);
+  const work = tmp.dirSync({ prefix: 'ktest-rig-', unsafeCleanup: true });
+  let summaries: readonly RunSummary[] = [];
+  const images = args.target === 'host' ? [] : selectedImages(args);
+  const plan = planRun(images, scenarios, args);
+  const reporter = createReporter({ verbose: args.verbose, images: Math.max(1, plan.length) });
+  try {
+    if (args.target === 'host') {
+      summaries = [await runOnHost({ kmodDir, scenarios, workDir: work.name, onEvent: reporter.sink })];
+    } else {
+      await ensureTools(needsForImages(plan.map((p) => p.image)), { onEvent: reporter.sink });
+      summaries = await runRig({
+        plan,
+        kmodDir,
+        jobs: args.jobs,
+        snapshot: args.snapshot,
+        debug: args.debug,
+        workDir: work.name,
+        logsDir: args.logs ? resolve(args.logs) : undefined,
+        onEvent: reporter.sink,
+      });
+    }
+    reporter.finish();
+  } catch (error) {
+    reporter.finish(error);
+    throw error;
+  } finally {
+    work.removeCallback();
+  }
+  if (args.json) await writeJsonReport(args.json, summaries);
+  if (args.junit) await writeJunitReport(args.junit, summaries);
+  return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
+}
+
+async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
+  const [image] = resolveImages(args.kernel ?? DEFAULT_IMAGE_ID);
+  const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
+  const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
+  await ensureTools(needsForImages([image!]), { onEvent });
+  const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
+  try {
+    const r = await execCommand({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, onEvent });
+    reporter.finish();
+    stdout.write(r.stdout);
+    stderr.write(r.stderr);
+    if (r.kernelLog.trim()) stderr.write(`--- kernel messages ---\n${r.kernelLog.trimEnd()}\n`);
+    if (r.problem) stderr.write(`ktest-rig: ${r.problem}\n`);
+    return r.exitCode;
+  } finally {
+    work.removeCallback();
+  }
+}
+
+export async function main(argv: readonly string[], stdout: Out = process.stdout, stderr: Out = process.stderr): Promise<number> {
+  const cmd = parseCli(argv);
+  switch (cmd.command) {
+    case 'help':
+      stdout.write(`${USAGE}\n`);
+      return ExitCode.ok;
+    case 'doctor': {
+      const rows = await doctor();
+      stdout.write(`${formatDoctorTable(rows)}\n`);
+      return rows.some((r) => r.status === 'missing') ? ExitCode.infra : ExitCode.ok;
+    }
+    case 'images': {
+      const onEvent = createReporter({ verbose: cmd.verbose, stdout: { write: () => true } }).sink;
+      if (cmd.action === 'list') {
+        const rows = imagesList();
+        const specs = new Map(loadImages().map((i) => [i.id, i]));
+        const w = Math.max(...rows.map((r) => r.id.length));
+        for (const r of rows) {
+          const cached = await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(specs.get(r.id)!)));
+          stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
+        }
+        return ExitCode.ok;
+      }
+      const ids = cmd.ids.length ? cmd.ids.join(',') : cmd.action === 'fetch' ? DEFAULT_IMAGE_ID : 'all';
+      if (cmd.action === 'fetch') {
+        const ready = await imagesFetch(ids, { onEvent });
+        for (const k of ready) stdout.write(`${k.image.id}: ${k.image.release} cached\n`);
+      } else {
+        for (const u of await imagesUpdate(ids, { onEvent }))
+          stdout.write(`${u.id}: ${u.changed ? `${u.from.release} ${u.from.version} -> ${u.to.release} ${u.to.version} (rewrote ${u.file})` : `${u.to.release} ${u.to.version} is current`}\n`);
+      }
+      return ExitCode.ok;
+    }
+    case 'exec':
+      return exec(cmd.args, stdout, stderr);
+    case 'run':
+      return run(cmd.args);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Ctrl-C or a CI cancel: exit through process.exit, so that 'exit' handlers run: QEMU processes are
+  // killed (rig/vm/qemu.ts) and temporary work dirs, snapshots included, are removed (tmp's graceful cleanup).
+  tmp.setGracefulCleanup();
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nktest-rig: ${signal}, stopping\n`);
+      process.exit(code);
+    });
+  }
+  // `npm run rig | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(process.exitCode ?? 0) : undefined));
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      // The whole compiler log with --verbose (the build dir is temporary); the first error otherwise.
+      if (error instanceof BuildError && process.argv.some((a) => a === '-v' || a === '--verbose')) process.stderr.write(`${error.log}\n`);
+      process.stderr.write(`${formatError(error)}\n`);
+      process.exitCode = exitCodeOf(error);
+    },
+  );
+}

@@ -1,0 +1,154 @@
+// Turns module stack frames (sym+0x1a/0x30 [mod]) into file:line with readelf + addr2line on the .ko.
+import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { basename, dirname, relative, isAbsolute } from 'node:path';
+import { InfraError, MissingToolError } from '../core/errors.ts';
+import type { KernelReport, StackFrame } from '../core/types.ts';
+
+const run = promisify(execFile);
+
+export interface SymbolizeOptions {
+  /** The first frame is the faulting PC; later ones are return addresses, looked up at offset-1 (default true). */
+  readonly firstIsPc?: boolean;
+  /** File paths under this directory are made relative to it (default: the .ko's directory). */
+  readonly sourceRoot?: string;
+  /** Binaries; default: the plain ones for x86_64 objects, aarch64-linux-gnu-* for arm64 ones. */
+  readonly readelf?: string;
+  readonly addr2line?: string;
+}
+
+/** A function symbol of a relocatable .ko: its section and section-relative address. */
+export interface KoSymbol {
+  readonly name: string;
+  readonly section: string;
+  readonly value: number;
+  readonly size: number;
+}
+
+/** Parses `readelf -SW` (section names by index) and `readelf -sW` (symbols) into function symbols. */
+export function parseReadelf(sections: string, symbols: string): Map<string, KoSymbol> {
+  const names = new Map<number, string>();
+  for (const m of sections.matchAll(/^\s*\[\s*(\d+)\]\s+(\S+)/gm)) names.set(Number(m[1]), m[2]);
+  const out = new Map<string, KoSymbol>();
+  for (const line of symbols.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // Num: Value Size Type Bind Vis Ndx Name
+    if (f.length < 8 || !/^\d+:$/.test(f[0]) || f[3] !== 'FUNC' || !/^\d+$/.test(f[6])) continue;
+    const section = names.get(Number(f[6]));
+    const name = f[7];
+    if (!section || out.has(name)) continue;
+    out.set(name, { name, section, value: parseInt(f[1], 16), size: Number(f[2].startsWith('0x') ? parseInt(f[2], 16) : f[2]) });
+  }
+  return out;
+}
+
+/** One address's answer from `addr2line -f -i`: the innermost (first) location. */
+export interface Location {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Parses `addr2line -f -i -a` output: each "0x..." address line starts a group of function/location pairs. */
+export function parseAddr2line(output: string, prefer?: (file: string) => boolean): (Location | undefined)[] {
+  const groups: string[][] = [];
+  for (const line of output.split('\n')) {
+    if (/^0x[0-9a-f]+$/i.test(line.trim())) groups.push([]);
+    else if (line.trim() && groups.length > 0) groups[groups.length - 1].push(line.trim());
+  }
+  return groups.map((g) => {
+    // -f -i: function and location pairs, innermost inline first, the real function last.
+    const chain: Location[] = [];
+    for (let k = 1; k < g.length; k += 2) {
+      const loc = g[k]!.match(/^(.*):(\d+)(?:\s+\(discriminator \d+\))?$/);
+      if (loc && loc[1] !== '??' && loc[2] !== '0') chain.push({ file: loc[1]!, line: Number(loc[2]) });
+    }
+    // A kernel header inlined into the module says less than the module line that called it.
+    return (prefer && chain.find((l) => prefer(l.file))) || chain[0];
+  });
+}
+
+/** Binutils prefix and Debian package for an ELF machine (e_machine). */
+const TOOLCHAINS: Record<number, { readonly prefix: string; readonly pkg: string }> = {
+  62: { prefix: '', pkg: 'binutils' },
+  183: { prefix: 'aarch64-linux-gnu-', pkg: 'binutils-aarch64-linux-gnu' },
+};
+
+/** e_machine of an ELF file (62 x86_64, 183 aarch64), or undefined when it is not ELF. */
+export async function elfMachine(path: string): Promise<number | undefined> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    throw new InfraError(`cannot read ${path}`, { cause: error, hint: 'build the module first' });
+  }
+  try {
+    const head = Buffer.alloc(20);
+    const { bytesRead } = await file.read(head, 0, 20, 0);
+    if (bytesRead < 20 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
+    return head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+  } finally {
+    await file.close();
+  }
+}
+
+async function tool(bin: string, args: string[], pkg: string): Promise<string> {
+  try {
+    return (await run(bin, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingToolError([bin], `sudo apt-get install ${pkg}`, { cause: error });
+    throw new InfraError(`${basename(bin)} ${args.join(' ')} failed`, { cause: error });
+  }
+}
+
+function shortPath(file: string, root: string): string {
+  if (!isAbsolute(file)) return file;
+  const rel = relative(root, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
+
+/**
+ * Adds file and line to the frames that name a function of the .ko (others come back unchanged).
+ * Frames need a symbol and an offset; the module name in the frame is not checked.
+ */
+export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts: SymbolizeOptions = {}): Promise<StackFrame[]> {
+  const machine = await elfMachine(koPath);
+  const chain = TOOLCHAINS[machine ?? 62] ?? TOOLCHAINS[62];
+  const readelf = opts.readelf ?? `${chain.prefix}readelf`;
+  const addr2line = opts.addr2line ?? `${chain.prefix}addr2line`;
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], chain.pkg), tool(readelf, ['-sW', koPath], chain.pkg)]);
+  const table = parseReadelf(sections, symbols);
+  const root = opts.sourceRoot ?? dirname(koPath);
+  // The module's own files: relative to its build dir, or under it.
+  const ownSource = (file: string): boolean => !isAbsolute(file) || !relative(root, file).startsWith('..');
+  const firstIsPc = opts.firstIsPc ?? true;
+  const wanted = frames.map((f, i) => {
+    const sym = table.get(f.symbol);
+    if (!sym || f.offset === undefined) return undefined;
+    const back = !firstIsPc || i > 0 ? (f.offset > 0 ? 1 : 0) : 0;
+    return { section: sym.section, address: sym.value + f.offset - back };
+  });
+  const bySection = new Map<string, number[]>();
+  wanted.forEach((w, i) => w && bySection.set(w.section, [...(bySection.get(w.section) ?? []), i]));
+  const found = new Map<number, Location>();
+  for (const [section, indexes] of bySection) {
+    const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
+    const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], chain.pkg);
+    parseAddr2line(out, ownSource).forEach((loc, k) => loc && found.set(indexes[k], loc));
+  }
+  return frames.map((f, i) => {
+    const loc = found.get(i);
+    return loc ? { ...f, file: shortPath(loc.file, root), line: loc.line } : f;
+  });
+}
+
+/**
+ * A report with its module frames symbolised (in `moduleFrames` and in `frames`). The faulting PC is
+ * looked up as is, return addresses at offset-1.
+ */
+export async function symbolizeReport(report: KernelReport, koPath: string, opts: Omit<SymbolizeOptions, 'firstIsPc'> = {}): Promise<KernelReport> {
+  if (report.moduleFrames.length === 0) return report;
+  const frames = await symbolizeFrames([...report.frames], koPath, { ...opts, firstIsPc: true });
+  const byOriginal = new Map(report.frames.map((f, i) => [f, frames[i]]));
+  return { ...report, frames, moduleFrames: report.moduleFrames.map((f) => byOriginal.get(f) ?? f) };
+}

@@ -1,0 +1,112 @@
+// Guest images as data: load and validate images/*.json, resolve `--image` specs to ImageSpecs.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../core/errors.ts';
+import { projectRoot } from '../core/paths.ts';
+import type { Arch, ImageSpec } from '../core/types.ts';
+
+export const DEFAULT_IMAGE_ID = 'bookworm-6.1';
+export const imagesDir: string = join(projectRoot, 'images');
+
+const ARCHES: readonly Arch[] = ['x86_64', 'arm64'];
+const PACKAGE_ROLES = ['image', 'headers', 'headersCommon', 'kbuild'] as const;
+
+/** Debian architecture name of a guest arch (amd64, arm64). */
+export function debArch(arch: Arch): string {
+  return arch === 'x86_64' ? 'amd64' : 'arm64';
+}
+
+type Json = Record<string, unknown>;
+
+function fail(file: string, field: string, why: string): never {
+  throw new UsageError(`image ${file}: field "${field}" ${why}`, {
+    hint: `fix ${file} (see images/${DEFAULT_IMAGE_ID}.json for a complete example)`,
+  });
+}
+
+function obj(file: string, v: unknown, field: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(file, field, 'is missing or not an object');
+  return v as Json;
+}
+
+function str(file: string, o: Json, key: string, prefix: string, optional = false): void {
+  const v = o[key];
+  if (v === undefined && optional) return;
+  if (typeof v !== 'string' || v === '') fail(file, `${prefix}${key}`, 'is missing or not a non-empty string');
+}
+
+function strList(file: string, o: Json, key: string, prefix: string): void {
+  const v = o[key];
+  if (v === undefined) return;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(file, `${prefix}${key}`, 'is not a list of strings');
+}
+
+function checkPackage(file: string, v: unknown, field: string): void {
+  const p = obj(file, v, field);
+  for (const k of ['name', 'version', 'arch', 'sha256']) str(file, p, k, `${field}.`);
+  str(file, p, 'filename', `${field}.`, true);
+  if (!/^[0-9a-f]{64}$/.test(p.sha256 as string)) fail(file, `${field}.sha256`, 'is not 64 lowercase hex digits');
+}
+
+/** Validate one parsed image file; `file` names it in errors. Pure. */
+export function validateImage(file: string, data: unknown): ImageSpec {
+  const o = obj(file, data, '(top level)');
+  for (const k of ['id', 'description', 'arch', 'suite', 'release']) str(file, o, k, '');
+  if (!ARCHES.includes(o.arch as Arch)) fail(file, 'arch', `must be one of ${ARCHES.join(', ')}`);
+  const pkgs = obj(file, o.packages, 'packages');
+  for (const role of PACKAGE_ROLES) checkPackage(file, pkgs[role], `packages.${role}`);
+  if (pkgs.binary !== undefined) checkPackage(file, pkgs.binary, 'packages.binary');
+  const tc = obj(file, o.toolchain, 'toolchain');
+  if (tc.kind !== 'host' && tc.kind !== 'buildroot') fail(file, 'toolchain.kind', 'must be "host" or "buildroot"');
+  str(file, tc, 'cc', 'toolchain.');
+  str(file, tc, 'suite', 'toolchain.', tc.kind !== 'buildroot');
+  str(file, tc, 'crossCompile', 'toolchain.', true);
+  strList(file, tc, 'packages', 'toolchain.');
+  const q = obj(file, o.qemu, 'qemu');
+  for (const k of ['binary', 'machine', 'cpu', 'console', 'commandPort']) str(file, q, k, 'qemu.');
+  if (q.commandChannel !== 'serial' && q.commandChannel !== 'virtconsole') {
+    fail(file, 'qemu.commandChannel', 'must be "serial" or "virtconsole"');
+  }
+  for (const k of ['append', 'guestModules', 'extraArgs']) strList(file, q, k, 'qemu.');
+  if (q.memoryMb !== undefined && (!Number.isInteger(q.memoryMb) || (q.memoryMb as number) < 64)) {
+    fail(file, 'qemu.memoryMb', 'must be an integer >= 64');
+  }
+  return o as unknown as ImageSpec;
+}
+
+/** Parse and validate one image file's text. */
+export function parseImage(file: string, text: string): ImageSpec {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError(`image ${file}: malformed JSON: ${(cause as Error).message}`, { cause });
+  }
+  const spec = validateImage(file, data);
+  const base = file.replace(/^.*\//, '').replace(/\.json$/, '');
+  if (spec.id !== base) fail(file, 'id', `is "${spec.id}" but the file is named ${base}.json`);
+  return spec;
+}
+
+/** Load every images/*.json, sorted by id. */
+export function loadImages(dir: string = imagesDir): ImageSpec[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  return files.map((f) => parseImage(join(dir, f), readFileSync(join(dir, f), 'utf8')));
+}
+
+/** Resolve an id, a comma list of ids, or `all` (default: the default image). */
+export function resolveImages(spec: string = DEFAULT_IMAGE_ID, all: readonly ImageSpec[] = loadImages()): ImageSpec[] {
+  const ids = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (ids.length === 1 && ids[0] === 'all') return [...all];
+  if (ids.length === 0) throw new UsageError('no image given', { hint: `valid images: ${all.map((i) => i.id).join(', ')}, all` });
+  const out: ImageSpec[] = [];
+  for (const id of ids) {
+    const found = all.find((i) => i.id === id);
+    if (!found) {
+      const valid = `${all.map((i) => i.id).join(', ')}, all`;
+      throw new UsageError(`unknown image "${id}" (valid: ${valid})`, { hint: `pick one of: ${valid}` });
+    }
+    if (!out.includes(found)) out.push(found);
+  }
+  return out;
+}

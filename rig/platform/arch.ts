@@ -1,0 +1,203 @@
+// Per-arch host tools as data (cross compilers, qemu, Debian arch), and the guest's static busybox for any arch.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { aptContext, aptDownload, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
+import { CacheError, DownloadError, InfraError, MissingToolError } from '../core/errors.ts';
+import { nullSink, type EventSink } from '../core/events.ts';
+import { cacheRoot } from '../core/paths.ts';
+import type { Arch } from '../core/types.ts';
+
+/** What the host needs to build and boot guests of one arch. */
+export interface ArchTools {
+  readonly arch: Arch;
+  /** Debian architecture name. */
+  readonly debArch: string;
+  /** GNU triplet (cross-compiler prefix without the dash). */
+  readonly triplet: string;
+  /** ELF e_machine of the arch's binaries. */
+  readonly elfMachine: number;
+  readonly qemuBinary: string;
+  /** Host packages needed when the guest arch differs from the host's (cross compiler, its libc, qemu). */
+  readonly crossPackages: readonly string[];
+}
+
+export const ARCH_TOOLS: Readonly<Record<Arch, ArchTools>> = Object.freeze({
+  x86_64: {
+    arch: 'x86_64',
+    debArch: 'amd64',
+    triplet: 'x86_64-linux-gnu',
+    elfMachine: 62,
+    qemuBinary: 'qemu-system-x86_64',
+    crossPackages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross', 'qemu-system-x86'],
+  },
+  arm64: {
+    arch: 'arm64',
+    debArch: 'arm64',
+    triplet: 'aarch64-linux-gnu',
+    elfMachine: 183,
+    qemuBinary: 'qemu-system-aarch64',
+    crossPackages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-system-arm'],
+  },
+});
+
+/** The guest arch matching this Node process's CPU. */
+export function hostArch(nodeArch: string = process.arch): Arch {
+  if (nodeArch === 'x64') return 'x86_64';
+  if (nodeArch === 'arm64') return 'arm64';
+  throw new InfraError(`unsupported host CPU ${nodeArch}`, { hint: 'ktest-rig runs on x86_64 and arm64 hosts' });
+}
+
+/** Cross-compiler prefix for `arch` on this host ('' when native), e.g. aarch64-linux-gnu-. Pure. */
+export function crossPrefix(arch: Arch, host: Arch = hostArch()): string {
+  return arch === host ? '' : `${ARCH_TOOLS[arch].triplet}-`;
+}
+
+/** Host packages needed for guests of `arches` beyond the native toolchain. Pure. */
+export function hostPackagesFor(arches: readonly Arch[], host: Arch = hostArch()): string[] {
+  return [...new Set(arches.filter((a) => a !== host).flatMap((a) => ARCH_TOOLS[a].crossPackages))].sort();
+}
+
+/** Where the guest busybox comes from: Debian's busybox-static of this suite. */
+export const BUSYBOX_PACKAGE = 'busybox-static';
+export const BUSYBOX_SUITE = 'bookworm';
+const BUSYBOX_MARKER = 'busybox.json';
+
+export interface BusyboxOptions {
+  readonly cacheDir?: string;
+  readonly onEvent?: EventSink;
+  /** Host arch (tests). */
+  readonly host?: Arch;
+  /** The host's busybox for the native arch (tests). */
+  readonly hostBusybox?: string;
+}
+
+/** ELF header facts of a file: class, e_machine, whether it asks for an interpreter (dynamic). Pure. */
+export function elfInfo(buf: Buffer): { machine: number; is64: boolean; dynamic: boolean } | undefined {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[5] !== 1) return undefined;
+  const is64 = buf[4] === 2;
+  const machine = buf.readUInt16LE(18);
+  const phoff = is64 ? Number(buf.readBigUInt64LE(32)) : buf.readUInt32LE(28);
+  const phentsize = buf.readUInt16LE(is64 ? 54 : 42);
+  const phnum = buf.readUInt16LE(is64 ? 56 : 44);
+  let dynamic = false;
+  for (let i = 0; i < phnum; i++) {
+    const off = phoff + i * phentsize;
+    if (off + 4 > buf.length) break;
+    if (buf.readUInt32LE(off) === 3 /* PT_INTERP */) dynamic = true;
+  }
+  return { machine, is64, dynamic };
+}
+
+async function elfHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Is `path` a static ELF executable for `arch`? */
+export async function isStaticFor(path: string, arch: Arch): Promise<boolean> {
+  const info = elfInfo(await elfHead(path).catch(() => Buffer.alloc(0)));
+  return info !== undefined && info.machine === ARCH_TOOLS[arch].elfMachine && !info.dynamic;
+}
+
+interface BusyboxMarker {
+  readonly package: string;
+  readonly version: string;
+  readonly debSha256: string;
+  readonly sha256: string;
+}
+
+/** Pick the newest record (apt lists every version it knows; dpkg orders them). */
+async function newest(records: readonly PackageRecord[]): Promise<PackageRecord | undefined> {
+  let best: PackageRecord | undefined;
+  for (const r of records) {
+    if (!best) best = r;
+    else {
+      const gt = await execa('dpkg', ['--compare-versions', r.version, 'gt', best.version], { reject: false });
+      if (gt.exitCode === 0) best = r;
+    }
+  }
+  return best;
+}
+
+async function cachedBusybox(dir: string, arch: Arch): Promise<string | undefined> {
+  const entries = (await readdir(dir).catch(() => [] as string[])).filter((e) => !e.startsWith('.')).sort().reverse();
+  for (const entry of entries) {
+    const bin = join(dir, entry, 'busybox');
+    try {
+      const marker = JSON.parse(await readFile(join(dir, entry, BUSYBOX_MARKER), 'utf8')) as BusyboxMarker;
+      const sum = createHash('sha256').update(await readFile(bin)).digest('hex');
+      if (sum === marker.sha256 && (await isStaticFor(bin, arch))) return bin;
+    } catch {
+      // unreadable or half-written entry: ignore it (a fresh download replaces it)
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A static busybox that runs on `arch`: the host's /bin/busybox for the native arch, else Debian's
+ * busybox-static:<arch> downloaded once into <cache>/busybox/<debArch>/ (no network once cached).
+ */
+export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise<string> {
+  const host = opts.host ?? hostArch();
+  if (arch === host) {
+    const bin = opts.hostBusybox ?? '/bin/busybox';
+    if (!existsSync(bin)) throw new MissingToolError(['busybox'], 'sudo apt-get install -y busybox-static');
+    if (!(await isStaticFor(bin, arch))) {
+      throw new MissingToolError(['busybox (static)'], 'sudo apt-get install -y busybox-static', {
+        cause: new Error(`${bin} is not a static ${arch} executable`),
+      });
+    }
+    return bin;
+  }
+  const { debArch } = ARCH_TOOLS[arch];
+  const cacheDir = opts.cacheDir ?? cacheRoot();
+  const dir = join(cacheDir, 'busybox', debArch);
+  const hit = await cachedBusybox(dir, arch);
+  if (hit) return hit;
+  const emit = opts.onEvent ?? nullSink;
+  emit({ type: 'stage', stage: 'fetch', message: `fetching ${BUSYBOX_PACKAGE}:${debArch} for the ${arch} guest` });
+  const ctx = await aptContext(BUSYBOX_SUITE, debArch, cacheDir);
+  await ensureLists(ctx);
+  const record = await newest(await showPackage(ctx, BUSYBOX_PACKAGE));
+  if (!record) {
+    throw new DownloadError(`${BUSYBOX_PACKAGE}:${debArch} is not in ${BUSYBOX_SUITE}`, { hint: 'check network access to deb.debian.org' });
+  }
+  const tmp = join(dir, `.tmp-${randomBytes(4).toString('hex')}`);
+  try {
+    const deb = await aptDownload(ctx, BUSYBOX_PACKAGE, record.version, tmp);
+    const debSha256 = createHash('sha256').update(await readFile(deb)).digest('hex');
+    if (record.sha256 && debSha256 !== record.sha256) {
+      throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version}: sha256 ${debSha256}, the index says ${record.sha256}`);
+    }
+    const x = await execa('dpkg-deb', ['-x', deb, join(tmp, 'x')], { reject: false });
+    if (x.exitCode !== 0) throw new CacheError(`dpkg-deb -x ${deb} failed: ${String(x.stderr).trim()}`);
+    const extracted = [join(tmp, 'x', 'bin', 'busybox'), join(tmp, 'x', 'usr', 'bin', 'busybox')].find((p) => existsSync(p));
+    if (!extracted || !(await isStaticFor(extracted, arch))) {
+      throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version} has no static ${arch} busybox`);
+    }
+    const sha256 = createHash('sha256').update(await readFile(extracted)).digest('hex');
+    const entry = join(tmp, 'entry');
+    await mkdir(entry, { recursive: true });
+    await rename(extracted, join(entry, 'busybox'));
+    const marker: BusyboxMarker = { package: BUSYBOX_PACKAGE, version: record.version, debSha256, sha256 };
+    await writeFile(join(entry, BUSYBOX_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+    const final = join(dir, `${record.version.replace(/[^A-Za-z0-9.+~-]/g, '_')}-${sha256.slice(0, 12)}`);
+    await rename(entry, final).catch(async (cause: unknown) => {
+      // Another process placed the same busybox first: use theirs if it verifies.
+      if ((await cachedBusybox(dir, arch)) === undefined) throw new CacheError(`cannot place ${final}`, { cause });
+    });
+    return join(final, 'busybox');
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

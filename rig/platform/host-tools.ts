@@ -1,0 +1,457 @@
+// Host tools the rig needs, as data: checks them and installs the missing Debian packages when allowed.
+import { access, constants, open, readdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { InfraError, MissingToolError } from '../core/errors.ts';
+import { nullSink, type EventSink } from '../core/events.ts';
+import type { Arch, ImageSpec } from '../core/types.ts';
+
+/**
+ * Why a tool is needed. A tool is required when any of its reasons applies:
+ * core (every run), x86_64 / arm64 (an image of that arch), buildroots (6.12 and 7.x images build
+ * inside a debootstrapped root), dev (npm ci's native addon, the libFuzzer targets, the tests).
+ */
+export type Need = 'core' | Arch | 'buildroots' | 'dev';
+
+/** What the caller is about to do; decides which tools are required. */
+export interface ToolNeeds {
+  readonly arches: readonly Arch[];
+  readonly buildroots: boolean;
+  /** Also the development tools (native addon build, fuzzing, test helpers). Default false. */
+  readonly dev?: boolean;
+}
+
+/** What a run of these images needs: their arches, and build roots if any image builds in one. */
+export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolchain'>[]): ToolNeeds {
+  return {
+    arches: [...new Set(images.map((image) => image.arch))],
+    buildroots: images.some((image) => image.toolchain.kind === 'buildroot'),
+  };
+}
+
+/** Everything: both arches, build roots and development tools (CI, `doctor`). */
+export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] as const, buildroots: true, dev: true });
+
+/** How to read a tool's version from its own output. Falls back to the package's dpkg version. */
+export interface VersionSpec {
+  readonly args: readonly string[];
+  /** First capture group is the version. */
+  readonly pattern: RegExp;
+}
+
+export type ToolProbe =
+  | {
+      readonly kind: 'command';
+      /** Looked up on PATH (plus /usr/sbin and /sbin, where debootstrap lives). */
+      readonly command: string;
+      readonly version?: VersionSpec;
+      /** The binary must be statically linked (no ELF interpreter): it runs inside the guest. */
+      readonly static?: boolean;
+    }
+  | {
+      readonly kind: 'file';
+      /** Any of these exists; a path segment may be `*` (e.g. /usr/lib/llvm-*). */
+      readonly paths: readonly string[];
+    };
+
+export interface HostTool {
+  readonly name: string;
+  /** Debian package that provides it. */
+  readonly package: string;
+  readonly neededFor: readonly Need[];
+  readonly purpose: string;
+  readonly probe: ToolProbe;
+}
+
+const gnuVersion: VersionSpec = { args: ['--version'], pattern: /^.*\)\s+(\d[^\s]*)\s*$/m };
+const qemuVersion: VersionSpec = { args: ['--version'], pattern: /version\s+(\d[^\s]*)/ };
+const cmd = (command: string, version?: VersionSpec, extra: { static?: boolean } = {}): ToolProbe => ({
+  kind: 'command',
+  command,
+  ...(version ? { version } : {}),
+  ...extra,
+});
+
+/**
+ * The table: one row per tool. A new host dependency is a new row (.ci/run installs every row's
+ * package). Package names assume an amd64 Debian/Ubuntu host (arm64 guests are cross-built).
+ */
+export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
+  { name: 'qemu-system-x86_64', package: 'qemu-system-x86', neededFor: ['x86_64'], purpose: 'boot x86_64 guests', probe: cmd('qemu-system-x86_64', qemuVersion) },
+  { name: 'qemu-system-aarch64', package: 'qemu-system-arm', neededFor: ['arm64'], purpose: 'boot arm64 guests', probe: cmd('qemu-system-aarch64', qemuVersion) },
+  { name: 'qemu-img', package: 'qemu-utils', neededFor: ['dev'], purpose: 'inspect disk images and snapshots by hand (the rig does not call it)', probe: cmd('qemu-img', qemuVersion) },
+  { name: 'gcc-12', package: 'gcc-12', neededFor: ['core'], purpose: 'build modules (the 5.10 and 6.1 headers)', probe: cmd('gcc-12', gnuVersion) },
+  { name: 'gcc', package: 'gcc', neededFor: ['core'], purpose: 'musl-gcc wraps x86_64-linux-gnu-gcc; the host target builds with gcc', probe: cmd('gcc', gnuVersion) },
+  { name: 'make', package: 'make', neededFor: ['core'], purpose: 'kbuild', probe: cmd('make', { args: ['--version'], pattern: /GNU Make\s+(\S+)/ }) },
+  { name: 'libelf', package: 'libelf1', neededFor: ['core'], purpose: "the headers' objtool links libelf.so.1", probe: { kind: 'file', paths: ['/usr/lib/*-linux-gnu/libelf.so.1', '/lib/*-linux-gnu/libelf.so.1', '/usr/lib64/libelf.so.1'] } },
+  { name: 'pahole', package: 'dwarves', neededFor: ['dev'], purpose: 'module BTF; host builds skip it (no vmlinux), build roots have their own', probe: cmd('pahole', { args: ['--version'], pattern: /v?(\d[^\s]*)/ }) },
+  { name: 'musl-gcc', package: 'musl-tools', neededFor: ['x86_64'], purpose: 'build the static guest client', probe: cmd('musl-gcc') },
+  { name: 'linux uapi headers', package: 'linux-libc-dev', neededFor: ['x86_64'], purpose: 'netlink headers for the static client', probe: { kind: 'file', paths: ['/usr/include/linux/netlink.h'] } },
+  { name: 'busybox', package: 'busybox-static', neededFor: ['x86_64'], purpose: 'the initramfs shell (must be static)', probe: cmd('busybox', { args: ['--help'], pattern: /BusyBox\s+v(\S+)/ }, { static: true }) },
+  { name: 'cpio', package: 'cpio', neededFor: ['dev'], purpose: 'integration tests pack initramfs by hand (the rig writes newc itself)', probe: cmd('cpio', { args: ['--version'], pattern: /cpio\)\s+(\S+)/ }) },
+  { name: 'insmod', package: 'kmod', neededFor: ['core'], purpose: 'the host target loads the module', probe: cmd('insmod', { args: ['--version'], pattern: /kmod version\s+(\S+)/ }) },
+  { name: 'dpkg-deb', package: 'dpkg', neededFor: ['core'], purpose: 'extract kernel packages', probe: cmd('dpkg-deb', { args: ['--version'], pattern: /version\s+(\d\S*)/ }) },
+  { name: 'apt-get', package: 'apt', neededFor: ['core'], purpose: 'download kernel packages', probe: cmd('apt-get', { args: ['--version'], pattern: /^apt\s+(\S+)/m }) },
+  { name: 'debian-archive-keyring', package: 'debian-archive-keyring', neededFor: ['core'], purpose: 'verify the Debian archive', probe: { kind: 'file', paths: ['/usr/share/keyrings/debian-archive-keyring.gpg'] } },
+  { name: 'xz', package: 'xz-utils', neededFor: ['core'], purpose: 'decompress xz kernels (5.10, 6.1)', probe: cmd('xz', { args: ['--version'], pattern: /xz \(XZ Utils\)\s+(\S+)/ }) },
+  { name: 'zstd', package: 'zstd', neededFor: ['core'], purpose: 'decompress zstd kernels (6.12, 7.x)', probe: cmd('zstd', { args: ['--version'], pattern: /v(\d[\d.]*)/ }) },
+  { name: 'addr2line', package: 'binutils', neededFor: ['core'], purpose: 'symbolise module stack frames', probe: cmd('addr2line', gnuVersion) },
+  { name: 'readelf', package: 'binutils', neededFor: ['core'], purpose: 'inspect kernels and modules', probe: cmd('readelf', gnuVersion) },
+  { name: 'debootstrap', package: 'debootstrap', neededFor: ['buildroots'], purpose: 'trixie/sid build roots for 6.12 and 7.x', probe: cmd('debootstrap', { args: ['--version'], pattern: /debootstrap\s+(\S+)/ }) },
+  { name: 'mmdebstrap', package: 'mmdebstrap', neededFor: ['buildroots'], purpose: 'faster build roots, and build roots without root (user namespaces)', probe: cmd('mmdebstrap', { args: ['--version'], pattern: /mmdebstrap\s+(\S+)/ }) },
+  { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
+  { name: 'aarch64-linux-gnu-addr2line', package: 'binutils-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'symbolise arm64 module frames', probe: cmd('aarch64-linux-gnu-addr2line', gnuVersion) },
+  { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },
+  { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
+  { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
+  { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },
+  { name: 'clang', package: 'clang', neededFor: ['dev'], purpose: 'libFuzzer targets (-fsanitize=fuzzer)', probe: cmd('clang', { args: ['--version'], pattern: /clang version\s+(\S+)/ }) },
+  { name: 'libFuzzer runtime', package: 'libclang-rt-14-dev', neededFor: ['dev'], purpose: 'only a Recommends of clang on bookworm', probe: { kind: 'file', paths: ['/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'] } },
+  { name: 'file', package: 'file', neededFor: ['dev'], purpose: 'tests inspect built binaries', probe: cmd('file', { args: ['--version'], pattern: /file-(\S+)/ }) },
+] satisfies HostTool[]);
+
+/** Result of checking one tool. */
+export interface ToolCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly version?: string;
+  readonly package: string;
+  readonly neededFor: readonly Need[];
+  /** What the rig uses it for (from the table). */
+  readonly purpose?: string;
+  readonly problem?: string;
+}
+
+// ---------- pure parts ----------
+
+/** The reasons that apply to these needs. */
+export function activeNeeds(needs: ToolNeeds): Set<Need> {
+  const active = new Set<Need>(['core', ...needs.arches]);
+  if (needs.buildroots) active.add('buildroots');
+  if (needs.dev) active.add('dev');
+  return active;
+}
+
+/** Rows of the table required for these needs, in table order. */
+export function requiredTools(needs: ToolNeeds, table: readonly HostTool[] = HOST_TOOLS): HostTool[] {
+  const active = activeNeeds(needs);
+  return table.filter((tool) => tool.neededFor.some((need) => active.has(need)));
+}
+
+/** Debian packages providing these tools, deduplicated, in table order. */
+export function packagesOf(tools: readonly Pick<HostTool, 'package'>[]): string[] {
+  return [...new Set(tools.map((tool) => tool.package))];
+}
+
+/** Packages of the failed checks, deduplicated, in check order. */
+export function missingPackages(checks: readonly ToolCheck[]): string[] {
+  return packagesOf(checks.filter((check) => !check.ok));
+}
+
+/** First capture group of the pattern in a tool's output, trimmed. */
+export function parseVersion(output: string, pattern: RegExp): string | undefined {
+  const match = pattern.exec(output);
+  return match?.[1]?.trim() || undefined;
+}
+
+/** The commands that install packages: apt-get update, then install (sudo -n when not root). */
+export function installCommands(packages: readonly string[], asRoot: boolean): string[][] {
+  const prefix = asRoot ? ['env'] : ['sudo', '-n', 'env'];
+  const env = ['DEBIAN_FRONTEND=noninteractive'];
+  const apt = ['apt-get', '-o', 'DPkg::Lock::Timeout=300'];
+  return [
+    [...prefix, ...env, ...apt, 'update'],
+    [...prefix, ...env, ...apt, 'install', '-y', '--no-install-recommends', ...packages],
+  ];
+}
+
+/** The command a user runs by hand (the MissingToolError hint). */
+export function manualInstallCommand(packages: readonly string[], asRoot = false): string {
+  return `${asRoot ? '' : 'sudo '}apt-get install -y ${packages.join(' ')}`;
+}
+
+/** Whether KTEST_RIG_NO_INSTALL forbids installing. */
+export function installForbidden(env: NodeJS.ProcessEnv): boolean {
+  const value = env.KTEST_RIG_NO_INSTALL;
+  return value !== undefined && value !== '' && value !== '0';
+}
+
+/**
+ * Whether an ELF image is statically linked (no PT_INTERP program header). Undefined when the
+ * buffer is not an ELF file or its program headers lie beyond the buffer.
+ */
+export function isStaticElf(buf: Buffer): boolean | undefined {
+  if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const is64 = buf[4] === 2;
+  const le = buf[5] === 1;
+  if (buf[4] !== 1 && !is64) return undefined;
+  const u16 = (at: number) => (le ? buf.readUInt16LE(at) : buf.readUInt16BE(at));
+  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const u64 = (at: number) => Number(le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at));
+  if (is64 && buf.length < 64) return undefined;
+  const phoff = is64 ? u64(0x20) : u32(0x1c);
+  const phentsize = u16(is64 ? 0x36 : 0x2a);
+  const phnum = u16(is64 ? 0x38 : 0x2c);
+  if (phentsize < 4 || phoff + phnum * phentsize > buf.length) return undefined;
+  const PT_INTERP = 3;
+  for (let i = 0; i < phnum; i++) {
+    if (u32(phoff + i * phentsize) === PT_INTERP) return false;
+  }
+  return true;
+}
+
+// ---------- probing the host ----------
+
+export interface CommandResult {
+  readonly exitCode: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program without a shell; never throws for a non-zero exit (tests inject a fake). */
+export type CommandRunner = (
+  file: string,
+  args: readonly string[],
+  options?: { readonly timeoutMs?: number },
+) => Promise<CommandResult>;
+
+export const defaultRunner: CommandRunner = async (file, args, options = {}) => {
+  const result = await execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    all: false,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+  });
+  return { exitCode: result.exitCode, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+};
+
+export interface ProbeOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly runner?: CommandRunner;
+  readonly tools?: readonly HostTool[];
+}
+
+/** Directories searched for a command: PATH, then the sbin directories a non-root PATH lacks. */
+export function searchDirs(env: NodeJS.ProcessEnv): string[] {
+  const path = (env.PATH ?? '').split(delimiter).filter((dir) => dir.startsWith('/'));
+  return [...new Set([...path, '/usr/local/sbin', '/usr/sbin', '/sbin'])];
+}
+
+/** Absolute path of an executable, or undefined. */
+export async function findCommand(command: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (command.includes('/')) return (await isExecutable(command)) ? command : undefined;
+  for (const dir of searchDirs(env)) {
+    const candidate = join(dir, command);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Expands `*` path segments (no other glob syntax); returns existing paths. */
+export async function expandPath(pattern: string): Promise<string[]> {
+  const segments = pattern.split('/').filter(Boolean);
+  let current = ['/'];
+  for (const segment of segments) {
+    const next: string[] = [];
+    for (const base of current) {
+      if (!segment.includes('*')) {
+        next.push(join(base, segment));
+        continue;
+      }
+      const re = new RegExp(`^${segment.split('*').map(escapeRegExp).join('.*')}$`);
+      const entries = await readdir(base).catch(() => [] as string[]);
+      next.push(...entries.filter((entry) => re.test(entry)).sort().map((entry) => join(base, entry)));
+    }
+    current = next;
+  }
+  const existing: string[] = [];
+  for (const path of current) {
+    if (await access(path).then(() => true, () => false)) existing.push(path);
+  }
+  return existing;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function readHead(path: string, bytes: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function dpkgVersion(pkg: string, runner: CommandRunner): Promise<string | undefined> {
+  // One line per installed architecture (libelf1:amd64, libelf1:arm64): the first is enough.
+  const result = await runner('dpkg-query', ['-W', '-f=${Version}\n', pkg], { timeoutMs: 10_000 }).catch(() => undefined);
+  const first = result?.exitCode === 0 ? result.stdout.trim().split('\n')[0]?.trim() : undefined;
+  return first || undefined;
+}
+
+/** Checks one tool on this host. */
+export async function probeTool(tool: HostTool, options: ProbeOptions = {}): Promise<ToolCheck> {
+  const env = options.env ?? process.env;
+  const runner = options.runner ?? defaultRunner;
+  const base = { name: tool.name, package: tool.package, neededFor: tool.neededFor, purpose: tool.purpose };
+  const probe = tool.probe;
+  if (probe.kind === 'file') {
+    for (const pattern of probe.paths) {
+      if ((await expandPath(pattern)).length > 0) {
+        const version = await dpkgVersion(tool.package, runner);
+        return { ...base, ok: true, ...(version ? { version } : {}) };
+      }
+    }
+    return { ...base, ok: false, problem: `not found: ${probe.paths.join(' or ')}` };
+  }
+  const path = await findCommand(probe.command, env);
+  if (!path) return { ...base, ok: false, problem: `${probe.command} not on PATH` };
+  if (probe.static) {
+    const isStatic = isStaticElf(await readHead(path, 64 * 1024).catch(() => Buffer.alloc(0)));
+    if (isStatic !== true) {
+      return { ...base, ok: false, problem: `${path} is ${isStatic === false ? 'dynamically linked' : 'not an ELF binary'}; need a static one` };
+    }
+  }
+  let version: string | undefined;
+  if (probe.version) {
+    const result = await runner(path, probe.version.args, { timeoutMs: 10_000 }).catch(() => undefined);
+    if (result) version = parseVersion(`${result.stdout}\n${result.stderr}`, probe.version.pattern);
+  }
+  version ??= await dpkgVersion(tool.package, runner);
+  return { ...base, ok: true, ...(version ? { version } : {}) };
+}
+
+/** Checks every tool these needs require, in table order. */
+export async function checkTools(needs: ToolNeeds, options: ProbeOptions = {}): Promise<ToolCheck[]> {
+  return Promise.all(requiredTools(needs, options.tools).map((tool) => probeTool(tool, options)));
+}
+
+// ---------- installing ----------
+
+export interface EnsureOptions extends ProbeOptions {
+  readonly onEvent?: EventSink;
+  /** Install missing packages when possible (default true; KTEST_RIG_NO_INSTALL=1 overrides). */
+  readonly allowInstall?: boolean;
+  /** Default: process.getuid() === 0. */
+  readonly asRoot?: boolean;
+}
+
+/** How this process may install packages: as root, through passwordless sudo, or not at all. */
+export async function installPrivilege(runner: CommandRunner = defaultRunner, asRoot = process.getuid?.() === 0): Promise<'root' | 'sudo' | 'none'> {
+  if (asRoot) return 'root';
+  const sudo = await runner('sudo', ['-n', 'true'], { timeoutMs: 10_000 }).catch(() => undefined);
+  return sudo?.exitCode === 0 ? 'sudo' : 'none';
+}
+
+/**
+ * Checks the tools; installs the missing packages with apt-get when root or passwordless sudo allow
+ * it, else throws MissingToolError whose hint is the command to run. Returns the final checks.
+ */
+export async function ensureTools(needs: ToolNeeds, options: EnsureOptions = {}): Promise<ToolCheck[]> {
+  const env = options.env ?? process.env;
+  const runner = options.runner ?? defaultRunner;
+  const onEvent = options.onEvent ?? nullSink;
+  const asRoot = options.asRoot ?? process.getuid?.() === 0;
+  const probeOptions = { ...options, env, runner };
+  onEvent({ type: 'stage', stage: 'tools', message: 'checking host tools' });
+  const checks = await checkTools(needs, probeOptions);
+  const missing = missingPackages(checks);
+  if (missing.length === 0) return checks;
+  const missingNames = checks.filter((check) => !check.ok).map((check) => check.name);
+  const refuse = (why: string): MissingToolError => {
+    const error = new MissingToolError(missingNames, manualInstallCommand(missing, asRoot));
+    error.message = `${error.message} (${why})`;
+    return error;
+  };
+  if (options.allowInstall === false) throw refuse('installing is disabled');
+  if (installForbidden(env)) throw refuse('KTEST_RIG_NO_INSTALL is set');
+  const privilege = await installPrivilege(runner, asRoot);
+  if (privilege === 'none') throw refuse('not root and no passwordless sudo');
+  onEvent({ type: 'stage', stage: 'tools', message: `installing ${missing.join(' ')}` });
+  const [update, install] = installCommands(missing, privilege === 'root') as [string[], string[]];
+  const run = async (argv: string[]): Promise<{ ok: boolean; result: CommandResult; tail: string }> => {
+    onEvent({ type: 'log', level: 'info', message: `$ ${argv.join(' ')}` });
+    const [file, ...args] = argv as [string, ...string[]];
+    const result = await runner(file, args, { timeoutMs: 15 * 60_000 });
+    const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-5).join('\n');
+    return { ok: result.exitCode === 0, result, tail };
+  };
+  // A broken third-party source fails `update`; the lists apt already has may still do.
+  const updated = await run(update);
+  if (!updated.ok) onEvent({ type: 'log', level: 'warn', message: `apt-get update failed, installing anyway: ${updated.tail}` });
+  const installed = await run(install);
+  if (!installed.ok) {
+    throw new InfraError(`apt-get install failed (exit ${installed.result.exitCode ?? 'killed'}): ${installed.tail}`, {
+      hint: `run: ${manualInstallCommand(missing, asRoot)}`,
+      cause: installed.result,
+    });
+  }
+  const after = await checkTools(needs, probeOptions);
+  const still = after.filter((check) => !check.ok);
+  if (still.length > 0) {
+    throw new MissingToolError(
+      still.map((check) => check.name),
+      manualInstallCommand(missingPackages(after), asRoot),
+      { cause: still.map((check) => check.problem) },
+    );
+  }
+  onEvent({ type: 'log', level: 'info', message: `installed ${missing.join(' ')}` });
+  return after;
+}
+
+// ---------- command line: `tsx rig/platform/host-tools.ts --packages all` (used by .ci/run) ----------
+
+/** Parses `all`, or a comma list of needs (x86_64,arm64,buildroots,dev). */
+export function needsFromArg(arg: string | undefined): ToolNeeds {
+  if (!arg || arg === 'all') return ALL_NEEDS;
+  const words = arg.split(',').filter(Boolean);
+  const known = ['x86_64', 'arm64', 'buildroots', 'dev', 'core'];
+  const unknown = words.filter((word) => !known.includes(word));
+  if (unknown.length) throw new Error(`unknown need ${unknown.join(', ')}; valid: all, ${known.join(', ')}`);
+  return {
+    arches: words.filter((word): word is Arch => word === 'x86_64' || word === 'arm64'),
+    buildroots: words.includes('buildroots'),
+    dev: words.includes('dev'),
+  };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [mode, arg] = argv;
+  const needs = needsFromArg(arg);
+  if (mode === '--packages') {
+    process.stdout.write(`${packagesOf(requiredTools(needs)).join('\n')}\n`);
+    return 0;
+  }
+  if (mode === '--check') {
+    const checks = await checkTools(needs);
+    const lines = checks.map((c) => `${c.ok ? 'ok     ' : 'MISSING'} ${c.name} ${c.version ?? c.problem ?? ''} (${c.package})`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return checks.every((c) => c.ok) ? 0 : 1;
+  }
+  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check [all|x86_64,arm64,buildroots,dev]\n');
+  return 2;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,97 @@
+// `--target host`: build the module for the running kernel, load it on the host, run the same scenarios through the addon.
+import { existsSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { HostBackend, isLoadedOnHost } from '../scenario/backends/host.ts';
+import { buildModule } from '../build/module.ts';
+import { readUapi } from '../build/artifacts.ts';
+import { runScenarioOn, runSequence, scenarioResult, summarize } from './image.ts';
+import { UsageError } from '../core/errors.ts';
+import type { Scenario } from '../scenario/api.ts';
+import type { EventSink } from '../core/events.ts';
+import type { ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from '../core/types.ts';
+
+export interface HostRunOptions {
+  readonly kmodDir: string;
+  readonly scenarios: readonly Scenario[];
+  readonly workDir: string;
+  readonly onEvent: EventSink;
+}
+
+export interface HostFacts {
+  readonly uid: number;
+  readonly release: string;
+  readonly headersDir: string | undefined;
+  readonly loaded: readonly string[];
+}
+
+/**
+ * Why the host target must refuse, as one line, or undefined when it may run. Pure. The module's name
+ * is known only once it is built: without it, only root and headers are checked.
+ */
+export function hostRefusal(f: HostFacts, moduleName?: string): string | undefined {
+  if (f.uid !== 0) return 'the host target loads a module into the running kernel and needs root (run it with sudo)';
+  if (!f.headersDir) return `no headers for the running kernel ${f.release}: install linux-headers-${f.release}`;
+  if (moduleName && f.loaded.includes(moduleName)) return `a module named ${moduleName} is already loaded on this host: rmmod ${moduleName} first`;
+  return undefined;
+}
+
+export async function hostFacts(): Promise<HostFacts> {
+  const rel = release();
+  const build = join('/lib/modules', rel, 'build');
+  const modules = await readFile('/proc/modules', 'utf8').catch(() => '');
+  return {
+    uid: process.getuid?.() ?? -1,
+    release: rel,
+    headersDir: existsSync(join(build, 'Makefile')) ? realpathSync(build) : undefined,
+    loaded: modules.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean),
+  };
+}
+
+/** The running kernel as a PreparedKernel, so the same build code serves both targets. */
+function hostKernel(f: HostFacts): PreparedKernel {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  const image: ImageSpec = {
+    id: 'host',
+    description: `the host's running kernel ${f.release}`,
+    arch,
+    suite: 'host',
+    release: f.release,
+    packages: {} as ImageSpec['packages'],
+    toolchain: { kind: 'host', cc: 'gcc' },
+    qemu: {} as ImageSpec['qemu'],
+  };
+  return { image, kernelPath: '', vmlinuzPath: '', headersDir: f.headersDir! };
+}
+
+export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<RunSummary> {
+  const f = facts ?? (await hostFacts());
+  // Refuse before building on what can be seen now; the module's name comes with the build.
+  const early = hostRefusal(f);
+  if (early) throw new UsageError(`--target host: ${early}`);
+  const kernel = hostKernel(f);
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });
+  const module = modules.find((m) => m.name === 'ktest') ?? modules[0]!;
+  const refusal = hostRefusal({ ...f, loaded: (await hostFacts()).loaded }, module.name);
+  if (refusal) throw new UsageError(`--target host: ${refusal}`);
+  const uapi = await readUapi(o.kmodDir);
+  const backend = new HostBackend(module.name, module.koPath);
+  const scenarios = o.scenarios.filter((s) => !s.backends || s.backends.includes('host'));
+  o.onEvent({ type: 'run-start', image: 'host', total: scenarios.length });
+  let results: ScenarioResult[];
+  try {
+    results = await runSequence('host', scenarios, o.onEvent, async (scenario) => {
+      const started = Date.now();
+      const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent });
+      // No snapshot on the host: each scenario leaves the module unloaded for the next.
+      if (await isLoadedOnHost(module.name)) await backend.unloadModule();
+      return scenarioResult('host', scenario.name, started, outcome.failure);
+    });
+  } finally {
+    if (await isLoadedOnHost(module.name)) await backend.unloadModule();
+  }
+  const summary = summarize({ image: 'host', kernel: f.release, arch: kernel.image.arch, accel: 'host' }, results);
+  o.onEvent({ type: 'run-end', summary });
+  return summary;
+}

@@ -1,0 +1,253 @@
+// The engine: for one image, prepare artifacts, boot a template guest, snapshot it, and run each scenario in a fresh guest.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Guest, type GuestOptions } from '../vm/guest.ts';
+import { probeAccel } from '../platform/kvm.ts';
+import { findReports } from '../detect/parse.ts';
+import { symbolizeReport } from '../detect/symbolize.ts';
+import { GuestBackend } from '../scenario/backends/guest.ts';
+import { makeContext } from '../scenario/context.ts';
+import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from '../scenario/api.ts';
+import { guestCmdline, SLAB_VALIDATE_SCRIPT } from '../vm/guest-setup.ts';
+import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
+import { pool } from '../core/pool.ts';
+import { AssertionFailed, GuestError } from '../core/errors.ts';
+import type { EventSink } from '../core/events.ts';
+import type { Accel, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+
+export interface ImageRunOptions {
+  readonly image: ImageSpec;
+  readonly kmodDir: string;
+  readonly scenarios: readonly Scenario[];
+  /** Start each scenario from a snapshot of a booted guest (default); false cold-boots per scenario. */
+  readonly snapshot: boolean;
+  /** Memory-error detection in the guest (slub_debug, KFENCE, slab validation). */
+  readonly debug: boolean;
+  /** Temporary directory for this image's run (builds, initramfs, snapshot, sockets). */
+  readonly workDir: string;
+  readonly logsDir?: string;
+  readonly cacheDir?: string;
+  readonly accel?: Accel;
+  /** Guests of this image running scenarios at once (default 1). */
+  readonly lanes?: number;
+  readonly onEvent: EventSink;
+}
+
+/** Default netlink protocol of ktest (module parameter proto). */
+export const DEFAULT_PROTO = 30;
+
+export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
+  const art = await prepareArtifacts({ image: o.image, kmodDir: o.kmodDir, workDir: o.workDir, cacheDir: o.cacheDir, onEvent: o.onEvent });
+  const { accel, reason } = o.accel ? { accel: o.accel, reason: 'forced' } : await probeAccel();
+  o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
+  const guestOptions = guestOptionsFor(o, art, accel);
+  o.onEvent({ type: 'run-start', image: o.image.id, total: o.scenarios.length });
+
+  let snapshotFile: string | undefined;
+  if (o.snapshot) {
+    o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: 'booting the template guest' });
+    const template = await Guest.boot(guestOptions);
+    try {
+      o.onEvent({ type: 'stage', image: o.image.id, stage: 'snapshot', message: 'saving the snapshot' });
+      snapshotFile = join(o.workDir, 'ready.snapshot');
+      await template.saveSnapshot(snapshotFile);
+    } finally {
+      await template.close();
+    }
+  }
+
+  const results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, snapshotFile, scenario), o.lanes ?? 1);
+  const summary = summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results);
+  o.onEvent({ type: 'run-end', summary });
+  return summary;
+}
+
+/**
+ * Run scenarios, up to `lanes` at once (each in a guest of its own), with their start and end events.
+ * End events come in the scenarios' order whatever order they finish in, so reports read the same.
+ * Shared by both targets (the host runs one lane: one kernel, one module).
+ */
+export async function runSequence(
+  image: string,
+  scenarios: readonly Scenario[],
+  onEvent: EventSink,
+  runOne: (scenario: Scenario) => Promise<ScenarioResult>,
+  lanes = 1,
+): Promise<ScenarioResult[]> {
+  const total = scenarios.length;
+  const done = new Map<number, ScenarioResult>();
+  let emitted = 0;
+  return pool(scenarios, lanes, async (scenario, index) => {
+    onEvent({ type: 'scenario-start', image, name: scenario.name, index, total });
+    const result = await runOne(scenario);
+    done.set(index, result);
+    for (let next = done.get(emitted); next; next = done.get(emitted)) onEvent({ type: 'scenario-end', result: next, index: emitted++, total });
+    return result;
+  });
+}
+
+export function scenarioResult(image: string, name: string, started: number, failure: ScenarioFailure | undefined): ScenarioResult {
+  return { image, name, status: failure ? 'fail' : 'pass', durationMs: Date.now() - started, ...(failure ? { failure } : {}) };
+}
+
+export function summarize(head: Omit<RunSummary, 'scenarios' | 'passed' | 'failed'>, results: readonly ScenarioResult[]): RunSummary {
+  return {
+    ...head,
+    scenarios: results,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => r.status === 'fail').length,
+  };
+}
+
+export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir'>, art: Artifacts, accel: Accel): GuestOptions {
+  return {
+    kernelPath: art.kernel.kernelPath,
+    initrdPath: art.initrdPath,
+    qemu: o.image.qemu,
+    accel,
+    appendExtra: guestCmdline(o.debug),
+    workDir: o.workDir,
+  };
+}
+
+async function startGuest(options: GuestOptions, snapshotFile: string | undefined): Promise<Guest> {
+  return snapshotFile ? Guest.restore(options, snapshotFile) : Guest.boot(options);
+}
+
+async function runOne(
+  o: ImageRunOptions,
+  art: Artifacts,
+  guestOptions: GuestOptions,
+  snapshotFile: string | undefined,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const finish = (failure?: ScenarioFailure): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure);
+  let guest: Guest;
+  try {
+    guest = await startGuest(guestOptions, snapshotFile);
+  } catch (error) {
+    if (error instanceof GuestError) return finish({ message: `guest did not start: ${error.message}`, kind: error.kind === 'hang' ? 'hang' : 'panic', consoleTail: error.consoleTail });
+    throw error;
+  }
+  try {
+    const outcome = await runInGuest(o, art, guest, scenario);
+    await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
+    return finish(outcome.failure);
+  } finally {
+    await guest.close();
+  }
+}
+
+export interface Outcome {
+  readonly failure?: ScenarioFailure;
+  readonly console: string;
+  readonly dmesg: string;
+}
+
+/** Run one scenario in a ready guest, then read the kernel log and judge it. */
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+  const mark = guest.console.mark();
+  // With debugging on, the kmalloc slabs are validated in the same guest command that reads the log.
+  const backend = new GuestBackend(guest, art.module.name, o.debug ? SLAB_VALIDATE_SCRIPT : undefined);
+  return runScenarioOn(backend, scenario, {
+    module: art.module,
+    uapi: art.uapi,
+    onEvent: o.onEvent,
+    consoleSince: () => guest.console.since(mark),
+    consoleTail: () => guest.console.tail(8192),
+  });
+}
+
+export interface JudgeOptions {
+  readonly module: BuiltModule;
+  readonly uapi: Readonly<Record<string, number>>;
+  readonly onEvent: EventSink;
+  /** The kernel console since the scenario began (guests; the host has none). */
+  readonly consoleSince?: () => string;
+  readonly consoleTail?: () => string;
+}
+
+/**
+ * Run one scenario on a backend, then judge the kernel: any kernel report in the scenario's part of
+ * the log fails it, even when its own assertions held. Shared by the guest and host targets.
+ */
+export async function runScenarioOn(backend: Backend, scenario: Scenario, o: JudgeOptions): Promise<Outcome> {
+  const marker = `ktest-rig: scenario ${scenario.name} begin ${randomBytes(4).toString('hex')}`;
+  let failure: ScenarioFailure | undefined;
+  let dmesg = '';
+  try {
+    await backend.markKernelLog(marker);
+    const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log);
+    if (failure?.kind !== 'hang') {
+      dmesg = await backend.kernelLog(marker);
+    }
+  } catch (error) {
+    if (!(error instanceof GuestError)) throw error;
+    failure ??= guestFailure(error);
+  }
+  const consoleText = o.consoleSince?.() ?? '';
+  // A live kernel's dmesg is complete; a dead guest left only its console.
+  const reports = await symbolize(findReports(dmesg || consoleText, { module: o.module.name }), o.module);
+  if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
+  return { failure, console: consoleText, dmesg };
+}
+
+async function runScenarioBody(
+  backend: Backend,
+  scenario: Scenario,
+  marker: string,
+  uapi: Readonly<Record<string, number>>,
+  log: (m: string) => void,
+): Promise<ScenarioFailure | undefined> {
+  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log });
+  const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
+  const body = (async () => {
+    if (scenario.load !== false) await t.module.load(scenario.params);
+    await scenario.run(t);
+  })();
+  body.catch(() => {}); // it may still settle after a timeout
+  const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
+  try {
+    const r = await Promise.race([body.then(() => 'done' as const), timer]);
+    if (r === 'timeout') return { message: `scenario did not finish within ${timeoutMs} ms`, kind: 'hang' };
+    return undefined;
+  } catch (error) {
+    if (error instanceof AssertionFailed) return { message: error.message, kind: 'assertion' };
+    if (error instanceof GuestError) return guestFailure(error);
+    return { message: error instanceof Error ? `${error.name}: ${error.message}` : String(error), kind: 'error' };
+  }
+}
+
+function guestFailure(error: GuestError): ScenarioFailure {
+  const kind = error.kind === 'hang' ? 'hang' : 'panic';
+  return { message: `guest ${kind === 'hang' ? 'stopped answering' : 'died'}: ${error.message}`, kind, consoleTail: error.consoleTail };
+}
+
+function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailure | undefined, tail: string): ScenarioFailure {
+  const titles = [...new Set(reports.map((r) => r.title))];
+  const where = reports
+    .flatMap((r) => r.moduleFrames)
+    .filter((f) => f.file)
+    .map((f) => `${f.symbol} (${f.file}:${f.line})`);
+  const message = `kernel reported ${titles.join('; ')}${where.length ? ` at ${[...new Set(where)].slice(0, 3).join(', ')}` : ''}${
+    earlier ? ` [also: ${earlier.message}]` : ''
+  }`;
+  return { message, kind: 'kernel', reports, consoleTail: earlier?.consoleTail ?? tail };
+}
+
+async function symbolize(reports: KernelReport[], module: BuiltModule): Promise<KernelReport[]> {
+  // Symbolising is best effort: a report without file:line is still a report.
+  return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
+}
+
+async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {
+  if (!o.logsDir) return;
+  const dir = join(o.logsDir, o.image.id);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.console.log`), consoleText);
+  if (dmesg) await writeFile(join(dir, `${name}.dmesg.log`), dmesg);
+}

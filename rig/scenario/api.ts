@@ -1,0 +1,149 @@
+// The scenario API: what a scenario sees (module control, netlink client, guest commands, kernel log, assertions).
+import { isDeepStrictEqual, inspect } from 'node:util';
+import { AssertionFailed, UsageError } from '../core/errors.ts';
+import { matchesFilter, type ScenarioFilter } from '../cli/options.ts';
+import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../core/types.ts';
+
+/** Where scenarios run: in a QEMU guest, or on the host kernel (through the native addon). */
+export interface Backend {
+  readonly kind: 'guest' | 'host';
+  /** Name of the module under test (from the built .ko). */
+  readonly moduleName: string;
+  /** Load the module; resolves with insmod's result (never throws for a refused load). */
+  loadModule(params?: ModuleParams): Promise<ExecResult>;
+  unloadModule(): Promise<ExecResult>;
+  isModuleLoaded(): Promise<boolean>;
+  client(call: ClientCall): Promise<ClientResult>;
+  /** Run a command where the module runs (the guest; on the host: refused). */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * The kernel log (dmesg) after the last line containing `since` (all of it when no line does, e.g.
+   * after a flood overwrote the ring buffer).
+   */
+  kernelLog(since: string): Promise<string>;
+  /** /proc/sys/kernel/tainted. */
+  taintValue(): Promise<number>;
+  /** Write one line into the kernel log (scenario boundaries). */
+  markKernelLog(line: string): Promise<void>;
+}
+
+export type ModuleParams = Readonly<Record<string, string | number | boolean>>;
+
+export interface ModuleControl {
+  readonly name: string;
+  /** Load it (insmod); fails the scenario with insmod's output when the kernel refuses. */
+  load(params?: ModuleParams): Promise<void>;
+  /** Load it, returning insmod's result instead of failing (for modules expected to refuse). */
+  tryLoad(params?: ModuleParams): Promise<ExecResult>;
+  unload(): Promise<void>;
+  /** Unload it, returning rmmod's result instead of failing. */
+  tryUnload(): Promise<ExecResult>;
+  isLoaded(): Promise<boolean>;
+}
+
+/** What a scenario function receives. */
+export interface ScenarioContext {
+  readonly backend: 'guest' | 'host';
+  readonly module: ModuleControl;
+  /** Netlink protocol the module listens on by default. */
+  readonly proto: number;
+  /** Constants from the module's uapi header (KTEST_MSG_ECHO, KTEST_MAX_PAYLOAD, ...). */
+  readonly uapi: Readonly<Record<string, number>>;
+  /** One nlclient call (guest) or the same call through the addon (host). */
+  client(call?: ClientCall): Promise<ClientResult>;
+  /** Run a command in the guest (busybox and nlclient are on PATH). */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Kernel log lines written since this scenario started. */
+  dmesg(): Promise<string>;
+  /** Taint flags now set (letters, e.g. ['O', 'E']). */
+  taint(): Promise<string[]>;
+  sleep(ms: number): Promise<void>;
+  log(message: string): void;
+  ok(condition: unknown, message: string): void;
+  equal<T>(actual: T, expected: T, message: string): void;
+  match(text: string, pattern: RegExp, message: string): void;
+  fail(message: string): never;
+}
+
+export interface Scenario {
+  /** Unique name, used in reports and by --only. Lowercase words joined by dashes. */
+  readonly name: string;
+  readonly description: string;
+  /** Load the module before run() (default true). */
+  readonly load?: boolean;
+  /** Module parameters for that load. */
+  readonly params?: ModuleParams;
+  /** Run only on these backends (default both). */
+  readonly backends?: readonly ('guest' | 'host')[];
+  /** Time budget under TCG (default DEFAULT_SCENARIO_TIMEOUT_MS); KVM uses the same or less. */
+  readonly timeoutMs?: number;
+  run(t: ScenarioContext): Promise<void>;
+}
+
+export const DEFAULT_SCENARIO_TIMEOUT_MS = 60_000;
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Check a list of scenarios (user files too): names valid and unique, run is a function. */
+export function validateScenarios(list: unknown, source: string): Scenario[] {
+  if (!Array.isArray(list)) throw new UsageError(`${source}: scenarios must be an array (export default [...])`);
+  const seen = new Set<string>();
+  return list.map((s, i) => {
+    const where = `${source}: scenario #${i + 1}`;
+    if (typeof s !== 'object' || s === null) throw new UsageError(`${where} is not an object`);
+    const sc = s as Partial<Scenario>;
+    if (typeof sc.name !== 'string' || !NAME.test(sc.name))
+      throw new UsageError(`${where}: name must match ${NAME} (got ${inspect(sc.name)})`);
+    if (seen.has(sc.name)) throw new UsageError(`${where}: duplicate scenario name "${sc.name}"`);
+    seen.add(sc.name);
+    if (typeof sc.run !== 'function') throw new UsageError(`${where} (${sc.name}): run must be a function`);
+    if (sc.timeoutMs !== undefined && !(Number.isInteger(sc.timeoutMs) && sc.timeoutMs > 0))
+      throw new UsageError(`${where} (${sc.name}): timeoutMs must be a positive integer`);
+    return { description: '', ...sc } as Scenario;
+  });
+}
+
+/** The scenarios --only selects; none selected is a usage error naming the valid ones. */
+export function selectScenarios(list: readonly Scenario[], filter: ScenarioFilter | undefined, pattern = ''): Scenario[] {
+  const picked = list.filter((s) => matchesFilter(filter, s.name));
+  if (picked.length === 0)
+    throw new UsageError(`--only ${pattern} matches no scenario; names: ${list.map((s) => s.name).join(', ')}`);
+  return picked;
+}
+
+/** Taint bit letters, in bit order (Documentation/admin-guide/tainted-kernels.rst). */
+const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTN';
+export function taintLetters(value: number): string[] {
+  const out: string[] = [];
+  for (let bit = 0; bit < TAINT_LETTERS.length; bit++) if (value & (1 << bit)) out.push(TAINT_LETTERS[bit]!);
+  return out;
+}
+
+/** The assertion half of ScenarioContext, shared by every backend. */
+export const assertions = {
+  ok(condition: unknown, message: string): asserts condition {
+    if (!condition) throw new AssertionFailed(message);
+  },
+  equal<T>(actual: T, expected: T, message: string): void {
+    if (!isDeepStrictEqual(actual, expected))
+      throw new AssertionFailed(`${message}: expected ${short(expected)}, got ${short(actual)}`, { expected, actual });
+  },
+  match(text: string, pattern: RegExp, message: string): void {
+    if (!pattern.test(text)) throw new AssertionFailed(`${message}: ${pattern} not found in ${short(text)}`);
+  },
+  fail(message: string): never {
+    throw new AssertionFailed(message);
+  },
+};
+
+function short(value: unknown): string {
+  const s = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 3, breakLength: Infinity });
+  return s.length > 300 ? `${s.slice(0, 300)}… (${s.length} chars)` : s;
+}
+
+/** Read `#define NAME number` lines of a uapi header into a record. */
+export function parseUapiConstants(header: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of header.matchAll(/^#define\s+([A-Z][A-Z0-9_]*)\s+\(?\s*(0x[0-9a-fA-F]+|\d+)[uUlL]*\s*\)?\s*(?:\/[*/].*)?$/gm))
+    out[m[1]!] = Number(m[2]);
+  return out;
+}

@@ -1,0 +1,72 @@
+// The guest backend: module control, client calls and the kernel log through commands run by the guest agent.
+import type { Guest } from '../../vm/guest.ts';
+import { clientArgv, parseClientOutput } from '../client-args.ts';
+import type { Backend, ModuleParams } from '../api.ts';
+import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../../core/types.ts';
+
+/** Where the initramfs puts the modules under test. */
+export const GUEST_MODULE_DIR = '/lib/modules/ktest';
+
+/** dmesg after the last line containing $1 (all of it when none does). */
+export const KERNEL_LOG_SINCE = 'dmesg | awk -v m="$1" \'{ a[NR] = $0 } index($0, m) { s = NR } END { for (i = s + 1; i <= NR; i++) print a[i] }\'';
+
+/** insmod arguments for module parameters: name=value, booleans as 1/0. */
+export function moduleParamArgs(params: ModuleParams = {}): string[] {
+  return Object.entries(params).map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
+}
+
+/** Budget for a whole client run: per-message receive timeout times messages, plus start-up slack. */
+export function clientCommandTimeout(call: ClientCall): number {
+  const per = call.timeoutMs ?? 2000;
+  const count = Math.max(1, call.count ?? 1);
+  return Math.min(per * count, 120_000) + 10_000;
+}
+
+export class GuestBackend implements Backend {
+  readonly kind = 'guest' as const;
+  constructor(
+    private readonly guest: Guest,
+    readonly moduleName: string,
+    /** Shell run before each kernel-log read (slab validation: its reports then land in that read). */
+    private readonly beforeLogRead?: string,
+  ) {}
+
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return this.guest.exec(argv, options);
+  }
+
+  loadModule(params?: ModuleParams): Promise<ExecResult> {
+    return this.exec(['insmod', `${GUEST_MODULE_DIR}/${this.moduleName}.ko`, ...moduleParamArgs(params)], { timeoutMs: 30_000 });
+  }
+
+  unloadModule(): Promise<ExecResult> {
+    return this.exec(['rmmod', this.moduleName], { timeoutMs: 30_000 });
+  }
+
+  async isModuleLoaded(): Promise<boolean> {
+    const r = await this.exec(['cat', '/proc/modules']);
+    return r.stdout.toString('utf8').split('\n').some((l) => l.split(' ')[0] === this.moduleName);
+  }
+
+  async client(call: ClientCall): Promise<ClientResult> {
+    const r = await this.exec(['nlclient', ...clientArgv(call)], { timeoutMs: clientCommandTimeout(call) });
+    if (r.timedOut) return { exitCode: 124, replies: [], error: 'nlclient did not finish in time (killed by the agent)' };
+    return parseClientOutput(r.exitCode ?? 128, r.stdout.toString('utf8'), r.stderr.toString('utf8'));
+  }
+
+  /** Filtered in the guest: the serial line is slow, and the boot log need not cross it every time. */
+  async kernelLog(since: string): Promise<string> {
+    const script = this.beforeLogRead ? `${this.beforeLogRead}\n${KERNEL_LOG_SINCE}` : KERNEL_LOG_SINCE;
+    const r = await this.exec(['sh', '-c', script, 'sh', since], { timeoutMs: 30_000 });
+    return r.stdout.toString('utf8');
+  }
+
+  async taintValue(): Promise<number> {
+    const r = await this.exec(['cat', '/proc/sys/kernel/tainted']);
+    return Number.parseInt(r.stdout.toString('utf8').trim(), 10) || 0;
+  }
+
+  async markKernelLog(line: string): Promise<void> {
+    await this.exec(['sh', '-c', 'printf "%s\\n" "$1" > /dev/kmsg', 'sh', line]);
+  }
+}

@@ -1,0 +1,391 @@
+// A running guest: QEMU plus the agent on the command port; exec commands, detect panics and hangs, snapshot.
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeKill, encodePing, encodeRun, FrameDecoder, newNonce, type AgentFrame } from './agent-protocol.ts';
+import { GuestError, QemuError, UsageError } from '../core/errors.ts';
+import { kernelCmdline, qemuArgv } from './qemu-args.ts';
+import { QemuProcess, type ConsoleBuffer, type QemuExit } from './qemu.ts';
+import { connectWithRetry, QmpClient, withDeadline } from './qmp.ts';
+import { migrateToFile, waitMigration } from './snapshot.ts';
+import { timeoutsFor, type Timeouts } from './timeouts.ts';
+import type { Accel, ExecOptions, ExecResult, QemuSpec } from '../core/types.ts';
+
+export interface GuestOptions {
+  readonly kernelPath: string;
+  readonly initrdPath: string;
+  readonly qemu: QemuSpec;
+  readonly accel: Accel;
+  /** Default: the image's memoryMb, else 256. */
+  readonly memoryMb?: number;
+  /** Extra kernel parameters (debug knobs), appended last. */
+  readonly appendExtra?: readonly string[];
+  /** Also append the kernel console to this file. */
+  readonly consoleLog?: string;
+  /** Where the guest's temporary dir (sockets) goes; default the OS temp dir. */
+  readonly workDir?: string;
+  readonly timeouts?: Partial<Timeouts>;
+}
+
+/** The marker the kernel prints when it panics; with panic=-1 and -no-reboot QEMU exits right after. */
+export const PANIC_MARKER = 'Kernel panic - not syncing';
+/** After the panic line, wait this long at most for the rest of the panic output (QEMU exits first). */
+const PANIC_SETTLE_MS = 1000;
+/** Bytes of console attached to a GuestError. */
+export const ERROR_CONSOLE_TAIL = 16 * 1024;
+/** Longest unix socket path (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+interface RunningCommand {
+  readonly stdout: Buffer[];
+  readonly stderr: Buffer[];
+  readonly resolve: (result: ExecResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class Guest {
+  readonly accel: Accel;
+  readonly timeouts: Timeouts;
+  /** Ends when QEMU has ended, however. */
+  readonly exited: Promise<QemuExit>;
+  readonly #qemu: QemuProcess;
+  readonly #dir: string;
+  readonly #qmpSocket: string;
+  readonly #nonce = newNonce();
+  readonly #decoder: FrameDecoder;
+  #socket: Socket | undefined;
+  #qmp: QmpClient | undefined;
+  #nextId = 1;
+  readonly #commands = new Map<number, RunningCommand>();
+  readonly #pings = new Map<number, () => void>();
+  #dead: GuestError | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(qemu: QemuProcess, dir: string, qmpSocket: string, accel: Accel, timeouts: Timeouts) {
+    this.#qemu = qemu;
+    this.#dir = dir;
+    this.#qmpSocket = qmpSocket;
+    this.accel = accel;
+    this.timeouts = timeouts;
+    this.#decoder = new FrameDecoder(this.#nonce);
+    this.exited = qemu.exited;
+    let panicSeen = false;
+    qemu.console.onLine((line) => {
+      if (panicSeen || !line.includes(PANIC_MARKER)) return;
+      panicSeen = true;
+      // panic() prints its stack after the marker line; QEMU exits right after (panic=-1): keep that too.
+      void Promise.race([qemu.exited, sleep(PANIC_SETTLE_MS)]).then(() => this.#die('panic', 'the guest kernel panicked'));
+    });
+    void qemu.exited.then(() => this.#die(this.#panicked() ? 'panic' : 'exited', 'QEMU exited'));
+  }
+
+  /** The kernel console (bounded): text(), mark(), since(mark), tail(bytes), onLine(cb). */
+  get console(): ConsoleBuffer {
+    return this.#qemu.console;
+  }
+
+  /** QEMU's pid (tests check it is gone after close). */
+  get pid(): number {
+    return this.#qemu.pid;
+  }
+
+  /** Cold boot; resolves when the agent answers a ping. */
+  static async boot(opts: GuestOptions): Promise<Guest> {
+    return Guest.#start(opts, undefined);
+  }
+
+  /** A fresh guest from a snapshot saved by saveSnapshot() with the same options. */
+  static async restore(opts: GuestOptions, snapshotFile: string): Promise<Guest> {
+    try {
+      await access(snapshotFile, constants.R_OK);
+    } catch (cause) {
+      throw new QemuError(`snapshot ${snapshotFile} is missing or unreadable`, { cause });
+    }
+    return Guest.#start(opts, snapshotFile);
+  }
+
+  static async #start(opts: GuestOptions, incomingFile: string | undefined): Promise<Guest> {
+    const timeouts = timeoutsFor(opts.accel, opts.timeouts);
+    const dir = await guestTempDir(opts.workDir);
+    const commandSocket = join(dir, 'cmd.sock');
+    const qmpSocket = join(dir, 'qmp.sock');
+    const { binary, args } = qemuArgv({
+      qemu: opts.qemu,
+      accel: opts.accel,
+      kernelPath: opts.kernelPath,
+      initrdPath: opts.initrdPath,
+      cmdline: kernelCmdline({ qemu: opts.qemu, extra: opts.appendExtra }),
+      commandSocket,
+      qmpSocket,
+      memoryMb: opts.memoryMb,
+      incomingFile,
+    });
+    let qemu: QemuProcess;
+    try {
+      qemu = QemuProcess.start({ binary, args, consoleLog: opts.consoleLog });
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const guest = new Guest(qemu, dir, qmpSocket, opts.accel, timeouts);
+    const what = incomingFile ? `restoring ${incomingFile}` : 'booting';
+    const limit = incomingFile ? timeouts.restoreMs : timeouts.bootMs;
+    try {
+      const deadline = Date.now() + limit;
+      if (incomingFile) await guest.#resume(deadline, what);
+      await guest.#waitReady(commandSocket, deadline, what);
+    } catch (error) {
+      await guest.close();
+      throw error;
+    }
+    return guest;
+  }
+
+  /** Run argv in the guest. Rejects with GuestError ('panic', 'exited', 'hang') when the guest is gone. */
+  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    if (this.#closing) return Promise.reject(new UsageError('exec on a closed guest'));
+    const id = this.#nextId++;
+    const timeoutMs = opts.timeoutMs ?? this.timeouts.execMs;
+    let frame: string;
+    try {
+      frame = encodeRun(this.#nonce, id, argv, { timeoutMs, stdin: opts.stdin });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<ExecResult>((resolve, reject) => {
+      const command: RunningCommand = { stdout: [], stderr: [], resolve, reject };
+      this.#commands.set(id, command);
+      this.#send(frame);
+      this.#watchdog(id, timeoutMs + this.timeouts.execGraceMs);
+    });
+  }
+
+  /** Is the agent answering? Resolves false after `timeoutMs` without a pong. */
+  async ping(timeoutMs: number = this.timeouts.pingMs): Promise<boolean> {
+    if (this.#dead || !this.#socket) return false;
+    const id = this.#nextId++;
+    const pong = new Promise<boolean>((resolve) => {
+      this.#pings.set(id, () => resolve(true));
+      setTimeout(() => resolve(false), timeoutMs).unref();
+    });
+    this.#send(encodePing(this.#nonce, id));
+    const answered = await pong;
+    this.#pings.delete(id);
+    return answered;
+  }
+
+  /** The QMP connection (made on first use). */
+  async qmp(): Promise<QmpClient> {
+    if (!this.#qmp || this.#qmp.closed) {
+      this.#qmp = await QmpClient.connect(this.#qmpSocket, { timeoutMs: this.timeouts.qmpMs });
+    }
+    return this.#qmp;
+  }
+
+  /** Stop the guest and save its state to `file`; the guest is closed afterwards. */
+  async saveSnapshot(file: string): Promise<void> {
+    if (this.#commands.size > 0) throw new UsageError('cannot snapshot a guest while commands are running');
+    if (this.#dead) throw this.#dead;
+    try {
+      await migrateToFile(await this.qmp(), file, this.timeouts.saveMs);
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Kill QEMU, close the sockets, remove the temporary dir. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#die('exited', 'the guest was closed');
+      this.#qmp?.close();
+      this.#socket?.destroy();
+      await this.#qemu.kill(this.timeouts.killGraceMs);
+      await rm(this.#dir, { recursive: true, force: true });
+    })();
+    return this.#closing;
+  }
+
+  // ---- internals ----
+
+  /** A restored QEMU stays paused (the snapshot was taken stopped): wait for the migration, then `cont`. */
+  async #resume(deadline: number, what: string): Promise<void> {
+    const gone = this.exited.then(() => {
+      throw this.#startFailure(what);
+    });
+    gone.catch(() => {});
+    const resumed = (async () => {
+      const qmp = await this.qmp();
+      await waitMigration(qmp, deadline, what);
+      await qmp.execute('cont');
+    })();
+    try {
+      await Promise.race([resumed, gone]);
+    } catch (error) {
+      throw this.#qemu.exit ? this.#startFailure(what) : error;
+    }
+  }
+
+  async #waitReady(commandSocket: string, deadline: number, what: string): Promise<void> {
+    let stopped = false;
+    const gone = this.exited.then(() => {
+      throw this.#startFailure(what);
+    });
+    gone.catch(() => {});
+    const ready = (async () => {
+      const socket = await connectWithRetry(commandSocket, deadline);
+      this.#attach(socket);
+      let answered = false;
+      // Ping until one pong: pings sent before the agent listens are lost or answered late, both fine.
+      // A leading newline ends any partial line the agent holds (e.g. after a restore).
+      for (let first = true; !answered && !stopped && !this.#dead; first = false) {
+        const id = this.#nextId++;
+        this.#pings.set(id, () => (answered = true));
+        this.#send(`${first ? '\n' : ''}${encodePing(this.#nonce, id)}`);
+        await this.#pongOrSleep(this.timeouts.pingIntervalMs);
+      }
+    })();
+    try {
+      await withDeadline(Promise.race([ready, gone]), deadline, what);
+    } catch (error) {
+      if (error instanceof GuestError || this.#qemu.exit) throw this.#qemu.exit ? this.#startFailure(what) : error;
+      throw new GuestError(`${what}: the agent did not answer in time`, this.#panicked() ? 'panic' : 'boot', this.#tail(), { cause: error });
+    } finally {
+      stopped = true;
+      this.#pings.clear();
+    }
+    if (this.#dead) throw this.#startFailure(what);
+  }
+
+  /** Resolves at the next pong or after `ms`, whichever is first. */
+  #pongOrSleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#onPong = done;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  #onPong: (() => void) | undefined;
+
+  #attach(socket: Socket): void {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of this.#decoder.push(chunk)) this.#onFrame(frame);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      // QEMU closes the chardev when it exits; the exit handler classifies.
+    });
+  }
+
+  #onFrame(frame: AgentFrame): void {
+    if (frame.type === 'pong') {
+      this.#pings.get(frame.id)?.();
+      this.#onPong?.();
+      return;
+    }
+    const command = this.#commands.get(frame.id);
+    if (!command) return;
+    if (frame.type === 'output') {
+      (frame.stream === 1 ? command.stdout : command.stderr).push(frame.data);
+    } else if (frame.type === 'end') {
+      this.#commands.delete(frame.id);
+      command.resolve({
+        exitCode: frame.exitCode,
+        signal: frame.signal,
+        stdout: Buffer.concat(command.stdout),
+        stderr: Buffer.concat(command.stderr),
+        timedOut: frame.timedOut,
+        durationMs: frame.durationMs,
+      });
+    } else {
+      // Could not start (ENOENT, ...): report it like a shell does, status 127 and the reason on stderr.
+      this.#commands.delete(frame.id);
+      command.resolve({
+        exitCode: 127,
+        signal: null,
+        stdout: Buffer.concat(command.stdout),
+        stderr: Buffer.concat([...command.stderr, Buffer.from(`${frame.message}\n`)]),
+        timedOut: false,
+        durationMs: 0,
+      });
+    }
+  }
+
+  /**
+   * The agent kills a command at its timeout; if no end frame came `afterMs` later, ping: no pong
+   * means the guest hangs; a pong means the agent lives, so kill the command and give it one more grace.
+   */
+  #watchdog(id: number, afterMs: number, second = false): void {
+    const timer = setTimeout(async () => {
+      if (!this.#commands.has(id) || this.#dead) return;
+      const alive = await this.ping();
+      if (!this.#commands.has(id) || this.#dead) return;
+      if (alive && !second) {
+        this.#send(encodeKill(this.#nonce, id));
+        this.#watchdog(id, this.timeouts.execGraceMs, true);
+        return;
+      }
+      const command = this.#commands.get(id);
+      this.#commands.delete(id);
+      command?.reject(
+        new GuestError(alive ? 'the agent did not end a command it killed' : 'the guest stopped answering', 'hang', this.#tail()),
+      );
+    }, afterMs);
+    timer.unref();
+  }
+
+  #send(line: string): void {
+    if (this.#socket && !this.#socket.destroyed) this.#socket.write(line);
+  }
+
+  #panicked(): boolean {
+    return this.console.tail(CONSOLE_SCAN_BYTES).includes(PANIC_MARKER) || this.#dead?.kind === 'panic';
+  }
+
+  #tail(): string {
+    return this.console.tail(ERROR_CONSOLE_TAIL);
+  }
+
+  /** The guest is gone: reject everything in flight, once. */
+  #die(kind: 'panic' | 'exited', why: string): void {
+    if (this.#dead) return;
+    this.#dead = new GuestError(kind === 'panic' ? 'the guest kernel panicked' : why, kind, this.#tail());
+    for (const command of this.#commands.values()) command.reject(this.#dead);
+    this.#commands.clear();
+  }
+
+  #startFailure(what: string): Error {
+    const exit = this.#qemu.exit;
+    if (exit?.error) return exit.error;
+    const stderr = this.#qemu.stderr().trim();
+    // QEMU itself failed (bad argv, corrupt snapshot): it exits non-zero. A guest ending exits 0.
+    if (exit && exit.exitCode !== 0 && !this.#panicked()) {
+      return new QemuError(`${what}: QEMU exited with ${exit.exitCode ?? exit.signal}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`);
+    }
+    const panicked = this.#panicked();
+    return new GuestError(`${what}: the guest ${panicked ? 'kernel panicked' : 'ended'} before the agent answered`, panicked ? 'panic' : 'boot', this.#tail());
+  }
+}
+
+/** How far back the console is searched for the panic marker. */
+const CONSOLE_SCAN_BYTES = 256 * 1024;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A private dir for the sockets, short enough for unix socket paths. */
+async function guestTempDir(workDir: string | undefined): Promise<string> {
+  const base = workDir && join(workDir, 'g-XXXXXX', 'qmp.sock').length <= MAX_SOCKET_PATH ? workDir : tmpdir();
+  return mkdtemp(join(base, 'g-'));
+}

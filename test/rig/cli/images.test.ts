@@ -1,0 +1,87 @@
+// images list/update logic: release parsing, pocket preference, flavour matching, Depends parsing, pin rewriting.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMadison, parsePackagesRecords } from '../../../rig/kernels/apt.ts';
+import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage } from '../../../rig/kernels/images.ts';
+import { dependency, imagesList, parseRelease, pickRow, pinOf, renderImage, sameFlavour, withPins } from '../../../rig/cli/images.ts';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
+
+t.test('parseRelease', async (t) => {
+  t.same(parseRelease('6.1.0-50-amd64'), { version: '6.1.0-50', major: 6, minor: 1, flavour: 'amd64' });
+  t.same(parseRelease('5.10.0-32-cloud-amd64'), { version: '5.10.0-32', major: 5, minor: 10, flavour: 'cloud-amd64' });
+  t.same(parseRelease('6.12.48+deb13-amd64'), { version: '6.12.48+deb13', major: 6, minor: 12, flavour: 'amd64' });
+  t.same(parseRelease('6.1.0-50-arm64'), { version: '6.1.0-50', major: 6, minor: 1, flavour: 'arm64' });
+  t.equal(parseRelease('amd64'), undefined);
+});
+
+t.test('sameFlavour keeps only the image flavour and major version', async (t) => {
+  const names = [
+    'linux-image-6.1.0-49-amd64',
+    'linux-image-6.1.0-50-amd64',
+    'linux-image-6.1.0-50-cloud-amd64',
+    'linux-image-6.1.0-50-rt-amd64',
+    'linux-image-6.1.0-50-amd64-dbg',
+    'linux-image-6.1.0-50-amd64-unsigned',
+    'linux-image-amd64',
+    'linux-image-5.10.0-32-amd64',
+    'linux-headers-6.1.0-50-amd64',
+  ];
+  t.same(sameFlavour(names, '6.1.0-50-amd64'), ['linux-image-6.1.0-49-amd64', 'linux-image-6.1.0-50-amd64']);
+  t.same(sameFlavour(names, '6.1.0-50-cloud-amd64'), ['linux-image-6.1.0-50-cloud-amd64']);
+  t.same(sameFlavour(['linux-image-6.12.48+deb13-amd64', 'linux-image-6.12.57+deb13-amd64'], '6.12.48+deb13-amd64').length, 2);
+});
+
+t.test('pickRow prefers the main pocket over -updates and -security, then the newest', async (t) => {
+  const rows = parseMadison(readFileSync(join(fixtures, 'apt-cache-madison.txt'), 'utf8'));
+  const images = rows.filter((r) => r.name.startsWith('linux-image-'));
+  t.match(pickRow(images, 'bookworm'), { name: 'linux-image-6.1.0-50-amd64', version: '6.1.176-1', pocket: 'bookworm' }, 'main beats a newer -security');
+  t.match(pickRow(images.filter((r) => r.pocket !== 'bookworm'), 'bookworm'), { name: 'linux-image-6.1.0-57-amd64', pocket: 'bookworm-security' }, 'newest in -security');
+  const row = (name: string, version: string, pocket: string) => ({ name, version, pocket });
+  t.match(pickRow([row('a', '6.1.9-1', 'bookworm'), row('b', '6.1.10-1', 'bookworm'), row('c', '6.1.20-1', 'bookworm-updates')], 'bookworm'), { name: 'b' }, 'Debian version order, not string order');
+  t.match(pickRow([row('u', '1', 'bookworm-updates'), row('s', '2', 'bookworm-security')], 'bookworm'), { name: 'u' });
+  t.equal(pickRow([row('x', '1', 'trixie')], 'bookworm'), undefined, 'other suites ignored');
+  t.match(pickRow([row('x', '1', 'sid'), row('y', '2', 'sid')], 'sid'), { name: 'y' });
+});
+
+t.test('dependency finds the -common headers and linux-kbuild in a Depends field', async (t) => {
+  const [headers] = parsePackagesRecords(readFileSync(join(fixtures, 'apt-cache-show.txt'), 'utf8')).filter((r) => r.package.startsWith('linux-headers-'));
+  t.same(dependency(headers.depends, /^linux-headers-.*-common(-rt)?$/), { name: 'linux-headers-6.1.0-50-common', version: '6.1.176-1' });
+  t.same(dependency(headers.depends, /^linux-kbuild-/), { name: 'linux-kbuild-6.1', version: '6.1.176-1' });
+  t.same(dependency('a | linux-kbuild-7.0 (>= 7.0-1), b', /^linux-kbuild-/), undefined, 'only first alternatives');
+  t.same(dependency('linux-kbuild-6.12.48+deb13, gcc-14', /^linux-kbuild-/), { name: 'linux-kbuild-6.12.48+deb13', version: undefined });
+  t.same(pinOf(headers), { name: headers.package, version: headers.version, arch: 'amd64', sha256: headers.sha256, filename: headers.filename });
+});
+
+t.test('renderImage: stable key order and a trailing newline; committed files are in that form', async (t) => {
+  for (const image of loadImages()) {
+    const file = join(imagesDir, `${image.id}.json`);
+    t.equal(renderImage(image), readFileSync(file, 'utf8'), `${image.id}.json round-trips`);
+  }
+  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)!;
+  const shuffled = JSON.parse(JSON.stringify({ qemu: def.qemu, packages: { kbuild: def.packages.kbuild, image: def.packages.image, headersCommon: def.packages.headersCommon, headers: def.packages.headers }, toolchain: def.toolchain, release: def.release, suite: def.suite, arch: def.arch, description: def.description, id: def.id }));
+  const text = renderImage(shuffled);
+  t.ok(text.endsWith('}\n'));
+  t.same(Object.keys(JSON.parse(text)), ['id', 'description', 'arch', 'suite', 'release', 'packages', 'toolchain', 'qemu']);
+  t.same(Object.keys(JSON.parse(text).packages), ['image', 'headers', 'headersCommon', 'kbuild']);
+  t.same(Object.keys(JSON.parse(text).packages.kbuild), ['name', 'version', 'arch', 'sha256', 'filename']);
+});
+
+t.test('withPins rewrites release and pins, keeps the rest', async (t) => {
+  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)!;
+  const pin = (name: string) => ({ name, version: '6.1.999-1', arch: 'amd64', sha256: 'a'.repeat(64), filename: `pool/${name}.deb` });
+  const next = withPins(def, '6.1.0-99-amd64', { image: pin('linux-image-6.1.0-99-amd64'), headers: pin('linux-headers-6.1.0-99-amd64'), headersCommon: pin('c'), kbuild: pin('k') });
+  const reparsed = parseImage(`images/${DEFAULT_IMAGE_ID}.json`, renderImage(next));
+  t.equal(reparsed.release, '6.1.0-99-amd64');
+  t.equal(reparsed.packages.image.version, '6.1.999-1');
+  t.same(reparsed.qemu, def.qemu);
+  t.same(reparsed.toolchain, def.toolchain);
+  t.equal(def.release, readFileSync(join(imagesDir, `${DEFAULT_IMAGE_ID}.json`), 'utf8').match(/"release": "([^"]+)"/)![1], 'the input is not mutated');
+});
+
+t.test('imagesList', async (t) => {
+  const list = imagesList();
+  t.equal(list.filter((i) => i.isDefault).length, 1);
+  t.match(list.find((i) => i.id === DEFAULT_IMAGE_ID), { arch: 'x86_64', suite: 'bookworm', release: /^6\.1\./ });
+});

@@ -1,0 +1,162 @@
+// Tests the symboliser: readelf/addr2line parsing, and a real .ko built against the dev kernel headers.
+import t from 'tap';
+import { defaultKernel } from '../../helpers/rig.ts';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, copyFileSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { symbolizeFrames, symbolizeReport, parseReadelf, parseAddr2line, elfMachine } from '../../../rig/detect/symbolize.ts';
+import { readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { KernelReport } from '../../../rig/core/types.ts';
+import { InfraError } from '../../../rig/core/errors.ts';
+
+const SECTIONS = `There are 46 section headers, starting at offset 0xf1a8:
+
+Section Headers:
+  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al
+  [ 0]                   NULL            0000000000000000 000000 000000 00      0   0  0
+  [ 3] .text             PROGBITS        0000000000000000 0000a0 000000 00  AX  0   0  1
+  [ 6] .text.unlikely    PROGBITS        0000000000000000 0000a5 000035 00  AX  0   0  1
+  [ 8] .init.text        PROGBITS        0000000000000000 0000da 000020 00  AX  0   0  1
+`;
+const SYMBOLS = `Symbol table '.symtab' contains 52 entries:
+   Num:    Value          Size Type    Bind   Vis      Ndx Name
+    40: 0000000000000000    22 FUNC    LOCAL  DEFAULT    6 symtest_cold.constprop.0
+    41: 0000000000000000    32 FUNC    LOCAL  DEFAULT    8 symtest_init
+    45: 0000000000000000     0 NOTYPE  GLOBAL DEFAULT  UND __fentry__
+    50: 0000000000000000    16 OBJECT  LOCAL  DEFAULT    9 __UNIQUE_ID_license
+    51: 0000000000000016    31 FUNC    GLOBAL DEFAULT    6 symtest_target
+`;
+
+t.test('parseReadelf keeps functions with their section', async (t) => {
+  const table = parseReadelf(SECTIONS, SYMBOLS);
+  t.strictSame([...table.keys()].sort(), ['symtest_cold.constprop.0', 'symtest_init', 'symtest_target']);
+  t.strictSame(table.get('symtest_target'), { name: 'symtest_target', section: '.text.unlikely', value: 0x16, size: 31 });
+  t.equal(table.get('symtest_init')?.section, '.init.text');
+});
+
+t.test('parseAddr2line takes the innermost location of each address', async (t) => {
+  const out = ['0x000000000000001b', 'inlined_helper', '/src/a.h:3', 'outer', '/src/a.c:10 (discriminator 2)', '0x0000000000000004', '??', '??:0', ''].join('\n');
+  t.strictSame(parseAddr2line(out), [{ file: '/src/a.h', line: 3 }, undefined]);
+});
+
+// The default image's headers, through the rig's own cache (fetched once, then offline).
+const headers: string | undefined = process.env.KTEST_RIG_DEV_HEADERS ?? (await defaultKernel()).headersDir;
+const hasGcc = (() => {
+  try {
+    execFileSync('gcc-12', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Builds test/fixtures/symtest once per source version (cached in the temp dir: about 3 s the first time). */
+function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12']): string {
+  const src = join(import.meta.dirname, '..', '..', 'fixtures', 'symtest');
+  const hash = createHash('sha256').update(readFileSync(join(src, 'symtest.c'))).update(kdir).update(cross.join(' ')).digest('hex').slice(0, 12);
+  const dir = join(tmpdir(), `ktest-rig-symtest-${hash}`);
+  const ko = join(dir, 'symtest.ko');
+  if (existsSync(ko)) return ko;
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['symtest.c', 'Kbuild']) copyFileSync(join(src, f), join(dir, f));
+  execFileSync('make', ['-s', '-C', kdir, `M=${dir}`, ...cross, 'modules'], { stdio: 'pipe' });
+  return ko;
+}
+
+t.test('symbolizes a real .ko (.text.unlikely, .init.text, suffixed names)', { skip: !headers || !hasGcc ? 'no dev kernel headers or gcc-12' : false }, async (t) => {
+  const ko = buildSymtest(headers!);
+  const frames = await symbolizeFrames(
+    [
+      { symbol: 'symtest_target', offset: 0x5, size: 0x1f, module: 'symtest' },
+      { symbol: 'symtest_init', offset: 0x10, size: 0x20, module: 'symtest' },
+      { symbol: 'symtest_cold.constprop.0', offset: 0x4, size: 0x16, module: 'symtest' },
+      { symbol: 'vfs_write', offset: 0xcb, size: 0x3f0 },
+    ],
+    ko,
+  );
+  const target = frames[0];
+  t.equal(target.file, 'symtest.c', 'path relative to the .ko directory');
+  t.ok(target.line! >= 5 && target.line! <= 8, `symtest_target is lines 5-8 (got ${target.line})`);
+  t.equal(frames[1].file, 'symtest.c');
+  t.equal(frames[1].line, 18, 'return address of the call in symtest_init (offset-1)');
+  t.ok(frames[2].line! >= 11 && frames[2].line! <= 14, `cold function is lines 11-14 (got ${frames[2].line})`);
+  t.strictSame(frames[3], { symbol: 'vfs_write', offset: 0xcb, size: 0x3f0 }, 'frames outside the .ko unchanged');
+  const abs = await symbolizeFrames([{ symbol: 'symtest_target', offset: 5 }], ko, { sourceRoot: '/nonexistent' });
+  t.match(abs[0].file, /^\/.*symtest\.c$/, 'absolute path outside sourceRoot');
+});
+
+t.test('a missing .ko is an InfraError', async (t) => {
+  await t.rejects(symbolizeFrames([{ symbol: 'x', offset: 1 }], '/nonexistent/x.ko'), InfraError);
+});
+
+t.test('symbolizeReport: PC as is, return addresses at offset-1, frames and moduleFrames both', { skip: !headers || !hasGcc ? 'no dev kernel headers or gcc-12' : false }, async (t) => {
+  const ko = buildSymtest(headers!);
+  t.equal(await elfMachine(ko), 62, 'x86_64 object');
+  const frames = [
+    { symbol: 'symtest_target', offset: 0x5, size: 0x1f, module: 'symtest' },
+    { symbol: 'vfs_write', offset: 0xcb, size: 0x3f0 },
+    { symbol: 'symtest_init', offset: 0x10, size: 0x20, module: 'symtest' },
+  ];
+  const report: KernelReport = { kind: 'warning', title: 'WARNING in symtest_target', frames, moduleFrames: [frames[0], frames[2]], fatal: false, raw: '' };
+  const out = await symbolizeReport(report, ko);
+  t.strictSame(out.moduleFrames.map((f) => f.line), [out.frames[0].line, out.frames[2].line]);
+  t.equal(out.moduleFrames[1].line, 18);
+  t.equal(out.frames[1].file, undefined);
+  const noPc = await symbolizeReport({ ...report, frames: frames.slice(1), moduleFrames: [frames[2]] }, ko);
+  t.equal(noPc.moduleFrames[0].line, 18, 'a module frame after a kernel PC is a return address');
+  const none = { ...report, moduleFrames: [] };
+  t.equal(await symbolizeReport(none, ko), none, 'no module frames: the same report');
+});
+
+/** arm64 headers the rig fetched into its cache (bookworm-6.1-arm64), when present. */
+const arm64Headers = (() => {
+  const kernels = join(process.env.KTEST_RIG_CACHE ?? join(homedir(), '.cache', 'ktest-rig'), 'kernels');
+  try {
+    for (const d of readdirSync(kernels).filter((n) => n.includes('arm64'))) {
+      const src = join(kernels, d, 'root', 'usr', 'src');
+      const h = readdirSync(src).find((n) => /^linux-headers-.*-arm64$/.test(n));
+      if (h && existsSync(join(src, h, 'Makefile'))) return join(src, h);
+    }
+  } catch {
+    // no cache
+  }
+  return undefined;
+})();
+const hasCross = (() => {
+  try {
+    execFileSync('aarch64-linux-gnu-gcc', ['--version'], { stdio: 'ignore' });
+    execFileSync('aarch64-linux-gnu-addr2line', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+t.test('symbolizes an arm64 .ko with the cross binutils', { skip: !arm64Headers || !hasCross ? 'no cached arm64 headers or aarch64 cross tools' : false }, async (t) => {
+  const ko = buildSymtest(arm64Headers!, ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-']);
+  t.equal(await elfMachine(ko), 183, 'aarch64 object');
+  const [target, init] = await symbolizeFrames(
+    [
+      { symbol: 'symtest_target', offset: 0x8, module: 'symtest' },
+      { symbol: 'symtest_init', offset: 0x10, module: 'symtest' },
+    ],
+    ko,
+  );
+  t.equal(target.file, 'symtest.c');
+  t.ok(target.line! >= 5 && target.line! <= 8, `symtest_target is lines 5-8 (got ${target.line})`);
+  t.ok(init.line! >= 16 && init.line! <= 21, `symtest_init is lines 16-21 (got ${init.line})`);
+});
+
+t.test('elfMachine of a non-ELF file', async (t) => {
+  t.equal(await elfMachine(join(import.meta.dirname, '..', '..', 'fixtures', 'symtest', 'Kbuild')), undefined);
+});
+
+t.test('parseAddr2line prefers the module line that a kernel header was inlined into', async (t) => {
+  const out = ['0x10', '__list_del_entry', '/cache/linux-headers/include/linux/list.h:134', 'crasher_list_del_twice', 'crasher.c:112', ''].join('\n');
+  t.strictSame(parseAddr2line(out), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }]);
+  t.strictSame(parseAddr2line(out, (f) => !f.startsWith('/')), [{ file: 'crasher.c', line: 112 }]);
+  t.strictSame(parseAddr2line(out, () => false), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }], 'falls back to the innermost');
+});

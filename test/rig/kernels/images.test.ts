@@ -1,0 +1,77 @@
+// Image files: validation errors name the file and field; resolve ids, lists and `all`.
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../../rig/core/errors.ts';
+import { DEFAULT_IMAGE_ID, debArch, imagesDir, loadImages, parseImage, resolveImages, validateImage } from '../../../rig/kernels/images.ts';
+
+const goodText = readFileSync(join(imagesDir, `${DEFAULT_IMAGE_ID}.json`), 'utf8');
+const good = (): Record<string, any> => JSON.parse(goodText);
+
+t.test('every committed image validates, and the default is among them', async (t) => {
+  const all = loadImages();
+  t.ok(all.length >= 2);
+  t.ok(all.some((i) => i.id === DEFAULT_IMAGE_ID));
+  t.ok(all.some((i) => i.id === 'bullseye-5.10'));
+  for (const i of all) t.equal(i.packages.image.sha256.length, 64, `${i.id} pins a sha256`);
+});
+
+t.test('a missing or wrong field is a UsageError naming the file and the field', async (t) => {
+  const cases: Array<[string, (o: Record<string, any>) => void]> = [
+    ['release', (o) => delete o.release],
+    ['packages.headers', (o) => delete o.packages.headers],
+    ['packages.kbuild.sha256', (o) => (o.packages.kbuild.sha256 = 'abc')],
+    ['packages.image.version', (o) => (o.packages.image.version = 7)],
+    ['arch', (o) => (o.arch = 'riscv')],
+    ['toolchain.kind', (o) => (o.toolchain.kind = 'magic')],
+    ['toolchain.suite', (o) => (o.toolchain.kind = 'buildroot')],
+    ['qemu.commandChannel', (o) => (o.qemu.commandChannel = 'usb')],
+    ['qemu.append', (o) => (o.qemu.append = 'panic=-1')],
+    ['qemu.memoryMb', (o) => (o.qemu.memoryMb = 12)],
+    ['qemu', (o) => delete o.qemu],
+  ];
+  for (const [field, mutate] of cases) {
+    const o = good();
+    mutate(o);
+    const err = t.throws(() => validateImage('images/x.json', o), UsageError, field) as unknown as UsageError;
+    t.match(err.message, 'images/x.json', `${field}: names the file`);
+    t.match(err.message, `"${field}"`, `${field}: names the field`);
+    t.equal(err.exitCode, 2);
+  }
+  t.doesNotThrow(() => validateImage('images/x.json', good()));
+});
+
+t.test('malformed JSON and an id that does not match the file name', async (t) => {
+  t.throws(() => parseImage('images/bookworm-6.1.json', '{ "id": '), { name: 'UsageError', message: /bookworm-6\.1\.json: malformed JSON/ });
+  t.throws(() => parseImage('images/other.json', goodText), { message: /field "id"/ });
+  t.equal(parseImage(`images/${DEFAULT_IMAGE_ID}.json`, goodText).id, DEFAULT_IMAGE_ID);
+});
+
+t.test('loadImages reads a directory and fails on a bad file in it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'images-'));
+  writeFileSync(join(dir, `${DEFAULT_IMAGE_ID}.json`), goodText);
+  t.same(loadImages(dir).map((i) => i.id), [DEFAULT_IMAGE_ID]);
+  const o = good();
+  o.id = 'broken';
+  delete o.qemu.console;
+  writeFileSync(join(dir, 'broken.json'), JSON.stringify(o));
+  t.throws(() => loadImages(dir), { message: /broken\.json: field "qemu\.console"/ });
+});
+
+t.test('resolveImages: one id, a comma list, all, and unknown ids', async (t) => {
+  const all = loadImages();
+  t.same(resolveImages('bookworm-6.1', all).map((i) => i.id), ['bookworm-6.1']);
+  t.same(resolveImages(undefined, all).map((i) => i.id), [DEFAULT_IMAGE_ID]);
+  t.same(resolveImages('bullseye-5.10, bookworm-6.1,bullseye-5.10', all).map((i) => i.id), ['bullseye-5.10', 'bookworm-6.1']);
+  t.same(resolveImages('all', all).map((i) => i.id), all.map((i) => i.id));
+  const err = t.throws(() => resolveImages('bookworm-6.1,nope-9', all), UsageError) as unknown as UsageError;
+  t.match(err.message, /unknown image "nope-9"/);
+  for (const i of all) t.match(err.message, i.id, 'lists the valid ids');
+  t.throws(() => resolveImages(' , ', all), UsageError);
+});
+
+t.test('debArch', async (t) => {
+  t.equal(debArch('x86_64'), 'amd64');
+  t.equal(debArch('arm64'), 'arm64');
+});

@@ -1,0 +1,78 @@
+// Unit tests for per-arch data, ELF checks and the busybox cache (no network: the cache is pre-filled).
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ARCH_TOOLS, busyboxFor, crossPrefix, elfInfo, hostArch, hostPackagesFor, isStaticFor } from '../../../rig/platform/arch.ts';
+import { InfraError, MissingToolError } from '../../../rig/core/errors.ts';
+
+/** A minimal 64-bit little-endian ELF header with one program header (PT_INTERP when dynamic). */
+function fakeElf(machine: number, dynamic: boolean): Buffer {
+  const buf = Buffer.alloc(64 + 56);
+  buf.writeUInt32BE(0x7f454c46, 0);
+  buf[4] = 2; // ELFCLASS64
+  buf[5] = 1; // little endian
+  buf.writeUInt16LE(2, 16); // ET_EXEC
+  buf.writeUInt16LE(machine, 18);
+  buf.writeBigUInt64LE(64n, 32); // e_phoff
+  buf.writeUInt16LE(56, 54); // e_phentsize
+  buf.writeUInt16LE(1, 56); // e_phnum
+  buf.writeUInt32LE(dynamic ? 3 : 1, 64); // PT_INTERP or PT_LOAD
+  return buf;
+}
+
+t.test('arch data', async (t) => {
+  t.equal(hostArch('x64'), 'x86_64');
+  t.equal(hostArch('arm64'), 'arm64');
+  t.throws(() => hostArch('riscv64'), InfraError);
+  t.equal(crossPrefix('arm64', 'x86_64'), 'aarch64-linux-gnu-');
+  t.equal(crossPrefix('x86_64', 'x86_64'), '');
+  t.equal(crossPrefix('x86_64', 'arm64'), 'x86_64-linux-gnu-');
+  t.same(hostPackagesFor(['x86_64', 'arm64'], 'x86_64'), ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-system-arm']);
+  t.same(hostPackagesFor(['x86_64'], 'x86_64'), []);
+  t.equal(ARCH_TOOLS.arm64.qemuBinary, 'qemu-system-aarch64');
+});
+
+t.test('elfInfo', async (t) => {
+  t.same(elfInfo(fakeElf(183, false)), { machine: 183, is64: true, dynamic: false });
+  t.same(elfInfo(fakeElf(62, true)), { machine: 62, is64: true, dynamic: true });
+  t.equal(elfInfo(Buffer.from('#!/bin/sh\n'.padEnd(80))), undefined);
+  t.equal(elfInfo(Buffer.alloc(10)), undefined);
+});
+
+t.test('isStaticFor on real host binaries', { skip: existsSync('/bin/busybox') && process.arch === 'x64' ? false : 'needs x86_64 busybox-static' }, async (t) => {
+  t.ok(await isStaticFor('/bin/busybox', 'x86_64'), 'busybox-static is static');
+  t.notOk(await isStaticFor('/bin/busybox', 'arm64'), 'wrong arch');
+  t.notOk(await isStaticFor('/bin/ls', 'x86_64'), 'ls is dynamic');
+  t.notOk(await isStaticFor('/nonexistent', 'x86_64'));
+});
+
+t.test('busyboxFor: native arch uses the host busybox, if static', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'arch-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'static'), fakeElf(62, false));
+  await writeFile(join(dir, 'dynamic'), fakeElf(62, true));
+  t.equal(await busyboxFor('x86_64', { host: 'x86_64', hostBusybox: join(dir, 'static') }), join(dir, 'static'));
+  await t.rejects(busyboxFor('x86_64', { host: 'x86_64', hostBusybox: join(dir, 'dynamic') }), MissingToolError);
+  await t.rejects(busyboxFor('x86_64', { host: 'x86_64', hostBusybox: join(dir, 'missing') }), MissingToolError);
+});
+
+t.test('busyboxFor: foreign arch comes from the cache when a verified copy is there', async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'arch-test-'));
+  t.teardown(() => rm(cache, { recursive: true, force: true }));
+  const bin = fakeElf(183, false);
+  const sha256 = createHash('sha256').update(bin).digest('hex');
+  const entry = join(cache, 'busybox', 'arm64', `1.35-${sha256.slice(0, 12)}`);
+  await mkdir(entry, { recursive: true });
+  await writeFile(join(entry, 'busybox'), bin);
+  await writeFile(join(entry, 'busybox.json'), JSON.stringify({ package: 'busybox-static', version: '1.35', debSha256: 'x', sha256 }));
+  // A half-written entry (no marker) and a corrupted one are ignored.
+  await mkdir(join(cache, 'busybox', 'arm64', 'zz-half'), { recursive: true });
+  await writeFile(join(cache, 'busybox', 'arm64', 'zz-half', 'busybox'), bin);
+  const events: unknown[] = [];
+  const got = await busyboxFor('arm64', { host: 'x86_64', cacheDir: cache, onEvent: (e) => events.push(e) });
+  t.equal(got, join(entry, 'busybox'));
+  t.same(events, [], 'no download');
+});

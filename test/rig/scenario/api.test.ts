@@ -1,0 +1,45 @@
+import t from 'tap';
+import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions } from '../../../rig/scenario/api.ts';
+import { UsageError, AssertionFailed } from '../../../rig/core/errors.ts';
+import { parseFilter } from '../../../rig/cli/options.ts';
+import { scenarios } from '../../../rig/scenario/ktest.ts';
+
+const run = async () => {};
+
+t.test('validateScenarios accepts the default list and rejects malformed ones', async (t) => {
+  t.equal(validateScenarios(scenarios, 'default').length, scenarios.length);
+  t.ok(scenarios.length >= 15, 'at least 15 default scenarios');
+  t.throws(() => validateScenarios({}, 'f.ts'), UsageError);
+  t.throws(() => validateScenarios([{ name: 'Bad Name', run }], 'f.ts'), /name must match/);
+  t.throws(() => validateScenarios([{ name: 'a', run }, { name: 'a', run }], 'f.ts'), /duplicate scenario name "a"/);
+  t.throws(() => validateScenarios([{ name: 'a' }], 'f.ts'), /run must be a function/);
+  t.throws(() => validateScenarios([{ name: 'a', run, timeoutMs: -1 }], 'f.ts'), /timeoutMs/);
+  t.equal(validateScenarios([{ name: 'a', run }], 'f.ts')[0]!.description, '');
+});
+
+t.test('selectScenarios by substring and /regex/', async (t) => {
+  const list = validateScenarios([{ name: 'echo-4k', run }, { name: 'echo-max', run }, { name: 'load', run }], 'x');
+  t.same(selectScenarios(list, undefined).map((s) => s.name), ['echo-4k', 'echo-max', 'load']);
+  t.same(selectScenarios(list, parseFilter('echo')).map((s) => s.name), ['echo-4k', 'echo-max']);
+  t.same(selectScenarios(list, parseFilter('/^(load|echo-max)$/')).map((s) => s.name), ['echo-max', 'load']);
+  t.throws(() => selectScenarios(list, parseFilter('nope'), 'nope'), /--only nope matches no scenario; names: echo-4k, echo-max, load/);
+});
+
+t.test('taint letters follow the kernel bit order', async (t) => {
+  t.same(taintLetters(0), []);
+  t.same(taintLetters(4096 | 8192), ['O', 'E']);
+  t.same(taintLetters(1 | 512), ['P', 'W']);
+  t.same(taintLetters(128), ['D']);
+});
+
+t.test('parseUapiConstants reads #define lines', async (t) => {
+  const h = '#define KTEST_MSG_ECHO 0x11 /* echo */\n#define KTEST_MAX_PAYLOAD (16384)\n#define KTEST_NAME "ktest"\n#define X 7u\n';
+  t.same(parseUapiConstants(h), { KTEST_MSG_ECHO: 17, KTEST_MAX_PAYLOAD: 16384, X: 7 });
+});
+
+t.test('assertions throw AssertionFailed with both values', async (t) => {
+  t.throws(() => assertions.equal(1, 2, 'n'), { name: 'AssertionFailed', message: 'n: expected 2, got 1', details: { expected: 2, actual: 1 } });
+  t.throws(() => assertions.ok(false, 'must'), AssertionFailed);
+  t.throws(() => assertions.match('abc', /x/, 'm'), /\/x\/ not found in "abc"/);
+  t.doesNotThrow(() => assertions.equal({ a: [1] }, { a: [1] }, 'deep'));
+});

@@ -1,0 +1,13 @@
+import t from 'tap';
+import { moduleParamArgs, clientCommandTimeout } from '../../../../rig/scenario/backends/guest.ts';
+
+t.test('module parameters become insmod arguments', async (t) => {
+  t.same(moduleParamArgs(), []);
+  t.same(moduleParamArgs({ proto: 31, verbose: true, quiet: false, name: 'x' }), ['proto=31', 'verbose=1', 'quiet=0', 'name=x']);
+});
+
+t.test('a client command gets the time its messages need, bounded', async (t) => {
+  t.equal(clientCommandTimeout({}), 12_000);
+  t.equal(clientCommandTimeout({ count: 100, timeoutMs: 100 }), 20_000);
+  t.equal(clientCommandTimeout({ count: 1000, timeoutMs: 5000 }), 130_000);
+});

@@ -1,0 +1,131 @@
+import t from 'tap';
+import {
+  accelArgs,
+  cpuArgs,
+  kernelArgs,
+  kernelCmdline,
+  machineArgs,
+  migrateToFileUri,
+  qemuArgv,
+  qmpArgs,
+  serialArgs,
+  shellQuote,
+  snapshotArgs,
+  FAST_BOOT_APPEND,
+} from '../../../rig/vm/qemu-args.ts';
+import type { QemuSpec } from '../../../rig/core/types.ts';
+
+const x86: QemuSpec = {
+  binary: 'qemu-system-x86_64',
+  machine: 'pc',
+  cpu: 'max',
+  console: 'ttyS0',
+  append: ['foo=1'],
+  memoryMb: 192,
+  commandChannel: 'serial',
+  commandPort: 'ttyS1',
+};
+const arm: QemuSpec = {
+  binary: 'qemu-system-aarch64',
+  machine: 'virt',
+  cpu: 'cortex-a57',
+  console: 'ttyAMA0',
+  commandChannel: 'virtconsole',
+  commandPort: 'hvc0',
+};
+
+/** The value following `flag` in argv (first occurrence). */
+function after(args: readonly string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+t.test('accelArgs and cpuArgs', async (t) => {
+  t.same(accelArgs('kvm'), ['-accel', 'kvm']);
+  t.same(accelArgs('tcg'), ['-accel', 'tcg']);
+  t.same(cpuArgs(x86, 'tcg'), ['-cpu', 'max']);
+  t.same(cpuArgs(arm, 'tcg'), ['-cpu', 'cortex-a57']);
+  t.same(cpuArgs(x86, 'kvm'), ['-cpu', 'host']);
+});
+
+t.test('machineArgs: machine, memory from caller, image or default, no default devices', async (t) => {
+  const args = machineArgs(x86);
+  t.equal(after(args, '-M'), 'pc');
+  t.equal(after(args, '-m'), '192');
+  t.equal(after(machineArgs(arm), '-m'), '256');
+  t.equal(after(machineArgs(x86, 128), '-m'), '128');
+  for (const flag of ['-nodefaults', '-no-user-config', '-no-reboot']) t.ok(args.includes(flag), flag);
+  t.equal(after(args, '-display'), 'none');
+  t.throws(() => machineArgs(x86, 0), TypeError);
+  t.throws(() => machineArgs(x86, 1.5), TypeError);
+});
+
+t.test('kernelArgs', async (t) => {
+  t.same(kernelArgs('/k', '/i', 'a b'), ['-kernel', '/k', '-initrd', '/i', '-append', 'a b']);
+});
+
+t.test('serialArgs: console first, command channel second UART on x86', async (t) => {
+  const args = serialArgs({ kind: 'stdio' }, '/tmp/x/cmd.sock', x86);
+  const serials = args.flatMap((a, i) => (a === '-serial' ? [args[i + 1]] : []));
+  t.same(serials, ['chardev:con', 'chardev:cmd'], 'ttyS0 = console, ttyS1 = command port');
+  t.ok(args.includes('stdio,id=con,signal=off'));
+  t.ok(args.includes('socket,id=cmd,path=/tmp/x/cmd.sock,server=on,wait=off'));
+  t.notOk(args.some((a) => a.startsWith('virtconsole')));
+});
+
+t.test('serialArgs: virtio console on arm64, bus added unless the image has one', async (t) => {
+  const args = serialArgs({ kind: 'file', path: '/l/con,1.log' }, '/s', arm);
+  t.same(args.filter((a, i) => args[i - 1] === '-serial'), ['chardev:con'], 'one UART: the console');
+  t.ok(args.includes('file,id=con,path=/l/con,,1.log'), 'commas in paths are doubled');
+  t.ok(args.includes('virtio-serial-device'));
+  t.ok(args.includes('virtconsole,chardev=cmd'));
+  const own = serialArgs({ kind: 'stdio' }, '/s', { ...arm, extraArgs: ['-device', 'virtio-serial-pci'] });
+  t.notOk(own.includes('virtio-serial-device'), 'the image brought its own bus');
+});
+
+t.test('qmpArgs, snapshotArgs and the migrate URI quote paths', async (t) => {
+  t.same(qmpArgs('/a/q.sock'), ['-qmp', 'unix:/a/q.sock,server=on,wait=off']);
+  t.same(snapshotArgs('/a/b c.snap'), ['-incoming', "exec:cat '/a/b c.snap'"]);
+  t.equal(migrateToFileUri("/it's"), `exec:cat > '/it'\\''s'`);
+  t.equal(shellQuote(''), "''");
+});
+
+t.test('kernelCmdline: console, port, panic, quiet, extras in order', async (t) => {
+  const line = kernelCmdline({ qemu: x86, extra: ['dyndbg=+p'] });
+  const params = line.split(' ');
+  t.equal(params[0], 'console=ttyS0');
+  t.ok(params.includes('ktest.port=ttyS1'));
+  t.ok(params.includes('panic=-1'));
+  t.ok(params.includes('quiet'));
+  t.ok(params.includes('loglevel=5'));
+  for (const p of FAST_BOOT_APPEND) t.ok(params.includes(p), p);
+  t.ok(params.indexOf('foo=1') < params.indexOf('dyndbg=+p'), 'caller extras come after the image append');
+  t.equal(params.at(-1), 'dyndbg=+p');
+  const arml = kernelCmdline({ qemu: arm, loglevel: 7, noFastBoot: true });
+  t.match(arml, /^console=ttyAMA0 ktest\.port=hvc0 /);
+  t.ok(arml.includes('loglevel=7'));
+  t.notOk(arml.includes(FAST_BOOT_APPEND[0]!));
+  t.throws(() => kernelCmdline({ qemu: x86, extra: ['a b'] }), TypeError);
+});
+
+t.test('qemuArgv: boot and restore differ only in -incoming and socket paths', async (t) => {
+  const base = {
+    qemu: x86,
+    accel: 'tcg' as const,
+    kernelPath: '/k/vmlinux',
+    initrdPath: '/k/initrd',
+    cmdline: 'console=ttyS0',
+  };
+  const boot = qemuArgv({ ...base, commandSocket: '/a/cmd.sock', qmpSocket: '/a/qmp.sock' });
+  const restore = qemuArgv({ ...base, commandSocket: '/b/cmd.sock', qmpSocket: '/b/qmp.sock', incomingFile: '/s/snap' });
+  t.equal(boot.binary, 'qemu-system-x86_64');
+  t.notOk(boot.args.includes('-incoming'));
+  t.same(restore.args.slice(-2), ['-incoming', "exec:cat '/s/snap'"]);
+  const normalise = (args: string[]) => args.map((a) => a.replace(/\/[ab]\//, '/X/'));
+  t.same(normalise(restore.args.slice(0, -2)), normalise(boot.args));
+  const arm2 = { ...arm, extraArgs: ['-device', 'virtio-serial-pci'] };
+  const withBus = qemuArgv({ ...base, qemu: arm2, commandSocket: '/c', qmpSocket: '/q' }).args;
+  t.ok(withBus.indexOf('virtio-serial-pci') >= 0, 'the image extras are passed');
+  t.ok(withBus.indexOf('virtio-serial-pci') < withBus.indexOf('virtconsole,chardev=cmd'), 'a bus from the image comes before its console');
+  t.notOk(withBus.includes('virtio-serial-device'));
+});
