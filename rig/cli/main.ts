@@ -146,7 +146,11 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/**
+ * The process around main(): signal handlers, exit codes, errors as one line. `npm run rig` (this file) and
+ * the package's `ktest-rig` command (bin/ktest-rig.js) both end here.
+ */
+export function runCli(argv: readonly string[]): void {
   // Ctrl-C or a CI cancel: exit through process.exit, so that 'exit' handlers run: QEMU processes are
   // killed (rig/vm/qemu.ts) and temporary work dirs, snapshots included, are removed (tmp's graceful cleanup).
   tmp.setGracefulCleanup();
@@ -158,15 +162,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   // `npm run rig | head` closes stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(process.exitCode ?? 0) : undefined));
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     (code) => {
       process.exitCode = code;
     },
     (error: unknown) => {
       // The whole compiler log with --verbose (the build dir is temporary); the first error otherwise.
-      if (error instanceof BuildError && process.argv.some((a) => a === '-v' || a === '--verbose')) process.stderr.write(`${error.log}\n`);
+      if (error instanceof BuildError && argv.some((a) => a === '-v' || a === '--verbose')) process.stderr.write(`${error.log}\n`);
       process.stderr.write(`${formatError(error)}\n`);
       process.exitCode = exitCodeOf(error);
     },
   );
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli(process.argv.slice(2));

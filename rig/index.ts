@@ -1,0 +1,5 @@
+// The package's public entry (`import type { Scenario } from 'ktest-rig'`): what a module's own repository may use.
+// Everything else under rig/ is internal and may move; scenario files and project files import from here only.
+/// <reference types="node" />
+export type { Scenario, ScenarioContext, ModuleControl, ModuleParams } from './scenario/api.ts';
+export type { ClientCall, ClientReply, ClientResult, ExecOptions, ExecResult, KernelReport, StackFrame } from './core/types.ts';
