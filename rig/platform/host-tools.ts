@@ -3,8 +3,8 @@ import { access, constants, open, readdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import { InfraError, MissingToolError } from '../core/errors.ts';
-import { nullSink, type EventSink } from '../core/events.ts';
+import { InfraError, MissingToolError, exitCodeOf, formatError } from '../core/errors.ts';
+import { nullSink, type EventSink, type RigEvent } from '../core/events.ts';
 import type { Arch, ImageSpec } from '../core/types.ts';
 
 /**
@@ -32,6 +32,12 @@ export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolch
 
 /** Everything: both arches, build roots and development tools (CI, `doctor`). */
 export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] as const, buildroots: true, dev: true });
+
+/**
+ * What `npm test` needs: every image of images/ (both arches, build roots) and the development tools
+ * (native addon, fuzzing, test helpers). npm's `pretest` ensures these (`--ensure test`).
+ */
+export const TEST_SUITE_NEEDS: ToolNeeds = ALL_NEEDS;
 
 /** How to read a tool's version from its own output. Falls back to the package's dpkg version. */
 export interface VersionSpec {
@@ -109,6 +115,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'clang', package: 'clang', neededFor: ['dev'], purpose: 'libFuzzer targets (-fsanitize=fuzzer)', probe: cmd('clang', { args: ['--version'], pattern: /clang version\s+(\S+)/ }) },
   { name: 'libFuzzer runtime', package: 'libclang-rt-14-dev', neededFor: ['dev'], purpose: 'only a Recommends of clang on bookworm', probe: { kind: 'file', paths: ['/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'] } },
   { name: 'file', package: 'file', neededFor: ['dev'], purpose: 'tests inspect built binaries', probe: cmd('file', { args: ['--version'], pattern: /file-(\S+)/ }) },
+  { name: 'pgrep', package: 'procps', neededFor: ['dev'], purpose: 'tests count the QEMU processes a run left behind', probe: cmd('pgrep', { args: ['--version'], pattern: /procps-ng\s+(\S+)/ }) },
 ] satisfies HostTool[]);
 
 /** Result of checking one tool. */
@@ -228,20 +235,26 @@ export const defaultRunner: CommandRunner = async (file, args, options = {}) => 
 
 export interface ProbeOptions {
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Directory standing for `/` when looking up file probes and the sbin directories (default `/`).
+   * With an empty directory and an empty PATH every tool resolves as missing: what a bare machine
+   * would install, computed without removing anything from this one.
+   */
+  readonly root?: string;
   readonly runner?: CommandRunner;
   readonly tools?: readonly HostTool[];
 }
 
-/** Directories searched for a command: PATH, then the sbin directories a non-root PATH lacks. */
-export function searchDirs(env: NodeJS.ProcessEnv): string[] {
+/** Directories searched for a command: PATH, then the sbin directories a non-root PATH lacks (under root). */
+export function searchDirs(env: NodeJS.ProcessEnv, root = '/'): string[] {
   const path = (env.PATH ?? '').split(delimiter).filter((dir) => dir.startsWith('/'));
-  return [...new Set([...path, '/usr/local/sbin', '/usr/sbin', '/sbin'])];
+  return [...new Set([...path, ...['/usr/local/sbin', '/usr/sbin', '/sbin'].map((dir) => join(root, dir))])];
 }
 
 /** Absolute path of an executable, or undefined. */
-export async function findCommand(command: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export async function findCommand(command: string, env: NodeJS.ProcessEnv = process.env, root = '/'): Promise<string | undefined> {
   if (command.includes('/')) return (await isExecutable(command)) ? command : undefined;
-  for (const dir of searchDirs(env)) {
+  for (const dir of searchDirs(env, root)) {
     const candidate = join(dir, command);
     if (await isExecutable(candidate)) return candidate;
   }
@@ -307,18 +320,19 @@ async function dpkgVersion(pkg: string, runner: CommandRunner): Promise<string |
 export async function probeTool(tool: HostTool, options: ProbeOptions = {}): Promise<ToolCheck> {
   const env = options.env ?? process.env;
   const runner = options.runner ?? defaultRunner;
+  const root = options.root ?? '/';
   const base = { name: tool.name, package: tool.package, neededFor: tool.neededFor, purpose: tool.purpose };
   const probe = tool.probe;
   if (probe.kind === 'file') {
     for (const pattern of probe.paths) {
-      if ((await expandPath(pattern)).length > 0) {
+      if ((await expandPath(join(root, pattern))).length > 0) {
         const version = await dpkgVersion(tool.package, runner);
         return { ...base, ok: true, ...(version ? { version } : {}) };
       }
     }
     return { ...base, ok: false, problem: `not found: ${probe.paths.join(' or ')}` };
   }
-  const path = await findCommand(probe.command, env);
+  const path = await findCommand(probe.command, env, root);
   if (!path) return { ...base, ok: false, problem: `${probe.command} not on PATH` };
   if (probe.static) {
     const isStatic = isStaticElf(await readHead(path, 64 * 1024).catch(() => Buffer.alloc(0)));
@@ -413,11 +427,12 @@ export async function ensureTools(needs: ToolNeeds, options: EnsureOptions = {})
   return after;
 }
 
-// ---------- command line: `tsx rig/platform/host-tools.ts --packages all` (used by .ci/run) ----------
+// ---------- command line: `tsx rig/platform/host-tools.ts --packages all` (.ci/run), `--ensure test` (npm pretest) ----------
 
-/** Parses `all`, or a comma list of needs (x86_64,arm64,buildroots,dev). */
+/** Parses `all`, `test` (the test suite's needs), or a comma list of needs (x86_64,arm64,buildroots,dev). */
 export function needsFromArg(arg: string | undefined): ToolNeeds {
   if (!arg || arg === 'all') return ALL_NEEDS;
+  if (arg === 'test') return TEST_SUITE_NEEDS;
   const words = arg.split(',').filter(Boolean);
   const known = ['x86_64', 'arm64', 'buildroots', 'dev', 'core'];
   const unknown = words.filter((word) => !known.includes(word));
@@ -436,13 +451,26 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${packagesOf(requiredTools(needs)).join('\n')}\n`);
     return 0;
   }
+  if (mode === '--ensure') {
+    // Same rules as `npm run rig`: install as root or with passwordless sudo, else exit 3 with the command.
+    const print = (e: RigEvent): void => {
+      if (e.type === 'stage' || e.type === 'log') process.stderr.write(`ktest-rig: ${e.message}\n`);
+    };
+    try {
+      await ensureTools(needs, { onEvent: print });
+      return 0;
+    } catch (error) {
+      process.stderr.write(`${formatError(error)}\n`);
+      return exitCodeOf(error);
+    }
+  }
   if (mode === '--check') {
     const checks = await checkTools(needs);
     const lines = checks.map((c) => `${c.ok ? 'ok     ' : 'MISSING'} ${c.name} ${c.version ?? c.problem ?? ''} (${c.package})`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check [all|x86_64,arm64,buildroots,dev]\n');
+  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,dev]\n');
   return 2;
 }
 

@@ -124,10 +124,16 @@ t.test('bad input gets one clear line and a distinct exit code', async (t) => {
 });
 
 t.test('--target host refuses with one line when it cannot run safely', async (t) => {
-  const r = await rig(['--target', 'host']);
+  const out = await tempDir(t, 'ktest-rig-host-');
+  const r = await rig(['--target', 'host', '--json', join(out, 'r.json')]);
   // Here: root, but no headers for the running kernel (or a ktest already loaded): never a partial run.
   if (r.exitCode === 0) {
-    t.pass('the host has headers and ran the scenarios');
+    // A host that can run them: the run must show it did, scenario by scenario.
+    const report = JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as JsonRun;
+    t.ok(report.scenarios.length >= 1, `${report.scenarios.length} scenarios ran on the host`);
+    t.same(report.scenarios.filter((s) => s.status !== 'pass').map((s) => s.name), [], 'every scenario passed');
+    for (const s of report.scenarios) t.match(r.stdout, new RegExp(`^ok \\d+ - ${s.name}$`, 'm'), `TAP line for ${s.name}`);
+    t.equal(r.qemuLeft, 0, 'no guest involved');
     return;
   }
   t.equal(r.exitCode, 2, 'exit code', { stderr: r.stderr });

@@ -1,5 +1,6 @@
 // Builds guest/nlclient.c on the host and checks its command line, output and exit codes against NETLINK_ROUTE.
 import t, { type Test } from 'tap';
+import { missingTools } from '../helpers/host-tools.ts';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -139,9 +140,9 @@ t.test('--no-recv sends and exits 0 without output', async (t) => {
   t.equal(r.stderr, '');
 });
 
-const haveMusl = await run('musl-gcc', ['--version']).then(() => true, () => false);
-
-t.test('builds static with musl-gcc -Os (as the rig builds it)', { skip: haveMusl ? false : 'musl-gcc not installed' }, async (t) => {
+t.test('builds static with musl-gcc -Os (as the rig builds it)', async (t) => {
+  const missing = await missingTools('musl-gcc');
+  if (missing) return void t.fail(missing);
   const musl = join(dir, 'nlclient-musl');
   await run('musl-gcc', ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-static', '-Os', ...includes(), ...(await sources()), '-o', musl]);
   const { stdout } = await run(musl, ['--help']);

@@ -1,5 +1,6 @@
 // Unit tests for build roots: names, markers, validity, the create and run commands, and the mount script on a tiny root.
 import t from 'tap';
+import { skipOutsideCI } from '../../helpers/host-tools.ts';
 import { execa } from 'execa';
 import { mkdtemp, mkdir, writeFile, readFile, copyFile, symlink, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,7 +134,7 @@ t.test('run command: namespaces, binds sorted, env, cwd', async (t) => {
 
 const canNamespace = await execa('unshare', ['--mount', '--pid', '--fork', 'true'], { reject: false }).then((r) => r.exitCode === 0, () => false);
 
-t.test('the setup script on a tiny busybox root: binds, /proc, cwd, env, exit code, no mounts left', { skip: canNamespace ? false : 'needs root for mount namespaces' }, async (t) => {
+t.test('the setup script on a tiny busybox root: binds, /proc, cwd, env, exit code, no mounts left', { skip: canNamespace ? false : skipOutsideCI('mount namespaces need root or unprivileged user namespaces (unshare --mount --pid failed)') }, async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'br-run-'));
   t.teardown(() => rm(base, { recursive: true, force: true }));
   const root = join(base, 'root');

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { symbolizeFrames, symbolizeReport, parseReadelf, parseAddr2line, elfMachine } from '../../../rig/detect/symbolize.ts';
-import { readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { prepareKernel } from '../../../rig/kernels/fetch.ts';
+import { resolveImages } from '../../../rig/kernels/images.ts';
+import { missingTools } from '../../helpers/host-tools.ts';
 import type { KernelReport } from '../../../rig/core/types.ts';
 import { InfraError } from '../../../rig/core/errors.ts';
 
@@ -43,15 +44,7 @@ t.test('parseAddr2line takes the innermost location of each address', async (t) 
 });
 
 // The default image's headers, through the rig's own cache (fetched once, then offline).
-const headers: string | undefined = process.env.KTEST_RIG_DEV_HEADERS ?? (await defaultKernel()).headersDir;
-const hasGcc = (() => {
-  try {
-    execFileSync('gcc-12', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const headers: string = process.env.KTEST_RIG_DEV_HEADERS ?? (await defaultKernel()).headersDir;
 
 /** Builds test/fixtures/symtest once per source version (cached in the temp dir: about 3 s the first time). */
 function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12']): string {
@@ -66,8 +59,10 @@ function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12']): string {
   return ko;
 }
 
-t.test('symbolizes a real .ko (.text.unlikely, .init.text, suffixed names)', { skip: !headers || !hasGcc ? 'no dev kernel headers or gcc-12' : false }, async (t) => {
-  const ko = buildSymtest(headers!);
+t.test('symbolizes a real .ko (.text.unlikely, .init.text, suffixed names)', async (t) => {
+  const missing = await missingTools('gcc-12', 'make', 'addr2line', 'readelf');
+  if (missing) return void t.fail(missing);
+  const ko = buildSymtest(headers);
   const frames = await symbolizeFrames(
     [
       { symbol: 'symtest_target', offset: 0x5, size: 0x1f, module: 'symtest' },
@@ -92,8 +87,10 @@ t.test('a missing .ko is an InfraError', async (t) => {
   await t.rejects(symbolizeFrames([{ symbol: 'x', offset: 1 }], '/nonexistent/x.ko'), InfraError);
 });
 
-t.test('symbolizeReport: PC as is, return addresses at offset-1, frames and moduleFrames both', { skip: !headers || !hasGcc ? 'no dev kernel headers or gcc-12' : false }, async (t) => {
-  const ko = buildSymtest(headers!);
+t.test('symbolizeReport: PC as is, return addresses at offset-1, frames and moduleFrames both', async (t) => {
+  const missing = await missingTools('gcc-12', 'make', 'addr2line', 'readelf');
+  if (missing) return void t.fail(missing);
+  const ko = buildSymtest(headers);
   t.equal(await elfMachine(ko), 62, 'x86_64 object');
   const frames = [
     { symbol: 'symtest_target', offset: 0x5, size: 0x1f, module: 'symtest' },
@@ -111,32 +108,13 @@ t.test('symbolizeReport: PC as is, return addresses at offset-1, frames and modu
   t.equal(await symbolizeReport(none, ko), none, 'no module frames: the same report');
 });
 
-/** arm64 headers the rig fetched into its cache (bookworm-6.1-arm64), when present. */
-const arm64Headers = (() => {
-  const kernels = join(process.env.KTEST_RIG_CACHE ?? join(homedir(), '.cache', 'ktest-rig'), 'kernels');
-  try {
-    for (const d of readdirSync(kernels).filter((n) => n.includes('arm64'))) {
-      const src = join(kernels, d, 'root', 'usr', 'src');
-      const h = readdirSync(src).find((n) => /^linux-headers-.*-arm64$/.test(n));
-      if (h && existsSync(join(src, h, 'Makefile'))) return join(src, h);
-    }
-  } catch {
-    // no cache
-  }
-  return undefined;
-})();
-const hasCross = (() => {
-  try {
-    execFileSync('aarch64-linux-gnu-gcc', ['--version'], { stdio: 'ignore' });
-    execFileSync('aarch64-linux-gnu-addr2line', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-t.test('symbolizes an arm64 .ko with the cross binutils', { skip: !arm64Headers || !hasCross ? 'no cached arm64 headers or aarch64 cross tools' : false }, async (t) => {
-  const ko = buildSymtest(arm64Headers!, ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-']);
+t.test('symbolizes an arm64 .ko with the cross binutils', async (t) => {
+  // Never a skip: the arm64 image's headers come through the rig's cache (cacheRoot: KTEST_RIG_CACHE,
+  // XDG_CACHE_HOME), fetched on first use; the cross tools are host-tools rows npm test installs.
+  const missing = await missingTools('aarch64-linux-gnu-gcc', 'aarch64-linux-gnu-addr2line', 'make');
+  if (missing) return void t.fail(missing);
+  const arm64 = await prepareKernel(resolveImages('bookworm-6.1-arm64')[0]!);
+  const ko = buildSymtest(arm64.headersDir, ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-']);
   t.equal(await elfMachine(ko), 183, 'aarch64 object');
   const [target, init] = await symbolizeFrames(
     [

@@ -1,6 +1,6 @@
 // Tests the host-tools table, its pure helpers, probing on this host, and ensureTools with a fake apt-get.
 import t from 'tap';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,8 @@ import type { RigEvent } from '../../../rig/core/events.ts';
 import {
   ALL_NEEDS,
   HOST_TOOLS,
+  TEST_SUITE_NEEDS,
+  checkTools,
   activeNeeds,
   ensureTools,
   expandPath,
@@ -341,4 +343,72 @@ t.test('.ci/run takes its packages from the table, not from a copy', async (t) =
   }
   const syntax = await execa('bash', ['-n', join(projectRoot, '.ci', 'run')], { reject: false });
   t.equal(syntax.exitCode, 0, syntax.stderr);
+});
+
+t.test('a bare machine: the test suite resolves every tool as missing and plans to install every package', async (t) => {
+  // An empty PATH and an empty directory standing for `/`: nothing of this machine is removed or hidden.
+  const bare = await mkdtemp(join(tmpdir(), 'host-tools-bare-'));
+  t.teardown(() => rm(bare, { recursive: true, force: true }));
+  const calls: string[][] = [];
+  const runner: CommandRunner = async (file, args) => {
+    calls.push([file, ...args]);
+    // dpkg-query knows nothing; sudo is absent; apt-get "succeeds" but installs nothing (recorded, never run).
+    return { exitCode: file === 'dpkg-query' || file === 'sudo' ? 1 : 0, stdout: '', stderr: '' };
+  };
+  const probe = { env: { PATH: join(bare, 'bin') }, root: bare, runner };
+  const checks = await checkTools(TEST_SUITE_NEEDS, probe);
+  t.same(checks.filter((c) => c.ok).map((c) => c.name), [], 'no tool is found on a bare machine');
+  const plan = missingPackages(checks);
+  t.same(plan, packagesOf(requiredTools(TEST_SUITE_NEEDS)), 'the plan is every package the table lists for the test suite');
+  for (const pkg of ['qemu-system-x86', 'qemu-system-arm', 'gcc-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'clang', 'libclang-rt-14-dev', 'debootstrap', 'musl-tools', 'busybox-static', 'cpio', 'procps']) {
+    t.ok(plan.includes(pkg), `the plan installs ${pkg}`);
+  }
+  t.comment(`npm test on a bare machine installs: ${plan.join(' ')}`);
+
+  // As root: apt-get update, then one install of the whole plan (recorded by the fake runner, not run).
+  const asRoot = await ensureTools(TEST_SUITE_NEEDS, { ...probe, asRoot: true }).catch((e: unknown) => e);
+  const apt = calls.filter((argv) => argv.includes('apt-get'));
+  t.same(apt, installCommands(plan, true), 'the apt-get commands it would run');
+  t.type(asRoot, MissingToolError, 'the fake install installs nothing, so the re-check still fails');
+
+  // Neither root nor passwordless sudo: exit code 3 and the exact command to run.
+  const refused = await ensureTools(TEST_SUITE_NEEDS, { ...probe, asRoot: false }).catch((e: unknown) => e);
+  t.type(refused, MissingToolError);
+  t.equal((refused as MissingToolError).exitCode, 3);
+  t.equal((refused as MissingToolError).hint, `run: sudo apt-get install -y ${plan.join(' ')}`);
+});
+
+t.test('npm test ensures the test suite tools first (pretest), with the rig rules: exit 3 and the command when it may not install', async (t) => {
+  const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  t.equal(pkg.scripts.pretest, 'tsx rig/platform/host-tools.ts --ensure test', 'npm runs pretest before test');
+  t.same(needsFromArg('test'), TEST_SUITE_NEEDS);
+  // A PATH holding only node: the commands resolve as missing; installing is forbidden for this run.
+  const bin = await mkdtemp(join(tmpdir(), 'host-tools-path-'));
+  t.teardown(() => rm(bin, { recursive: true, force: true }));
+  await symlink(process.execPath, join(bin, 'node'));
+  const r = await execa(join(bin, 'node'), ['--import', 'tsx', join(projectRoot, 'rig', 'platform', 'host-tools.ts'), '--ensure', 'test'], {
+    reject: false,
+    cwd: projectRoot,
+    extendEnv: false,
+    env: { PATH: bin, HOME: process.env.HOME ?? '/root', KTEST_RIG_NO_INSTALL: '1' },
+  });
+  t.equal(r.exitCode, 3, 'infrastructure exit code', { stderr: r.stderr });
+  t.match(r.stderr, /^error: missing host tools: .*aarch64-linux-gnu-gcc.*clang/m);
+  t.match(r.stderr, /hint: run: (sudo )?apt-get install -y .*gcc-aarch64-linux-gnu.*clang/);
+});
+
+t.test('every command the tests and the rig spawn is a row of the table or part of a Debian base system', async (t) => {
+  const essential = new Set(['sh', 'bash', 'tar', 'du', 'dpkg', 'dpkg-query', 'apt-config', 'unshare', 'sudo', 'id', 'true', 'mount', 'umount', 'env', 'cat', 'chroot']);
+  const known = new Set(HOST_TOOLS.flatMap((tool) => (tool.probe.kind === 'command' ? [tool.probe.command] : [])));
+  const aliases: Record<string, string> = { cc: 'gcc', modinfo: 'insmod', objcopy: 'readelf', strip: 'readelf', nm: 'readelf' };
+  const files = (await Promise.all(['test', 'rig'].map(async (top) => (await readdir(join(projectRoot, top), { recursive: true })).map((f) => join(top, f)))))
+    .flat()
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('test/fixtures/'));
+  const spawned = new Set<string>();
+  for (const file of files) {
+    const text = await readFile(join(projectRoot, file), 'utf8');
+    for (const m of text.matchAll(/\b(?:execa|spawnSync|spawn|execFileSync|execFile|run)\(\s*'([a-z][a-z0-9_.+-]*)'/g)) spawned.add(m[1]!);
+  }
+  const unknown = [...spawned].filter((c) => !known.has(c) && !essential.has(c) && !known.has(aliases[c] ?? '') && !/^(a|b|bookworm|trixie|sid|bullseye)(-|$)/.test(c));
+  t.same(unknown, [], 'a command a test needs is a host-tools row (so npm test installs it)');
 });

@@ -1,5 +1,5 @@
 // Tests for the agent protocol codec: encoders, the streaming decoder, and a round trip through the real agent.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import {
   type AgentFrame,
 } from '../../../rig/vm/agent-protocol.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
+import { missingTools } from '../../helpers/host-tools.ts';
 import { projectRoot } from '../../../rig/core/paths.ts';
 
 const fixture = (name: string): Buffer => readFileSync(join(projectRoot, 'test/fixtures/console', name));
@@ -144,14 +145,18 @@ t.test('decoder: garbage, CRLF, split frames, wrong nonces, over-long lines', as
   t.equal(d.ignoredLines, 4);
 });
 
-/** Compiles guest/agent.c for the host; undefined when no C compiler is available. */
-function buildHostAgent(dir: string): string | undefined {
+/**
+ * Compiles guest/agent.c for the host with musl-gcc, as the rig builds it for x86_64 guests. A missing
+ * compiler and a compile error are both failures of the tests that need it, never skips: the error
+ * says which (the compiler's own output for a broken agent.c).
+ */
+async function buildHostAgent(dir: string): Promise<{ path: string } | { error: string }> {
+  const missing = await missingTools('musl-gcc');
+  if (missing) return { error: missing };
   const out = join(dir, 'ktest-agent');
-  for (const cc of ['musl-gcc', 'gcc', 'cc']) {
-    const r = spawnSync(cc, ['-static', '-O2', '-Wall', '-Werror', '-o', out, join(projectRoot, 'guest/agent.c')]);
-    if (r.status === 0) return out;
-  }
-  return undefined;
+  const r = spawnSync('musl-gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', out, join(projectRoot, 'guest/agent.c')], { encoding: 'utf8' });
+  if (r.status !== 0) return { error: `guest/agent.c does not build (musl-gcc exit ${r.status ?? r.signal}):\n${r.stderr}` };
+  return { path: out };
 }
 
 /** Runs the agent in stdio mode, sends lines, collects frames until every id has ended. */
@@ -188,10 +193,23 @@ const outputOf = (frames: AgentFrame[], id: number, stream: 1 | 2): Buffer =>
 
 const agentDir = mkdtempSync(join(tmpdir(), 'ktest-agent-'));
 t.teardown(() => rmSync(agentDir, { recursive: true, force: true }));
-const hostAgent = buildHostAgent(agentDir);
+// Built once, on first use (no top-level await: tap must see every test registered synchronously).
+let building: ReturnType<typeof buildHostAgent> | undefined;
 
-t.test('round trip through the agent on the host (stdio mode)', { skip: !hostAgent && 'no C compiler' }, async (t) => {
-  const agent = hostAgent!;
+/** The built agent, or a failure of this test saying why there is none. */
+async function agentOf(t: Test): Promise<string | undefined> {
+  building ??= buildHostAgent(agentDir);
+  const hostAgent = await building;
+  if ('error' in hostAgent) {
+    t.fail(hostAgent.error);
+    return undefined;
+  }
+  return hostAgent.path;
+}
+
+t.test('round trip through the agent on the host (stdio mode)', async (t) => {
+  const agent = await agentOf(t);
+  if (!agent) return;
   const nonce = newNonce();
   const every = Buffer.from(Array.from({ length: 255 }, (_, i) => i + 1));
   const hostile = ['it\'s "quoted"', 'new\nline', '$(touch /tmp/pwned) `id` ${HOME}', ' lead and trail ', '', '-', '\r\n'];
@@ -233,11 +251,13 @@ t.test('round trip through the agent on the host (stdio mode)', { skip: !hostAge
   t.notOk(frames.some((f) => f.id === 9), 'a ping with another nonce gets no answer in this session');
 });
 
-t.test('the agent refuses more than 64 concurrent commands and duplicate ids', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+t.test('the agent refuses more than 64 concurrent commands and duplicate ids', async (t) => {
+  const agent = await agentOf(t);
+  if (!agent) return;
   const nonce = newNonce();
   const ids = Array.from({ length: 70 }, (_, i) => i + 1);
   const frames = await runAgent(
-    hostAgent!,
+    agent,
     nonce,
     [...ids.map((id) => encodeRun(nonce, id, ['sleep', '1'], { timeoutMs: 5000 })), encodeRun(nonce, 1, ['true'], { timeoutMs: 5000 })],
     ids,
@@ -251,10 +271,12 @@ t.test('the agent refuses more than 64 concurrent commands and duplicate ids', {
   t.ok(failed.some((f) => f.type === 'failed' && f.id === 1 && /already running/.test(f.message)));
 });
 
-t.test('the agent answers malformed frames with F when it can, and ignores the rest', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+t.test('the agent answers malformed frames with F when it can, and ignores the rest', async (t) => {
+  const agent = await agentOf(t);
+  if (!agent) return;
   const nonce = newNonce();
   const frames = await runAgent(
-    hostAgent!,
+    agent,
     nonce,
     [
       `X ${nonce} 1 1000 - not*base64\n`,
@@ -274,7 +296,9 @@ t.test('the agent answers malformed frames with F when it can, and ignores the r
   t.notOk(frames.some((f) => f.id === 4 || f.id === 99));
 });
 
-t.test('the largest frame the encoder allows is one the agent accepts', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+t.test('the largest frame the encoder allows is one the agent accepts', async (t) => {
+  const agent = await agentOf(t);
+  if (!agent) return;
   const nonce = newNonce();
   const frame = (n: number): string => encodeRun(nonce, 1, ['wc', '-c'], { timeoutMs: 10000, stdin: Buffer.alloc(n, 7) });
   let n = Math.floor((MAX_REQUEST_LINE * 3) / 4);
@@ -289,14 +313,16 @@ t.test('the largest frame the encoder allows is one the agent accepts', { skip: 
   }
   t.ok(frame(n).length <= MAX_REQUEST_LINE && frame(n).length > MAX_REQUEST_LINE - 8, `largest frame: ${frame(n).length} bytes`);
   t.throws(() => frame(n + 3), UsageError);
-  const frames = await runAgent(hostAgent!, nonce, [frame(n), encodePing(nonce, 2)], [1, 2]);
+  const frames = await runAgent(agent, nonce, [frame(n), encodePing(nonce, 2)], [1, 2]);
   t.equal(outputOf(frames, 1, 1).toString().trim(), String(n));
   t.match(frames.find((f) => f.type === 'end' && f.id === 1), { exitCode: 0 });
 });
 
-t.test('in stdio mode the agent finishes running commands after its input closes, then exits', { skip: !hostAgent && 'no C compiler' }, async (t) => {
+t.test('in stdio mode the agent finishes running commands after its input closes, then exits', async (t) => {
+  const agent = await agentOf(t);
+  if (!agent) return;
   const nonce = newNonce();
-  const child = spawn(hostAgent!, ['-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(agent, ['-'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const decoder = new FrameDecoder(nonce);
   const frames: AgentFrame[] = [];
   child.stdout.on('data', (chunk: Buffer) => frames.push(...decoder.push(chunk)));
