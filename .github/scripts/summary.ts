@@ -9,7 +9,7 @@ function isRunSummary(v: unknown): v is RunSummary {
   return typeof o === 'object' && o !== null && typeof o.image === 'string' && Array.isArray(o.scenarios);
 }
 
-/** The runs in one JSON report: a single RunSummary, or `{runs: [...]}` when several images ran. Pure. */
+/** The runs in one JSON report (`{schemaVersion, runs: [...]}`; a bare run from rigs before schema 2). Pure. */
 export function runsOfReport(text: string): RunSummary[] {
   const data = JSON.parse(text) as unknown;
   if (isRunSummary(data)) return [data];

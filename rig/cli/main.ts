@@ -17,8 +17,10 @@ import { runRig } from '../run/run.ts';
 import { runOnHost } from '../run/host.ts';
 import { execCommand } from './exec.ts';
 import { DEFAULT_KMOD_DIR } from '../build/artifacts.ts';
-import { writeJsonReport } from '../report/json.ts';
-import { writeJunitReport } from '../report/junit.ts';
+import { writeJsonReport, writeJsonReportSync } from '../report/json.ts';
+import { formatJunit, writeJunitReport } from '../report/junit.ts';
+import { rigVersion } from '../core/version.ts';
+import { writeFileSync } from 'node:fs';
 import { BuildError, ExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
 import type { ImageSpec, RunSummary } from '../core/types.ts';
@@ -50,15 +52,32 @@ function selectedImages(args: RunArgs): ImageSpec[] {
   return resolveImages(k.kind === 'default' ? DEFAULT_IMAGE_ID : k.kind === 'all' ? 'all' : k.ids.join(','));
 }
 
+/**
+ * Work to do synchronously when a signal stops the rig (process.exit follows at once): an
+ * interrupted run writes the reports of the images that ended, so no finished result is lost.
+ */
+const onInterrupt = new Set<() => void>();
+
 async function run(args: RunArgs): Promise<number> {
   const kmodDir = resolve(args.kmod ?? DEFAULT_KMOD_DIR);
   const all = args.scenarios ? await loadScenarioFile(args.scenarios) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
   const scenarios = selectScenarios(all, args.only, args.only?.kind === 'regex' ? String(args.only.regex) : args.only?.text);
   const work = tmp.dirSync({ prefix: 'ktest-rig-', unsafeCleanup: true });
+  const startedAt = new Date();
   let summaries: readonly RunSummary[] = [];
   const images = args.target === 'host' ? [] : selectedImages(args);
   const plan = planRun(images, scenarios, args);
   const reporter = createReporter({ verbose: args.verbose, images: Math.max(1, plan.length) });
+  const writePartial = () => {
+    const meta = { version: rigVersion(), startedAt, interrupted: true };
+    try {
+      if (args.json) writeJsonReportSync(args.json, reporter.runs, meta);
+      if (args.junit) writeFileSync(args.junit, formatJunit(reporter.runs, { timestamp: startedAt.toISOString() }));
+    } catch {
+      // the process is going away: the signal's own message is what the user sees
+    }
+  };
+  onInterrupt.add(writePartial);
   try {
     if (args.target === 'host') {
       summaries = [await runOnHost({ kmodDir, scenarios, workDir: work.name, onEvent: reporter.sink })];
@@ -80,10 +99,19 @@ async function run(args: RunArgs): Promise<number> {
     reporter.finish(error);
     throw error;
   } finally {
+    onInterrupt.delete(writePartial);
     work.removeCallback();
   }
-  if (args.json) await writeJsonReport(args.json, summaries);
-  if (args.junit) await writeJunitReport(args.junit, summaries);
+  const meta = { version: rigVersion(), startedAt };
+  if (args.json) await writeJsonReport(args.json, summaries, meta);
+  if (args.junit) await writeJunitReport(args.junit, summaries, { timestamp: startedAt.toISOString() });
+  // Images that could not run: each says why on stderr; the first one's exit code is the run's.
+  const errors = summaries.filter((s) => s.error);
+  for (const s of errors) {
+    const e = s.error!;
+    process.stderr.write(`error: ${summaries.length > 1 ? `[${s.image}] ` : ''}${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
+  }
+  if (errors.length > 0) return errors[0]!.error!.exitCode;
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
 }
 
@@ -157,6 +185,7 @@ export function runCli(argv: readonly string[]): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nktest-rig: ${signal}, stopping\n`);
+      for (const hook of onInterrupt) hook();
       process.exit(code);
     });
   }

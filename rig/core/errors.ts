@@ -109,7 +109,12 @@ export class AssertionFailed extends Error {
   override name = 'AssertionFailed';
   constructor(
     message: string,
-    readonly details?: { readonly expected?: unknown; readonly actual?: unknown },
+    readonly details?: {
+      readonly expected?: unknown;
+      readonly actual?: unknown;
+      /** The scenario's own source position of the failed assertion ("file:line:column"). */
+      readonly at?: string;
+    },
   ) {
     super(message);
   }

@@ -182,6 +182,11 @@ export interface ScenarioFailure {
   readonly kind: 'assertion' | 'kernel' | 'hang' | 'panic' | 'error';
   readonly reports?: readonly KernelReport[];
   readonly consoleTail?: string;
+  /** Assertion failures: the value found and the value wanted (inspected, short), when the assertion has them. */
+  readonly found?: string;
+  readonly wanted?: string;
+  /** Assertion failures: where in the scenario file the assertion was made ("scenarios/x.ts:12:7"). */
+  readonly at?: string;
 }
 
 export interface ScenarioResult {
@@ -197,8 +202,21 @@ export interface RunSummary {
   readonly kernel: string;
   readonly arch: Arch;
   /** How the kernel ran: kvm or tcg in a guest, 'host' for --target host. */
-  readonly accel: Accel | 'host';
+  readonly accel: Accel | 'host' | 'none';
   readonly scenarios: readonly ScenarioResult[];
   readonly passed: number;
   readonly failed: number;
+  /**
+   * Set when the image could not run to the end (its module did not build, its kernel did not
+   * download, ...): the run goes on with the other images and reports this as the image's result.
+   */
+  readonly error?: ImageError;
+}
+
+/** Why an image did not run: the typed error's class, message, hint and exit code. */
+export interface ImageError {
+  readonly name: string;
+  readonly message: string;
+  readonly hint?: string;
+  readonly exitCode: number;
 }

@@ -1,7 +1,7 @@
 // Turns engine events into text: TAP on stdout, progress on stderr (one updating line on a TTY, plain lines in CI).
 import type { EventSink, RigEvent, Stage } from '../core/events.ts';
 import type { RunSummary } from '../core/types.ts';
-import { TAP_HEADER, tapPlan, tapResult, tapSubtest } from './tap.ts';
+import { TAP_HEADER, tapBailOut, tapPlan, tapResult, tapSubtest } from './tap.ts';
 import { summaryTable } from './table.ts';
 import { cleanText } from './details.ts';
 
@@ -94,6 +94,8 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
   let shown = false;
   let points = 0;
   let finished = false;
+  /** A single-image run whose image could not run has ended its TAP with "Bail out!". */
+  let bailed = false;
 
   const clear = () => {
     if (shown) err.write('\r\u001b[2K');
@@ -155,9 +157,12 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
         runs.push(e.summary);
         status.delete(e.summary.image);
         if (several) print(out, tapSubtest(runs.length, e.summary));
-        else if (runs.length === 1) print(out, tapPlan(points));
+        else if (runs.length === 1 && e.summary.error) {
+          print(out, tapBailOut(e.summary.error.message));
+          bailed = true;
+        } else if (runs.length === 1) print(out, tapPlan(points));
         else print(out, `# ${cleanText(e.summary.image)} ended after the plan: create the reporter with images > 1\n`);
-        if (plain) print(err, `[${e.summary.image}] ${e.summary.passed} passed, ${e.summary.failed} failed\n`);
+        if (plain && !e.summary.error) print(err, `[${e.summary.image}] ${e.summary.passed} passed, ${e.summary.failed} failed\n`);
         return;
     }
   };
@@ -167,9 +172,11 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
     finished = true;
     status.clear();
     clear();
-    if (error !== undefined) {
+    if (bailed) {
+      // the TAP document already ended
+    } else if (error !== undefined) {
       const message = error instanceof Error ? error.message : String(error);
-      out.write(`Bail out! ${cleanText(message).split('\n')[0]}\n`);
+      out.write(tapBailOut(message));
     } else if (several) {
       out.write(tapPlan(runs.length));
     } else if (runs.length === 0) {

@@ -12,7 +12,7 @@ export function summaryTable(runs: readonly RunSummary[]): string {
     const s = r.scenarios.find((x) => x.name === name);
     return s ? CELL[s.status] : '-';
   })]);
-  const totals = ['passed', ...runs.map((r) => `${r.passed}/${r.scenarios.length}`)];
+  const totals = ['passed', ...runs.map((r) => (r.error ? `did not run (exit ${r.error.exitCode})` : `${r.passed}/${r.scenarios.length}`))];
   const all = [header, ...rows, totals];
   const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)));
   const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();

@@ -1,5 +1,5 @@
 // TAP 14 for runs: one test point per scenario with a YAML block on failure, subtests per image. Pure.
-import type { RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { ImageError, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 import { cleanText, consoleTail, formatFrame } from './details.ts';
 
 export const TAP_HEADER = 'TAP version 14';
@@ -23,6 +23,10 @@ function block(text: string, indent: string): string {
 /** The YAML diagnostic lines of a failure (between "  ---" and "  ..."), unindented. */
 export function failureYaml(failure: ScenarioFailure, durationMs?: number): string[] {
   const y = [`message: ${scalar(failure.message)}`, `kind: ${failure.kind}`];
+  // TAP 14's conventional assertion keys (node-tap and tap-parser read found/wanted/at).
+  if (failure.found !== undefined) y.push(`found: ${scalar(failure.found)}`);
+  if (failure.wanted !== undefined) y.push(`wanted: ${scalar(failure.wanted)}`);
+  if (failure.at !== undefined) y.push(`at: ${scalar(failure.at)}`);
   if (durationMs !== undefined) y.push(`duration_ms: ${Math.round(durationMs)}`);
   const reports = failure.reports ?? [];
   if (reports.length > 0) {
@@ -42,10 +46,13 @@ export function failureYaml(failure: ScenarioFailure, durationMs?: number): stri
 
 const pad = (lines: string[], indent: number): string[] => lines.map((l) => (l === '' ? l : ' '.repeat(indent) + l));
 
+/** node-tap's duration comment ("# time=12.345ms"), which tap-parser reads into the point's time. */
+const time = (ms: number): string => ` # time=${ms.toFixed(3).replace(/\.?0+$/, '')}ms`;
+
 /** One test point, with its YAML block when it failed; `indent` is 4 per subtest level. */
 export function tapResult(n: number, result: ScenarioResult, indent = 0): string {
   const ok = result.status === 'fail' ? 'not ok' : 'ok';
-  const directive = result.status === 'skip' ? ` # SKIP${result.failure ? ` ${description(result.failure.message)}` : ''}` : '';
+  const directive = result.status === 'skip' ? ` # SKIP${result.failure ? ` ${description(result.failure.message)}` : ''}` : time(result.durationMs);
   const lines = [`${ok} ${n} - ${description(result.name)}${directive}`];
   if (result.status === 'fail' && result.failure) {
     lines.push('  ---', ...failureYaml(result.failure, result.durationMs).map((l) => `  ${l}`), '  ...');
@@ -57,14 +64,33 @@ export function tapPlan(count: number, indent = 0): string {
   return `${' '.repeat(indent)}1..${count}\n`;
 }
 
+/** The YAML lines of an image that could not run. */
+function imageErrorYaml(error: ImageError): string[] {
+  const y = [`message: ${scalar(error.message)}`, 'kind: error', `error: ${error.name}`, `exit_code: ${error.exitCode}`];
+  if (error.hint) y.push(`hint: ${scalar(error.hint)}`);
+  return y;
+}
+
+/** Time an image's scenarios took, summed. */
+const imageMs = (summary: RunSummary): number => summary.scenarios.reduce((n, r) => n + r.durationMs, 0);
+
 /** An image's results as a TAP 14 subtest ending in its own test point (number n at the parent level). */
 export function tapSubtest(n: number, summary: RunSummary): string {
   const name = `${summary.image} (${summary.kernel}, ${summary.arch}, ${summary.accel})`;
   let out = `# Subtest: ${description(name)}\n`;
   summary.scenarios.forEach((r, i) => (out += tapResult(i + 1, r, 4)));
   out += tapPlan(summary.scenarios.length, 4);
+  if (summary.error) {
+    const yaml = ['  ---', ...imageErrorYaml(summary.error).map((l) => `  ${l}`), '  ...'];
+    return `${out}not ok ${n} - ${description(summary.image)}\n${yaml.join('\n')}\n`;
+  }
   const ok = summary.failed === 0 ? 'ok' : 'not ok';
-  return `${out}${ok} ${n} - ${description(summary.image)}\n`;
+  return `${out}${ok} ${n} - ${description(summary.image)}${time(imageMs(summary))}\n`;
+}
+
+/** "Bail out!" for a single-image run whose image could not run (the TAP way to say: no results). */
+export function tapBailOut(message: string): string {
+  return `Bail out! ${cleanText(message).split('\n')[0]}\n`;
 }
 
 /** A whole TAP document: one image flat, several images as subtests. */
@@ -74,6 +100,7 @@ export function formatTap(runs: readonly RunSummary[]): string {
     const [run] = runs;
     out += `# ${description(`${run.image} (${run.kernel}, ${run.arch}, ${run.accel})`)}\n`;
     run.scenarios.forEach((r, i) => (out += tapResult(i + 1, r)));
+    if (run.error) return out + tapBailOut(run.error.message);
     return out + tapPlan(run.scenarios.length);
   }
   runs.forEach((run, i) => (out += tapSubtest(i + 1, run)));

@@ -9,7 +9,7 @@ import { findReports } from '../detect/parse.ts';
 import { symbolizeReport } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
-import { DEFAULT_SCENARIO_TIMEOUT_MS, type Backend, type Scenario } from '../scenario/api.ts';
+import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type Scenario } from '../scenario/api.ts';
 import { guestCmdline, SLAB_VALIDATE_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
 import { pool } from '../core/pool.ts';
@@ -216,10 +216,22 @@ async function runScenarioBody(
     if (r === 'timeout') return { message: `scenario did not finish within ${timeoutMs} ms`, kind: 'hang' };
     return undefined;
   } catch (error) {
-    if (error instanceof AssertionFailed) return { message: error.message, kind: 'assertion' };
+    if (error instanceof AssertionFailed) return assertionFailure(error);
     if (error instanceof GuestError) return guestFailure(error);
     return { message: error instanceof Error ? `${error.name}: ${error.message}` : String(error), kind: 'error' };
   }
+}
+
+/** An assertion's failure with what it found and wanted (TAP's found/wanted/at) when it says. */
+export function assertionFailure(error: AssertionFailed): ScenarioFailure {
+  const d = error.details;
+  return {
+    message: error.message,
+    kind: 'assertion',
+    ...(d && 'actual' in d && { found: short(d.actual) }),
+    ...(d && 'expected' in d && { wanted: short(d.expected) }),
+    ...(d?.at && { at: d.at }),
+  };
 }
 
 function guestFailure(error: GuestError): ScenarioFailure {

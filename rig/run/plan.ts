@@ -82,7 +82,7 @@ export function summaryMarkdown(summaries: readonly RunSummary[]): string {
   const runs = [...summaries].sort((a, b) => byText(a.image, b.image));
   const scenarios = [...new Set(runs.flatMap((run) => run.scenarios.map((s) => s.name)))].sort(byText);
   const passed = runs.reduce((n, run) => n + run.passed, 0);
-  const failed = runs.reduce((n, run) => n + run.failed, 0);
+  const failed = runs.reduce((n, run) => n + run.failed, 0) + runs.filter((run) => run.error).length;
   const lines = [
     '## ktest-rig',
     '',
@@ -101,6 +101,11 @@ export function summaryMarkdown(summaries: readonly RunSummary[]): string {
   const failures = runs.flatMap((run) =>
     run.scenarios.filter((s) => s.status === 'fail').map((s) => ({ run, s })),
   );
+  const broken = runs.filter((run) => run.error);
+  if (broken.length > 0) {
+    lines.push('', '### Images that did not run', '');
+    for (const run of broken) lines.push(`- **${escapeCell(run.image)}**: ${escapeCell(firstLine(run.error!.message))} (exit ${run.error!.exitCode})`);
+  }
   if (failures.length > 0) {
     lines.push('', '### Failures', '');
     for (const { run, s } of failures) {
@@ -129,8 +134,8 @@ export function escapeProperty(text: string): string {
 export function annotations(summaries: readonly RunSummary[]): string[] {
   return [...summaries]
     .sort((a, b) => byText(a.image, b.image))
-    .flatMap((run) =>
-      run.scenarios
+    .flatMap((run) => [
+      ...run.scenarios
         .filter((s) => s.status === 'fail')
         .map((s) => {
           const title = escapeProperty(`${run.image} (${run.kernel}): ${s.name}`);
@@ -138,5 +143,6 @@ export function annotations(summaries: readonly RunSummary[]): string[] {
           const body = [s.failure ? `${s.failure.kind}: ${s.failure.message}` : 'failed', ...reports].join('\n');
           return `::error title=${title}::${escapeData(body)}`;
         }),
-    );
+      ...(run.error ? [`::error title=${escapeProperty(`${run.image} (${run.kernel}) did not run`)}::${escapeData(`${run.error.name}: ${run.error.message}`)}`] : []),
+    ]    );
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { runImage, type ImageRunOptions } from './image.ts';
 import { pool } from '../core/pool.ts';
+import { BuildError, RigError, exitCodeOf } from '../core/errors.ts';
 import type { Scenario } from '../scenario/api.ts';
 import type { ImageSpec, RunSummary } from '../core/types.ts';
 
@@ -36,8 +37,35 @@ export async function runRig(o: RigRunOptions): Promise<RunSummary[]> {
     await mkdir(workDir, { recursive: true });
     try {
       return await runImage({ ...o, image, scenarios, workDir, lanes: split.lanes });
+    } catch (error) {
+      // One image's failure (its module did not build, its kernel did not download) is that image's
+      // result: the other images go on and every report still gets written.
+      const summary = imageErrorSummary(image, error);
+      if (error instanceof BuildError) o.onEvent({ type: 'log', level: 'debug', message: `[${image.id}] build log:\n${error.log}` });
+      o.onEvent({ type: 'run-end', summary });
+      return summary;
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
   });
+}
+
+/** The result of an image that could not run: no scenarios, and the error that stopped it. Pure. */
+export function imageErrorSummary(image: ImageSpec, error: unknown): RunSummary {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return {
+    image: image.id,
+    kernel: image.release,
+    arch: image.arch,
+    accel: 'none',
+    scenarios: [],
+    passed: 0,
+    failed: 0,
+    error: {
+      name: e.name,
+      message: e.message,
+      exitCode: exitCodeOf(error),
+      ...(error instanceof RigError && error.hint ? { hint: error.hint } : {}),
+    },
+  };
 }

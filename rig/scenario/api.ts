@@ -1,5 +1,7 @@
 // The scenario API: what a scenario sees (module control, netlink client, guest commands, kernel log, assertions).
 import { isDeepStrictEqual, inspect } from 'node:util';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AssertionFailed, UsageError } from '../core/errors.ts';
 import { matchesFilter, type ScenarioFilter } from '../cli/options.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../core/types.ts';
@@ -118,24 +120,49 @@ export function taintLetters(value: number): string[] {
   return out;
 }
 
+/** Files of the assertion machinery itself: a call site is the first frame outside them. */
+const ASSERTION_FILES = new Set([fileURLToPath(import.meta.url), fileURLToPath(new URL('./context.ts', import.meta.url))]);
+
+/**
+ * Where the scenario called the failed assertion, "file:line:column" relative to the working
+ * directory, from a V8 stack (tsx maps it back to the TypeScript source). Undefined when no frame
+ * of the stack lies outside the assertion code and node's internals. Pure given the stack.
+ */
+export function callSite(stack: string, cwd = process.cwd()): string | undefined {
+  for (const line of stack.split('\n').slice(1)) {
+    const m = /((?:file:\/\/)?\/[^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
+    if (!m) continue;
+    const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
+    if (ASSERTION_FILES.has(file) || file.includes('/node_modules/')) continue;
+    const rel = relative(cwd, file);
+    return `${rel.startsWith('..') ? file : rel}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}
+
+function failed(message: string, details: { expected?: unknown; actual?: unknown } = {}): AssertionFailed {
+  return new AssertionFailed(message, { ...details, at: callSite(new Error().stack ?? '') });
+}
+
 /** The assertion half of ScenarioContext, shared by every backend. */
 export const assertions = {
   ok(condition: unknown, message: string): asserts condition {
-    if (!condition) throw new AssertionFailed(message);
+    if (!condition) throw failed(message, { expected: true, actual: condition });
   },
   equal<T>(actual: T, expected: T, message: string): void {
     if (!isDeepStrictEqual(actual, expected))
-      throw new AssertionFailed(`${message}: expected ${short(expected)}, got ${short(actual)}`, { expected, actual });
+      throw failed(`${message}: expected ${short(expected)}, got ${short(actual)}`, { expected, actual });
   },
   match(text: string, pattern: RegExp, message: string): void {
-    if (!pattern.test(text)) throw new AssertionFailed(`${message}: ${pattern} not found in ${short(text)}`);
+    if (!pattern.test(text)) throw failed(`${message}: ${pattern} not found in ${short(text)}`, { expected: pattern, actual: text });
   },
   fail(message: string): never {
-    throw new AssertionFailed(message);
+    throw failed(message);
   },
 };
 
-function short(value: unknown): string {
+/** A value as the reports show it: strings as JSON, others inspected; long ones cut. */
+export function short(value: unknown): string {
   const s = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 3, breakLength: Infinity });
   return s.length > 300 ? `${s.slice(0, 300)}… (${s.length} chars)` : s;
 }

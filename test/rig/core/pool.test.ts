@@ -20,6 +20,24 @@ t.test('pool propagates the first failure', async (t) => {
   await t.rejects(pool([1, 2], 2, async (n) => { if (n === 2) throw new Error('boom'); return n; }), /boom/);
 });
 
+t.test('after a failure pool starts nothing new and waits for the running workers before throwing', async (t) => {
+  const started: number[] = [];
+  let finished = 0;
+  const work = pool([0, 1, 2, 3, 4], 2, async (n) => {
+    started.push(n);
+    if (n === 0) {
+      await sleep(5);
+      throw new Error('boom');
+    }
+    await sleep(40);
+    finished++;
+    return n;
+  });
+  await t.rejects(work, /boom/);
+  t.same(started, [0, 1], 'no item started after the failure');
+  t.equal(finished, 1, 'the worker still running when the failure came was awaited');
+});
+
 t.test('pool with no items returns nothing', async (t) => {
   t.same(await pool([], 4, async () => 1), []);
 });

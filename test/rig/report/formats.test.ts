@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { formatTap, tapResult } from '../../../rig/report/tap.ts';
-import { formatJson, jsonReport, writeJsonReport } from '../../../rig/report/json.ts';
+import { formatJson, jsonReport, writeJsonReport, JSON_SCHEMA_VERSION } from '../../../rig/report/json.ts';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { imageErrorSummary } from '../../../rig/run/run.ts';
+import { BuildError } from '../../../rig/core/errors.ts';
+import { rigVersion } from '../../../rig/core/version.ts';
+import { loadImages } from '../../../rig/kernels/images.ts';
 import { formatJunit, xmlEscape, writeJunitReport } from '../../../rig/report/junit.ts';
 import { summaryTable } from '../../../rig/report/table.ts';
 import { consoleTail, cleanText, CONSOLE_TAIL_LINES } from '../../../rig/report/details.ts';
@@ -44,7 +50,18 @@ const run = (image: string, results: ScenarioResult[]): RunSummary => ({
 });
 const ok = (name: string): ScenarioResult => ({ image: 'x', name, status: 'pass', durationMs: 10 });
 const skip: ScenarioResult = { image: 'x', name: 'host only', status: 'skip', durationMs: 0, failure: { message: 'needs host', kind: 'error' } };
+const assertion: ScenarioResult = {
+  image: 'x',
+  name: 'echo',
+  status: 'fail',
+  durationMs: 20,
+  failure: { message: 'reply: expected "a", got "b"', kind: 'assertion', found: '"b"', wanted: '"a"', at: 'scenarios/echo.ts:12:9' },
+};
+const infra: ScenarioResult = { image: 'x', name: 'infra', status: 'fail', durationMs: 5, failure: { message: 'Error: socket closed', kind: 'error' } };
 const one = run('bookworm-6.1', [ok('roundtrip'), crash, skip]);
+const meta = { version: '9.9.9', startedAt: new Date('2026-12-02T06:00:00.000Z'), finishedAt: new Date('2026-12-02T06:01:00.000Z') };
+const spec = loadImages().find((i) => i.id === 'bullseye-5.10')!;
+const broken = imageErrorSummary(spec, new BuildError('module ktest did not build for bullseye-5.10', 'ktest.c:3:1: error: expected ;', 'full log', { hint: 'fix the first error' }));
 const two = run('trixie-6.12', [ok('roundtrip'), ok('null deref # crashes')]);
 
 /** The YAML block under a "not ok" line, unindented. */
@@ -60,8 +77,8 @@ t.test('TAP for one image', async (t) => {
   const tap = formatTap([one]);
   const lines = tap.split('\n');
   t.equal(lines[0], 'TAP version 14');
-  t.ok(lines.includes('ok 1 - roundtrip'));
-  t.ok(lines.includes('not ok 2 - null deref \\# crashes'), '# escaped in descriptions');
+  t.ok(lines.includes('ok 1 - roundtrip # time=10ms'), 'every test point carries its duration');
+  t.ok(lines.includes('not ok 2 - null deref \\# crashes # time=1234ms'), '# escaped in descriptions');
   t.ok(lines.includes('ok 3 - host only # SKIP needs host'));
   t.equal(lines[lines.length - 2], '1..3');
   const y = yamlOf(tap) as Record<string, any>;
@@ -85,38 +102,78 @@ t.test('TAP for several images: subtests', async (t) => {
   t.match(tap, /^# Subtest: bookworm-6.1 \(6\.1\.0-50-amd64, x86_64, tcg\)$/m);
   t.match(tap, /^    not ok 2 - null deref/m);
   t.match(tap, /^    1\.\.3$/m);
-  t.match(tap, /^not ok 1 - bookworm-6.1$/m);
-  t.match(tap, /^ok 2 - trixie-6.12$/m);
+  t.match(tap, /^not ok 1 - bookworm-6.1 # time=1244ms$/m);
+  t.match(tap, /^ok 2 - trixie-6.12 # time=20ms$/m);
   t.match(tap, /\n1\.\.2\n$/);
   const y = yamlOf(tap, 4) as Record<string, any>;
   t.equal(y.kind, 'kernel');
 });
 
-t.test('JSON: one image flat, several under runs', async (t) => {
-  const single = JSON.parse(formatJson([one]));
-  t.strictSame(Object.keys(single), ['image', 'kernel', 'arch', 'accel', 'scenarios', 'passed', 'failed']);
-  t.strictSame(Object.keys(single.scenarios[1]), ['name', 'status', 'durationMs', 'failure']);
-  t.equal(single.scenarios[1].failure.reports[0].moduleFrames[0].line, 12);
-  t.strictSame(Object.keys(single.scenarios[0]), ['name', 'status', 'durationMs']);
-  const many = jsonReport([one, two]) as { runs: unknown[]; passed: number; failed: number };
-  t.equal(many.runs.length, 2);
+t.test('TAP assertion diagnostics: found, wanted, at', async (t) => {
+  const y = yamlOf(tapResult(1, assertion)) as Record<string, unknown>;
+  t.equal(y.found, '"b"');
+  t.equal(y.wanted, '"a"');
+  t.equal(y.at, 'scenarios/echo.ts:12:9');
+  t.equal(y.duration_ms, 20);
+});
+
+t.test('JSON: one shape for one image and for several, versioned and timestamped', async (t) => {
+  const single = JSON.parse(formatJson([one], meta));
+  t.strictSame(Object.keys(single), ['schemaVersion', 'tool', 'startedAt', 'finishedAt', 'interrupted', 'runs', 'passed', 'failed', 'skipped', 'errors']);
+  t.equal(single.schemaVersion, JSON_SCHEMA_VERSION);
+  t.strictSame(single.tool, { name: 'ktest-rig', version: '9.9.9' });
+  t.equal(single.startedAt, '2026-12-02T06:00:00.000Z');
+  t.equal(single.runs.length, 1);
+  t.strictSame(Object.keys(single.runs[0]), ['image', 'kernel', 'arch', 'accel', 'scenarios', 'passed', 'failed', 'skipped']);
+  t.strictSame(Object.keys(single.runs[0].scenarios[1]), ['name', 'status', 'durationMs', 'failure']);
+  t.equal(single.runs[0].scenarios[1].failure.reports[0].moduleFrames[0].line, 12);
+  t.strictSame(Object.keys(single.runs[0].scenarios[0]), ['name', 'status', 'durationMs']);
+  const many = jsonReport([one, two, broken], meta);
+  t.strictSame(Object.keys(many), Object.keys(single), 'same keys whatever the number of images');
+  t.equal(many.runs.length, 3);
   t.equal(many.passed, 3);
   t.equal(many.failed, 1);
+  t.equal(many.skipped, 1);
+  t.equal(many.errors, 1);
+  t.match(many.runs[2]!.error, { name: 'BuildError', exitCode: 4, hint: 'fix the first error' });
+  t.match(many.runs[2]!.error!.message, /ktest\.c:3:1: error/);
+  t.equal(rigVersion(), JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version, 'the rig version is package.json\'s');
+});
+
+/** xmllint --schema on a document; throws with xmllint's complaint when it does not validate. */
+function validateJunit(xml: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'rig-junit-'));
+  const file = join(dir, 'report.xml');
+  writeFileSync(file, xml);
+  const xsd = new URL('../../fixtures/schemas/junit-10.xsd', import.meta.url).pathname;
+  execFileSync('xmllint', ['--noout', '--schema', xsd, file], { stdio: 'pipe' });
+}
+
+t.test('JUnit XML validates against junit-10.xsd (xmllint)', async (t) => {
+  for (const [name, runs] of [['one image', [one]], ['several', [one, two]], ['an image in error', [one, broken]], ['errors and assertions', [run('sid-7', [assertion, infra])]]] as const) {
+    t.doesNotThrow(() => validateJunit(formatJunit(runs, { timestamp: meta.startedAt.toISOString() })), name);
+  }
+  // The check can fail: a document with testsuites@skipped (which the schema does not allow) is refused.
+  t.throws(() => validateJunit(formatJunit([one]).replace('<testsuites ', '<testsuites skipped="1" ')), 'xmllint refuses what junit-10.xsd does not allow');
 });
 
 t.test('JUnit XML', async (t) => {
-  const xml = formatJunit([one, two]);
-  t.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="ktest-rig" tests="5" failures="1" errors="0" skipped="1" time="1\.264">/);
+  const xml = formatJunit([one, two, run('sid-7', [assertion, infra]), broken]);
+  t.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="ktest-rig" tests="8" failures="2" errors="2" time="1\.289">/);
   t.match(xml, /<testsuite name="bookworm-6.1" tests="3" failures="1" errors="0" skipped="1" time="1\.244">/);
   t.match(xml, /<property name="kernel" value="6.1.0-50-amd64"\/>/);
-  t.match(xml, /<testcase name="roundtrip" classname="bookworm-6.1" time="0\.010"\/>/);
+  t.match(xml, /<testcase name="roundtrip" classname="ktest-rig.bookworm-6_1" time="0\.010"\/>/, 'no dot in the class part');
   t.match(xml, /<failure message="kernel reported: BUG &lt;a &amp; &quot;b&quot;&gt; \(BUG: kernel NULL pointer dereference in crasher_null\)" type="kernel">/);
   t.match(xml, /at crasher_null\+0x5\/0x10 \[ktest\] \(crasher\.c:12\)/);
   t.match(xml, /<skipped message="needs host"\/>/);
+  t.match(xml, /<testsuite name="sid-7" tests="2" failures="1" errors="1" skipped="0"/, 'error-kind failures count as errors');
+  t.match(xml, /<error message="Error: socket closed" type="error">/);
+  t.match(xml, /<testsuite name="bullseye-5.10" tests="1" failures="0" errors="1" skipped="0" time="0\.000">/, 'an image that did not run is an error');
+  t.match(xml, /<testcase name="\(image did not run\)" classname="ktest-rig.bullseye-5_10" time="0\.000">\n\s+<error message="module ktest did not build/);
   t.notMatch(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/, 'no control characters');
   const opened = (xml.match(/<testcase\b/g) ?? []).length;
-  t.equal(opened, 5);
-  t.equal((xml.match(/<\/testcase>|<testcase[^>]*\/>/g) ?? []).length, 5, 'every testcase closed');
+  t.equal(opened, 8);
+  t.equal((xml.match(/<\/testcase>|<testcase[^>]*\/>/g) ?? []).length, 8, 'every testcase closed');
 });
 
 t.test('escaping helpers', async (t) => {
@@ -134,16 +191,17 @@ t.test('summary table', async (t) => {
   t.match(table.find((l) => l.startsWith('null deref')), /FAIL\s+ok$/);
   t.match(table.find((l) => l.startsWith('host only')), /skip\s+-$/);
   t.match(table.find((l) => l.startsWith('passed')), /1\/3\s+2\/2$/);
+  t.match(summaryTable([one, broken]).split('\n').find((l) => l.startsWith('passed')), /1\/3\s+did not run \(exit 4\)$/);
 });
 
 t.test('reports are written atomically', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rig-report-'));
-  await writeJsonReport(join(dir, 'sub', 'r.json'), [one]);
+  await writeJsonReport(join(dir, 'sub', 'r.json'), [one], meta);
   await writeJunitReport(join(dir, 'r.xml'), [one, two]);
-  t.equal(JSON.parse(readFileSync(join(dir, 'sub', 'r.json'), 'utf8')).image, 'bookworm-6.1');
+  t.equal(JSON.parse(readFileSync(join(dir, 'sub', 'r.json'), 'utf8')).runs[0].image, 'bookworm-6.1');
   t.match(readFileSync(join(dir, 'r.xml'), 'utf8'), /<testsuites/);
   t.strictSame(readdirSync(dir).sort(), ['r.xml', 'sub'], 'no temp files left');
-  await t.rejects(writeJsonReport(join(dir, 'r.xml', 'x.json'), [one]), { name: 'InfraError' });
+  await t.rejects(writeJsonReport(join(dir, 'r.xml', 'x.json'), [one], meta), { name: 'InfraError' });
 });
 
 t.test('a TAP consumer reads the documents', async (t) => {
@@ -162,4 +220,17 @@ t.test('a TAP consumer reads the documents', async (t) => {
   t.equal(several.count, 2);
   t.equal(several.fail, 1);
   t.equal(several.bailout, false);
+  const withError = await parse(formatTap([one, two, broken]));
+  t.equal(withError.count, 3, 'an image that did not run is a test point');
+  t.equal(withError.fail, 2);
+  const bailed = await parse(formatTap([broken]));
+  t.ok(bailed.bailout, 'one image that did not run: Bail out!');
+  const times: number[] = [];
+  const p = new Parser({ strict: true });
+  p.on('assert', (a: { time?: number | null }) => typeof a.time === "number" && times.push(a.time));
+  await new Promise<void>((resolve) => {
+    p.on('complete', () => resolve());
+    p.end(formatTap([one]));
+  });
+  t.strictSame(times, [10, 1234], 'tap-parser reads each duration (a SKIP directive carries none)');
 });

@@ -58,12 +58,12 @@ t.test('one image: TAP streams per scenario, plain progress in CI', async (t) =>
   const r = createReporter({ stdout: out, stderr: err, env: { CI: 'true' } });
   for (const e of imageEvents('img', ['pass', 'fail', 'skip'])) {
     r.sink(e);
-    if (e.type === 'scenario-end' && e.index === 0) t.match(out.text, /^ok 1 - s1$/m, 'first result written before the run ends');
+    if (e.type === 'scenario-end' && e.index === 0) t.match(out.text, /^ok 1 - s1 # time=\d+ms$/m, 'first result written before the run ends');
   }
   t.strictSame(r.finish(), [summary('img', [result('img', 's1', 'pass'), result('img', 's2', 'fail'), result('img', 's3', 'skip')])]);
   const lines = out.text.split('\n');
   t.equal(lines[0], 'TAP version 14');
-  t.ok(lines.includes('not ok 2 - s2'));
+  t.ok(lines.some((l) => /^not ok 2 - s2 # time=\d+ms$/.test(l)));
   t.ok(lines.includes('  message: "expected 1, got 2"'));
   t.ok(lines.includes('ok 3 - s3 # SKIP'));
   t.equal(lines.filter((l) => /^1\.\.\d+$/.test(l)).join(), '1..3', 'one plan');
@@ -120,9 +120,9 @@ t.test('several images in parallel: subtests at run end, plan and summary table 
   r.finish();
   const text = out.text;
   t.match(text, /^TAP version 14\n# Subtest: b \(/);
-  t.match(text, /^    ok 2 - s2\n    1\.\.2\nok 1 - b\n# Subtest: a/m);
-  t.match(text, /^    not ok 2 - s2$/m);
-  t.match(text, /^not ok 2 - a\n1\.\.2\n$/m);
+  t.match(text, /^    ok 2 - s2 # time=\d+ms\n    1\.\.2\nok 1 - b # time=\d+ms\n# Subtest: a/m);
+  t.match(text, /^    not ok 2 - s2 # time=\d+ms$/m);
+  t.match(text, /^not ok 2 - a # time=\d+ms\n1\.\.2\n$/m);
   t.match(err.text, /scenario\s+b\s+a\n/);
   t.match(err.text, /^s2\s+ok\s+FAIL$/m);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions } from '../../../rig/scenario/api.ts';
+import { readFileSync } from 'node:fs';
+import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions, callSite } from '../../../rig/scenario/api.ts';
 import { UsageError, AssertionFailed } from '../../../rig/core/errors.ts';
 import { parseFilter } from '../../../rig/cli/options.ts';
 import { scenarios } from '../../../rig/scenario/ktest.ts';
@@ -42,4 +43,32 @@ t.test('assertions throw AssertionFailed with both values', async (t) => {
   t.throws(() => assertions.ok(false, 'must'), AssertionFailed);
   t.throws(() => assertions.match('abc', /x/, 'm'), /\/x\/ not found in "abc"/);
   t.doesNotThrow(() => assertions.equal({ a: [1] }, { a: [1] }, 'deep'));
+});
+
+t.test('a failed assertion knows the scenario line that made it', async (t) => {
+  let error: unknown;
+  try {
+    assertions.equal('b', 'a', 'reply'); // @call-site
+  } catch (e) {
+    error = e;
+  }
+  const source = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  const line = source.findIndex((l) => l.includes("'reply'); // @call-site")) + 1;
+  t.ok(error instanceof AssertionFailed);
+  t.equal((error as AssertionFailed).details?.at?.replace(/:\d+$/, ''), `test/rig/scenario/api.test.ts:${line}`, 'file:line of the assert call');
+  t.same([(error as AssertionFailed).details?.actual, (error as AssertionFailed).details?.expected], ['b', 'a']);
+});
+
+t.test('callSite skips the assertion code and node internals, and gives paths relative to cwd', async (t) => {
+  const api = new URL('../../../rig/scenario/api.ts', import.meta.url).pathname;
+  const stack = [
+    'Error',
+    `    at failed (file://${api}:140:10)`,
+    `    at Object.equal (file://${api}:150:13)`,
+    '    at Object.run (/home/me/mod/scenarios/echo.ts:12:9)',
+    '    at async node:internal/process/task_queues:95:5',
+  ].join('\n');
+  t.equal(callSite(stack, '/home/me/mod'), 'scenarios/echo.ts:12:9');
+  t.equal(callSite(stack, '/elsewhere'), '/home/me/mod/scenarios/echo.ts:12:9', 'absolute outside cwd');
+  t.equal(callSite(stack.split('\n').slice(0, 3).join('\n')), undefined, 'no frame outside the assertion code');
 });
