@@ -398,7 +398,7 @@ t.test('npm test ensures the test suite tools first (pretest), with the rig rule
 });
 
 t.test('every command the tests and the rig spawn is a row of the table or part of a Debian base system', async (t) => {
-  const essential = new Set(['sh', 'bash', 'tar', 'du', 'dpkg', 'dpkg-query', 'apt-config', 'unshare', 'sudo', 'id', 'true', 'mount', 'umount', 'env', 'cat', 'chroot']);
+  const essential = new Set(['node', 'npm', 'npx', 'sh', 'bash', 'tar', 'du', 'dpkg', 'dpkg-query', 'apt-config', 'unshare', 'sudo', 'id', 'true', 'mount', 'umount', 'env', 'cat', 'chroot']);
   const known = new Set(HOST_TOOLS.flatMap((tool) => (tool.probe.kind === 'command' ? [tool.probe.command] : [])));
   const aliases: Record<string, string> = { cc: 'gcc', modinfo: 'insmod', objcopy: 'readelf', strip: 'readelf', nm: 'readelf' };
   const files = (await Promise.all(['test', 'rig'].map(async (top) => (await readdir(join(projectRoot, top), { recursive: true })).map((f) => join(top, f)))))
