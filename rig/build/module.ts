@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
 import { BuildError, InfraError, MissingToolError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
-import { cacheRoot, projectRoot } from '../core/paths.ts';
+import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
 import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from '../core/types.ts';
 
 export interface CommandResult {
@@ -70,9 +70,24 @@ export function elfSectionNames(elf: Buffer): string[] {
   return names;
 }
 
+/** The kernel tree's root above /usr/src (a cache dir), or '' for the host's own /usr/src. Pure. */
+export function kernelRootOf(headersDir: string): string {
+  return headersDir.match(/^(.*)\/usr\/src\//)?.[1] ?? '';
+}
+
+/**
+ * Debug info with stable paths: the module's sources under MODULE_DEBUG_PREFIX (not the temporary build
+ * dir), the kernel headers under /usr/src/... (not the cache). Pure.
+ */
+export function debugPrefixFlags(moduleDir: string, headersDir: string): string[] {
+  const root = kernelRootOf(headersDir);
+  return [`-fdebug-prefix-map=${moduleDir}=${MODULE_DEBUG_PREFIX}`, ...(root ? [`-fdebug-prefix-map=${root}/=/`] : [])];
+}
+
 /** make's argv for an out-of-tree module build. Pure. */
 export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number): string[] {
-  const argv = ['make', '-C', headersDir, `M=${moduleDir}`, `-j${jobs}`, `CC=${toolchain.crossCompile ?? ''}${toolchain.cc}`, 'KCFLAGS=-g'];
+  const kcflags = ['-g', ...debugPrefixFlags(moduleDir, headersDir)].join(' ');
+  const argv = ['make', '-C', headersDir, `M=${moduleDir}`, `-j${jobs}`, `CC=${toolchain.crossCompile ?? ''}${toolchain.cc}`, `KCFLAGS=${kcflags}`];
   if (arch === 'arm64') argv.push('ARCH=arm64');
   if (toolchain.crossCompile) argv.push(`CROSS_COMPILE=${toolchain.crossCompile}`);
   argv.push('modules');
@@ -131,7 +146,7 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   const tc = kernel.image.toolchain;
   const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism());
   const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
-  const r = await runner(argv, { cwd: outDir, binds: [kernel.headersDir.replace(/\/usr\/src\/.*$/, ''), outDir] });
+  const r = await runner(argv, { cwd: outDir, binds: [kernelRootOf(kernel.headersDir) || kernel.headersDir, outDir] });
   const log = `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}`;
   await writeFile(join(outDir, 'build.log'), log);
   for (const w of compilerWarnings(log)) emit({ type: 'log', level: 'warn', message: w.replaceAll(`${outDir}/`, `${sourceDir}/`) });
@@ -161,7 +176,7 @@ const MODULE_MARKER = 'built.json';
 
 /** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins and the toolchain. */
 export async function moduleBuildKey(dir: string, kernel: PreparedKernel): Promise<string> {
-  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 1]));
+  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2]));
   const walk = async (d: string): Promise<void> => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);

@@ -1,14 +1,14 @@
 // `rig exec`: boot a fresh guest, load the module, run one command in it, and judge the kernel afterwards.
 import { Guest } from '../vm/guest.ts';
 import { probeAccel } from '../platform/kvm.ts';
-import { findReports } from '../detect/parse.ts';
+import { findModuleReports as moduleReports } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { describeExec } from '../scenario/context.ts';
 import { prepareArtifacts } from '../build/artifacts.ts';
 import { guestOptionsFor } from '../run/image.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, ImageSpec, KernelReport } from '../core/types.ts';
+import type { Accel, BuiltModule, ImageSpec, KernelReport } from '../core/types.ts';
 
 export interface ExecCommandOptions {
   readonly image: ImageSpec;
@@ -33,7 +33,10 @@ export interface ExecCommandResult {
   readonly reports: readonly KernelReport[];
   /** Why the run ended abnormally (load failure, crash, hang), if it did. */
   readonly problem?: string;
+  /** The guest's whole console, boot included (to keep next to a report). */
+  readonly console: string;
 }
+
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
@@ -44,29 +47,34 @@ export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandRes
   const guest = await Guest.boot(guestOptionsFor(o, art, accel));
   const empty = Buffer.alloc(0);
   try {
-    const backend = new GuestBackend(guest, art.module.name);
-    const marker = `ktest-rig: exec begin`;
-    const mark = guest.console.mark();
-    try {
-      await backend.markKernelLog(marker);
-      if (o.load) {
-        const loaded = await backend.loadModule();
-        if (loaded.exitCode !== 0) {
-          const kernelLog = await backend.kernelLog(marker);
-          return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog, reports: findReports(kernelLog, { module: art.module.name }), problem: `loading ${art.module.name} failed (${describeExec(loaded)})` };
-        }
-      }
-      const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS });
-      const kernelLog = await backend.kernelLog(marker);
-      const reports = findReports(kernelLog, { module: art.module.name });
-      const exitCode = reports.length > 0 ? ExecExitCode.kernelCrashed : r.timedOut ? ExecExitCode.timedOut : (r.exitCode ?? 128);
-      return { exitCode, stdout: r.stdout, stderr: r.stderr, kernelLog, reports, ...(reports.length ? { problem: `kernel reported ${reports.map((x) => x.title).join('; ')}` } : r.timedOut ? { problem: 'command timed out' } : {}) };
-    } catch (error) {
-      if (!(error instanceof GuestError)) throw error;
-      const consoleText = guest.console.since(mark);
-      return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog: consoleText, reports: findReports(consoleText, { module: art.module.name }), problem: `guest ${error.kind}: ${error.message}` };
-    }
+    const r = await execInGuest(o, guest, art.module, empty);
+    return { ...r, console: guest.console.text() };
   } finally {
     await guest.close();
+  }
+}
+
+async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltModule, empty: Buffer): Promise<Omit<ExecCommandResult, 'console'>> {
+  const backend = new GuestBackend(guest, module.name);
+  const marker = `ktest-rig: exec begin`;
+  const mark = guest.console.mark();
+  try {
+    await backend.markKernelLog(marker);
+    if (o.load) {
+      const loaded = await backend.loadModule();
+      if (loaded.exitCode !== 0) {
+        const kernelLog = await backend.kernelLog(marker);
+        return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog, reports: await moduleReports(kernelLog, module), problem: `loading ${module.name} failed (${describeExec(loaded)})` };
+      }
+    }
+    const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS });
+    const kernelLog = await backend.kernelLog(marker);
+    const reports = await moduleReports(kernelLog, module);
+    const exitCode = reports.length > 0 ? ExecExitCode.kernelCrashed : r.timedOut ? ExecExitCode.timedOut : (r.exitCode ?? 128);
+    return { exitCode, stdout: r.stdout, stderr: r.stderr, kernelLog, reports, ...(reports.length ? { problem: `kernel reported ${reports.map((x) => x.title).join('; ')}` } : r.timedOut ? { problem: 'command timed out' } : {}) };
+  } catch (error) {
+    if (!(error instanceof GuestError)) throw error;
+    const consoleText = guest.console.since(mark);
+    return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog: consoleText, reports: await moduleReports(consoleText, module), problem: `guest ${error.kind}: ${error.message}` };
   }
 }

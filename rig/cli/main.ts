@@ -1,5 +1,8 @@
 // `npm run rig`: glue between the argument parser, the engine, the reporter and the exit codes. No logic of its own.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { reportsSummary } from '../report/details.ts';
 import { treeIsValid, kernelDirName } from '../kernels/fetch.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { pathToFileURL } from 'node:url';
@@ -115,6 +118,14 @@ async function run(args: RunArgs): Promise<number> {
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
 }
 
+/** Writes an exec's whole console log into dir; returns its path. */
+async function keepConsole(dir: string, imageId: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `exec-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.console.log`);
+  await writeFile(file, text);
+  return file;
+}
+
 async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
   const [image] = resolveImages(args.kernel ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
@@ -128,6 +139,10 @@ async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
     stderr.write(r.stderr);
     if (r.kernelLog.trim()) stderr.write(`--- kernel messages ---\n${r.kernelLog.trimEnd()}\n`);
     if (r.problem) stderr.write(`ktest-rig: ${r.problem}\n`);
+    if (r.reports.length > 0) {
+      const logFile = await keepConsole(args.logs ? resolve(args.logs) : join(tmpdir(), 'ktest-rig-logs'), image!.id, r.console);
+      stderr.write(`--- kernel reports ---\n${reportsSummary(r.reports, logFile)}`);
+    }
     return r.exitCode;
   } finally {
     work.removeCallback();

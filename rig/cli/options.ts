@@ -6,7 +6,7 @@ export const USAGE = `usage:
   rig [run] [--kernel ID|ID,ID...|all] [--kmod DIR] [--scenarios FILE] [--only PATTERN] [--json FILE] [--junit FILE]
             [--logs DIR] [--verbose] [--jobs N] [--shard I/N] [--target guest|host]
             [--no-snapshot] [--no-debug]
-  rig exec [--kernel ID] [--kmod DIR] [--no-load] [--timeout SECONDS] [--verbose] -- CMD [ARGS...]
+  rig exec [--kernel ID] [--kmod DIR] [--no-load] [--timeout SECONDS] [--logs DIR] [--verbose] -- CMD [ARGS...]
   rig doctor
   rig images [list|fetch|update] [ID...]
   rig --help
@@ -22,7 +22,10 @@ run options:
   --target   guest: scenarios talk to the module in a VM (default); host: against the host's kernel
   --no-snapshot  cold-boot for every scenario instead of restoring a snapshot
   --no-debug     skip the debug kernel options (kmemleak, slub_debug)
-  --verbose  show debug logs on stderr`;
+  --verbose  show debug logs on stderr
+
+exec options:
+  --logs     where the full console log goes when the kernel reports something (default: $TMPDIR/ktest-rig-logs)`;
 
 /** Which images a run covers: the default image, all of them, or the named ones. */
 export type KernelSelection = { readonly kind: 'default' } | { readonly kind: 'all' } | { readonly kind: 'ids'; readonly ids: readonly string[] };
@@ -65,6 +68,8 @@ export interface ExecArgs {
   readonly verbose: boolean;
   /** The command and its arguments (everything after --). */
   readonly command: readonly string[];
+  /** Directory for the full console log of a run that saw a kernel report. */
+  readonly logs?: string;
 }
 
 export type ImagesAction = 'list' | 'fetch' | 'update';
@@ -95,7 +100,7 @@ const runOptions = {
   'no-snapshot': { type: 'boolean' },
   'no-debug': { type: 'boolean' },
 } as const;
-const execOptions = { ...common, kernel: { type: 'string', short: 'k' }, kmod: { type: 'string' }, 'no-load': { type: 'boolean' }, timeout: { type: 'string' } } as const;
+const execOptions = { ...common, kernel: { type: 'string', short: 'k' }, kmod: { type: 'string' }, 'no-load': { type: 'boolean' }, timeout: { type: 'string' }, logs: { type: 'string' } } as const;
 
 function usage(message: string): UsageError {
   return new UsageError(message, { hint: HINT });
@@ -213,7 +218,9 @@ function parseExec(args: string[]): CliCommand {
     command: positionals,
     ...(values.kernel !== undefined && { kernel: values.kernel }),
     ...(values.kmod !== undefined && { kmod: values.kmod }),
+    ...(values.logs !== undefined && { logs: values.logs }),
   };
+  if (values.logs === '') throw usage('--logs needs a non-empty path');
   return { command: 'exec', args: exec };
 }
 

@@ -11,3 +11,9 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Root of this checkout (the directory holding package.json). */
 export const projectRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Where a module's own sources appear in its debug info: the build dir is temporary (and a cached .ko
+ * outlives it), so the compiler maps it to this fixed prefix and the symboliser maps it back to --kmod.
+ */
+export const MODULE_DEBUG_PREFIX = '/ktest-rig/kmod';

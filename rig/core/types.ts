@@ -169,9 +169,18 @@ export interface StackFrame {
   readonly offset?: number;
   readonly size?: number;
   readonly module?: string;
-  /** Filled by the symboliser for module frames. */
+  /** Filled by the symboliser for module frames: the module's own line (for inlined code, where it was inlined). */
   readonly file?: string;
   readonly line?: number;
+  /** Kernel code (headers) inlined at that line, innermost first. */
+  readonly inlined?: readonly InlinedCall[];
+}
+
+/** A function inlined into a module frame ("nlmsg_new at include/net/netlink.h:1003"). */
+export interface InlinedCall {
+  readonly function: string;
+  readonly file: string;
+  readonly line: number;
 }
 
 export type ScenarioStatus = 'pass' | 'fail' | 'skip';

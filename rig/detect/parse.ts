@@ -2,6 +2,7 @@
 import type { KernelReport, StackFrame } from '../core/types.ts';
 import { PATTERNS, GENERIC_FRAMES, type ReportPattern } from './patterns.ts';
 import { stripTimestamp } from './dmesg.ts';
+import { recursingFrames } from './frames.ts';
 
 export { parseDmesg, stripTimestamp, type DmesgLine } from './dmesg.ts';
 export { taintFlags, unexpectedTaint } from './taint.ts';
@@ -172,16 +173,25 @@ function isModuleFrame(frame: StackFrame, wanted: Set<string> | null): boolean {
   return wanted === null || wanted.has(modKey(frame.module));
 }
 
-function titleFrame(b: Builder, frames: readonly StackFrame[]): string | undefined {
+function titleFrame(b: Builder, frames: readonly StackFrame[], wanted: Set<string> | null): string | undefined {
+  const generic = (s: string): boolean => GENERIC_FRAMES.test(s) || !!(b.row.skip && b.row.skip.test(s));
+  if (b.row.titleFromRecursion) {
+    const cycle = recursingFrames(frames);
+    const inCycle = new Set(cycle.map((f) => normaliseSymbol(f.symbol)));
+    // The first frame (innermost) of a function that recursed; the module's own before the kernel's.
+    const rec = frames.filter((f) => inCycle.has(normaliseSymbol(f.symbol)) && !generic(normaliseSymbol(f.symbol)));
+    const pick = rec.find((f) => isModuleFrame(f, wanted)) ?? rec[0];
+    if (pick) return normaliseSymbol(pick.symbol);
+  }
   const fromHeader = b.row.headerFrame?.(b.match);
   const candidates = [...(fromHeader ? [fromHeader] : []), ...frames.map((f) => f.symbol)].map(normaliseSymbol);
-  return candidates.find((s) => !GENERIC_FRAMES.test(s) && !(b.row.skip && b.row.skip.test(s)));
+  return candidates.find((s) => !generic(s));
 }
 
 function finish(b: Builder, opts: FindOptions): KernelReport {
   const frames = framesOf(b);
   const wanted = opts.module === undefined ? outOfTreeModules(b.lines) : new Set([opts.module].flat().map(modKey));
-  const where = titleFrame(b, frames);
+  const where = titleFrame(b, frames, wanted);
   const base = b.row.title({ match: b.match, lines: b.lines });
   const taint = b.lines.map((l) => l.match(TAINT)).find((m) => m)?.[1]?.trimEnd();
   const report: KernelReport = {

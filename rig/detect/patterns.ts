@@ -36,6 +36,11 @@ export interface ReportPattern {
   readonly traceStart?: RegExp;
   /** Frames that are generic for this kind, on top of the global list (never used in titles). */
   readonly skip?: RegExp;
+  /**
+   * The frame at the top says nothing (a stack overflow trips wherever the stack ran out): the title
+   * names the recursing function, the first frame of a repeated cycle (a module's own first).
+   */
+  readonly titleFromRecursion?: boolean;
 }
 
 /** Symbol of "foo+0x1a/0x30" (suffixes like .cold kept; the parser normalises). */
@@ -123,12 +128,16 @@ export const PATTERNS: readonly ReportPattern[] = [
     header: /^BUG: (?:TASK|IRQ|NMI|#?\w+) stack guard page was hit at /,
     title: () => 'BUG: stack guard page was hit',
     fatal: false,
+    titleFromRecursion: true,
+    skip: allocators,
   },
   {
     kind: 'double-fault',
     header: /^(?:traps: )?PANIC: double fault, error_code: 0x[0-9a-f]+/,
     title: () => 'double fault',
     fatal: false,
+    titleFromRecursion: true,
+    skip: allocators,
   },
   {
     kind: 'null-deref',
@@ -254,6 +263,6 @@ export const PATTERNS: readonly ReportPattern[] = [
   },
 ];
 
-/** Frames that are plumbing of every report (exceptions, printing, syscall entry, workqueues). */
+/** Frames that are plumbing of every report (exceptions, printing, unwinding, syscall entry, workqueues). */
 export const GENERIC_FRAMES =
-  /^(?:dump_stack\w*|dump_backtrace\w*|show_stack|show_regs|__show_regs|show_trace_log_lvl|panic|vpanic|__warn|warn_slowpath\w*|report_bug|handle_bug|exc_\w+|asm_exc_\w+|do_error_trap|do_trap|do_int3\w*|die|die_addr|__die\w*|oops_\w+|page_fault_oops|kernelmode_fixup_or_oops|__bad_area_nosemaphore|bad_area_nosemaphore|do_user_addr_fault|do_kern_addr_fault|handle_page_fault|fixup_exception|no_context|ret_from_fork\w*|entry_SYSCALL\w*|do_syscall_64|syscall_exit\w*|__x64_sys_\w+|__ia32_sys_\w+|__arm64_sys_\w+|__se_sys_\w+|__do_sys_\w+|x64_sys_call|kthread|worker_thread|process_one_work|__kthread\w*|el0_svc\w*|el0t_64_\w+|el1h_64_\w+|el1_\w+|el0_\w+|do_el0_svc\w*|invoke_syscall\w*|do_mem_abort|__do_kernel_fault|die_kernel_fault|do_page_fault|do_translation_fault|do_bad_area|bug_handler|brk_handler|call_break_hook|do_debug_exception|arm64_\w+_exception|el1_sync_handler|el1h_64_sync_handler|do_undefinstr|bug_brk_handler|call_el1_break_hook|ret_to_user|__handle_mm_fault|handle_mm_fault|lock_acquire|__lock_acquire|lock_release|_raw_spin_\w+|__raw_spin_\w+|do_raw_spin_\w+|_raw_read_\w+|_raw_write_\w+|__pfx_\w+|print_modules|printk\w*|_printk|vprintk\w*)$/;
+  /^(?:dump_stack\w*|dump_backtrace\w*|show_stack|show_regs|__show_regs|show_trace_log_lvl|panic|vpanic|__warn|warn_slowpath\w*|report_bug|handle_bug|exc_\w+|asm_exc_\w+|do_error_trap|do_trap|do_int3\w*|die|die_addr|__die\w*|oops_\w+|page_fault_oops|kernelmode_fixup_or_oops|__bad_area_nosemaphore|bad_area_nosemaphore|do_user_addr_fault|do_kern_addr_fault|handle_page_fault|fixup_exception|no_context|ret_from_fork\w*|entry_SYSCALL\w*|do_syscall_64|syscall_exit\w*|__x64_sys_\w+|__ia32_sys_\w+|__arm64_sys_\w+|__se_sys_\w+|__do_sys_\w+|x64_sys_call|kthread|worker_thread|process_one_work|__kthread\w*|el0_svc\w*|el0t_64_\w+|el1h_64_\w+|el1_\w+|el0_\w+|do_el0_svc\w*|invoke_syscall\w*|do_mem_abort|__do_kernel_fault|die_kernel_fault|do_page_fault|do_translation_fault|do_bad_area|bug_handler|brk_handler|call_break_hook|do_debug_exception|arm64_\w+_exception|el1_sync_handler|el1h_64_sync_handler|do_undefinstr|bug_brk_handler|call_el1_break_hook|ret_to_user|__handle_mm_fault|handle_mm_fault|lock_acquire|__lock_acquire|lock_release|_raw_spin_\w+|__raw_spin_\w+|do_raw_spin_\w+|_raw_read_\w+|_raw_write_\w+|__pfx_\w+|print_modules|printk\w*|_printk|vprintk\w*|__unwind_start|unwind_\w+|arch_stack_walk|stack_trace_\w+|set_track\w*|save_stack\w*|__save_stack_trace\w*|show_trace\w*)$/;

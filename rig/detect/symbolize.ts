@@ -4,7 +4,9 @@ import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, relative, isAbsolute } from 'node:path';
 import { InfraError, MissingToolError } from '../core/errors.ts';
-import type { KernelReport, StackFrame } from '../core/types.ts';
+import { MODULE_DEBUG_PREFIX } from '../core/paths.ts';
+import { findReports } from './parse.ts';
+import type { BuiltModule, InlinedCall, KernelReport, StackFrame } from '../core/types.ts';
 
 const run = promisify(execFile);
 
@@ -49,22 +51,29 @@ export interface Location {
   readonly line: number;
 }
 
-/** Parses `addr2line -f -i -a` output: each "0x..." address line starts a group of function/location pairs. */
-export function parseAddr2line(output: string, prefer?: (file: string) => boolean): (Location | undefined)[] {
+/** Every function/location pair of each address of `addr2line -f -i -a` output, innermost inline first. */
+export function parseAddr2lineChains(output: string): InlinedCall[][] {
   const groups: string[][] = [];
   for (const line of output.split('\n')) {
     if (/^0x[0-9a-f]+$/i.test(line.trim())) groups.push([]);
     else if (line.trim() && groups.length > 0) groups[groups.length - 1].push(line.trim());
   }
   return groups.map((g) => {
-    // -f -i: function and location pairs, innermost inline first, the real function last.
-    const chain: Location[] = [];
+    const chain: InlinedCall[] = [];
     for (let k = 1; k < g.length; k += 2) {
       const loc = g[k]!.match(/^(.*):(\d+)(?:\s+\(discriminator \d+\))?$/);
-      if (loc && loc[1] !== '??' && loc[2] !== '0') chain.push({ file: loc[1]!, line: Number(loc[2]) });
+      if (loc && loc[1] !== '??' && loc[2] !== '0') chain.push({ function: g[k - 1]!, file: loc[1]!, line: Number(loc[2]) });
     }
+    return chain;
+  });
+}
+
+/** Parses `addr2line -f -i -a` output: for each address the innermost location, or the first `prefer`red one. */
+export function parseAddr2line(output: string, prefer?: (file: string) => boolean): (Location | undefined)[] {
+  return parseAddr2lineChains(output).map((chain) => {
     // A kernel header inlined into the module says less than the module line that called it.
-    return (prefer && chain.find((l) => prefer(l.file))) || chain[0];
+    const l = (prefer && chain.find((c) => prefer(c.file))) || chain[0];
+    return l && { file: l.file, line: l.line };
   });
 }
 
@@ -101,8 +110,16 @@ async function tool(bin: string, args: string[], pkg: string): Promise<string> {
   }
 }
 
-function shortPath(file: string, root: string): string {
-  if (!isAbsolute(file)) return file;
+/**
+ * A path as the author knows it: the module's own files relative to its source dir (debug info names them
+ * under MODULE_DEBUG_PREFIX), kernel headers relative to their tree ("include/linux/skbuff.h"), others
+ * relative to `root` when under it. Pure.
+ */
+export function displayPath(file: string, root: string): string {
+  if (file.startsWith(`${MODULE_DEBUG_PREFIX}/`)) return file.slice(MODULE_DEBUG_PREFIX.length + 1);
+  const header = file.match(/^(?:.*)?\/usr\/src\/linux-(?:headers|kbuild)-[^/]+\/(.+)$/);
+  if (header) return header[1]!;
+  if (!isAbsolute(file)) return file.replace(/^\.\//, '');
   const rel = relative(root, file);
   return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
@@ -119,8 +136,8 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], chain.pkg), tool(readelf, ['-sW', koPath], chain.pkg)]);
   const table = parseReadelf(sections, symbols);
   const root = opts.sourceRoot ?? dirname(koPath);
-  // The module's own files: relative to its build dir, or under it.
-  const ownSource = (file: string): boolean => !isAbsolute(file) || !relative(root, file).startsWith('..');
+  // The module's own files: under the debug prefix, relative to its build dir, or under it.
+  const ownSource = (file: string): boolean => file.startsWith(`${MODULE_DEBUG_PREFIX}/`) || !isAbsolute(file) || !relative(root, file).startsWith('..');
   const firstIsPc = opts.firstIsPc ?? true;
   const wanted = frames.map((f, i) => {
     const sym = table.get(f.symbol);
@@ -130,15 +147,21 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   });
   const bySection = new Map<string, number[]>();
   wanted.forEach((w, i) => w && bySection.set(w.section, [...(bySection.get(w.section) ?? []), i]));
-  const found = new Map<number, Location>();
+  const found = new Map<number, InlinedCall[]>();
   for (const [section, indexes] of bySection) {
     const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
     const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], chain.pkg);
-    parseAddr2line(out, ownSource).forEach((loc, k) => loc && found.set(indexes[k], loc));
+    parseAddr2lineChains(out).forEach((calls, k) => calls.length > 0 && found.set(indexes[k], calls));
   }
   return frames.map((f, i) => {
-    const loc = found.get(i);
-    return loc ? { ...f, file: shortPath(loc.file, root), line: loc.line } : f;
+    const calls = found.get(i);
+    if (!calls) return f;
+    // The module's own line; kernel code inlined there (innermost first) said separately.
+    const own = calls.findIndex((c) => ownSource(c.file));
+    const at = own >= 0 ? own : 0;
+    const inlined = calls.slice(0, at).map((c) => ({ ...c, file: displayPath(c.file, root) }));
+    const frame = { ...f, file: displayPath(calls[at]!.file, root), line: calls[at]!.line };
+    return inlined.length > 0 ? { ...frame, inlined } : frame;
   });
 }
 
@@ -151,4 +174,10 @@ export async function symbolizeReport(report: KernelReport, koPath: string, opts
   const frames = await symbolizeFrames([...report.frames], koPath, { ...opts, firstIsPc: true });
   const byOriginal = new Map(report.frames.map((f, i) => [f, frames[i]]));
   return { ...report, frames, moduleFrames: report.moduleFrames.map((f) => byOriginal.get(f) ?? f) };
+}
+
+/** Reports in a log with the module's frames resolved to file:line (best effort: a report is kept without). */
+export async function findModuleReports(text: string, module: Pick<BuiltModule, 'name' | 'koPath'>): Promise<KernelReport[]> {
+  const reports = findReports(text, { module: module.name });
+  return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
 }

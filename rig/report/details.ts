@@ -1,4 +1,5 @@
 // Shared renderings of a failure for every report format: frames with file:line, bounded console tail.
+import { collapseFrames } from '../detect/frames.ts';
 import type { KernelReport, ScenarioFailure, StackFrame } from '../core/types.ts';
 
 /** Most console lines and characters a report keeps. */
@@ -23,12 +24,31 @@ export function consoleTail(text: string, lines = CONSOLE_TAIL_LINES, chars = CO
   return tail;
 }
 
+/** "ktest.c:46; inlined nlmsg_new at include/net/netlink.h:1003", or '' without a location. */
+function location(f: StackFrame): string {
+  if (!f.file) return '';
+  const inl = (f.inlined ?? []).map((c) => `; inlined ${c.function} at ${c.file}:${c.line}`).join('');
+  return `${f.file}${f.line !== undefined ? `:${f.line}` : ''}${inl}`;
+}
+
 /** "crasher_null+0x5/0x10 [ktest] (crasher.c:12)". */
 export function formatFrame(f: StackFrame): string {
   const off = f.offset !== undefined ? `+0x${f.offset.toString(16)}${f.size !== undefined ? `/0x${f.size.toString(16)}` : ''}` : '';
   const mod = f.module ? ` [${f.module}]` : '';
-  const where = f.file ? ` (${f.file}${f.line !== undefined ? `:${f.line}` : ''})` : '';
-  return `${f.symbol}${off}${mod}${where}`;
+  const where = location(f);
+  return `${f.symbol}${off}${mod}${where ? ` (${where})` : ''}`;
+}
+
+/**
+ * Frames one per line ("at ..."), a recursion's cycle once with its count:
+ * "at nl_data_ready (ktest.c:83) <- sendnlmsg (ktest.c:67), repeated 29 times".
+ */
+export function formatFrames(frames: readonly StackFrame[], indent = '  '): string[] {
+  return collapseFrames(frames).map((run) => {
+    if (run.times === 1) return `${indent}at ${formatFrame(run.frames[0]!)}`;
+    const cycle = run.frames.map((f) => `${f.symbol}${location(f) ? ` (${location(f)})` : ''}`).join(' <- ');
+    return `${indent}at ${cycle}, repeated ${run.times} times`;
+  });
 }
 
 /** Titles of the kernel reports attached to a failure, de-duplicated in order. */
@@ -46,5 +66,12 @@ export function failureText(failure: ScenarioFailure): string {
 
 function reportText(r: KernelReport): string {
   const head = `kernel report: ${r.title} [${r.kind}${r.fatal ? ', fatal' : ''}${r.taint ? `, taint ${r.taint.replace(/\s+/g, '')}` : ''}]`;
-  return [head, ...r.moduleFrames.map((f) => `  at ${formatFrame(f)}`)].join('\n');
+  return [head, ...formatFrames(r.moduleFrames)].join('\n');
+}
+
+/** What `exec` prints after a kernel report: each report's title and module frames, and where the full log is. */
+export function reportsSummary(reports: readonly KernelReport[], logFile: string | undefined): string {
+  const parts = reports.map((r, i) => `${reports.length > 1 ? `${i + 1}. ` : ''}${reportText(r)}`);
+  if (logFile) parts.push(`full console log: ${logFile}`);
+  return `${parts.join('\n')}\n`;
 }

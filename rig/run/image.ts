@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
 import { probeAccel } from '../platform/kvm.ts';
-import { findReports } from '../detect/parse.ts';
-import { symbolizeReport } from '../detect/symbolize.ts';
+import { findModuleReports } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type Scenario } from '../scenario/api.ts';
@@ -191,7 +190,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   }
   const consoleText = o.consoleSince?.() ?? '';
   // A live kernel's dmesg is complete; a dead guest left only its console.
-  const reports = await symbolize(findReports(dmesg || consoleText, { module: o.module.name }), o.module);
+  const reports = await findModuleReports(dmesg || consoleText, o.module);
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
   return { failure, console: consoleText, dmesg };
 }
@@ -251,10 +250,6 @@ function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailur
   return { message, kind: 'kernel', reports, consoleTail: earlier?.consoleTail ?? tail };
 }
 
-async function symbolize(reports: KernelReport[], module: BuiltModule): Promise<KernelReport[]> {
-  // Symbolising is best effort: a report without file:line is still a report.
-  return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
-}
 
 async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {
   if (!o.logsDir) return;

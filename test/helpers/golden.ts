@@ -1,4 +1,5 @@
 // The golden-log format (test/fixtures/logs/*.log): a header of `# key: value` lines, `---`, then the console log.
+import { collapseFrames } from '../../rig/detect/frames.ts';
 import type { KernelReport } from '../../rig/core/types.ts';
 
 /** What the detector must find in a golden log, one entry per report, in order. */
@@ -47,7 +48,10 @@ export const summary = (r: KernelReport): Expected => ({
   kind: r.kind,
   title: r.title,
   fatal: r.fatal,
-  moduleFrames: r.moduleFrames.map((f) => f.symbol),
+  // A recursion's cycle once, with its count: "(a <- b) x29".
+  moduleFrames: collapseFrames(r.moduleFrames).map((run) =>
+    run.times === 1 ? run.frames[0]!.symbol : `(${run.frames.map((f) => f.symbol).join(' <- ')}) x${run.times}`,
+  ),
 });
 
 /** The header text (without `---`): provenance, comments, module, then one block per report. */

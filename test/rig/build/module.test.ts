@@ -24,7 +24,9 @@ t.test('first compiler error from captured logs', async (t) => {
 
 t.test('make argv per toolchain', async (t) => {
   const host = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2);
-  t.same(host, ['make', '-C', '/k', 'M=/m', '-j2', 'CC=gcc-12', 'KCFLAGS=-g', 'modules']);
+  t.same(host, ['make', '-C', '/k', 'M=/m', '-j2', 'CC=gcc-12', 'KCFLAGS=-g -fdebug-prefix-map=/m=/ktest-rig/kmod', 'modules']);
+  const cached = moduleMakeArgv('/c/kernels/k1/root/usr/src/linux-headers-6.1.0-50-amd64', '/tmp/b/kmod', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2);
+  t.ok(cached.includes('KCFLAGS=-g -fdebug-prefix-map=/tmp/b/kmod=/ktest-rig/kmod -fdebug-prefix-map=/c/kernels/k1/root/=/'), 'module and cache paths mapped to stable ones');
   const arm = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12', crossCompile: 'aarch64-linux-gnu-' }, 'arm64', 4);
   t.ok(arm.includes('ARCH=arm64'));
   t.ok(arm.includes('CROSS_COMPILE=aarch64-linux-gnu-'));

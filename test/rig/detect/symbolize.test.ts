@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, copyFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { symbolizeFrames, symbolizeReport, parseReadelf, parseAddr2line, elfMachine } from '../../../rig/detect/symbolize.ts';
+import { symbolizeFrames, symbolizeReport, parseReadelf, parseAddr2line, parseAddr2lineChains, displayPath, elfMachine } from '../../../rig/detect/symbolize.ts';
 import { prepareKernel } from '../../../rig/kernels/fetch.ts';
 import { resolveImages } from '../../../rig/kernels/images.ts';
 import { missingTools } from '../../helpers/host-tools.ts';
+import { debugPrefixFlags } from '../../../rig/build/module.ts';
 import type { KernelReport } from '../../../rig/core/types.ts';
 import { InfraError } from '../../../rig/core/errors.ts';
 
@@ -47,15 +48,17 @@ t.test('parseAddr2line takes the innermost location of each address', async (t) 
 const headers: string = process.env.KTEST_RIG_DEV_HEADERS ?? (await defaultKernel()).headersDir;
 
 /** Builds test/fixtures/symtest once per source version (cached in the temp dir: about 3 s the first time). */
-function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12']): string {
+function buildSymtest(kdir: string, cross: string[] = ['CC=gcc-12'], rigFlags = false): string {
   const src = join(import.meta.dirname, '..', '..', 'fixtures', 'symtest');
-  const hash = createHash('sha256').update(readFileSync(join(src, 'symtest.c'))).update(kdir).update(cross.join(' ')).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(readFileSync(join(src, 'symtest.c'))).update(kdir).update(cross.join(' ')).update(String(rigFlags)).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), `ktest-rig-symtest-${hash}`);
   const ko = join(dir, 'symtest.ko');
   if (existsSync(ko)) return ko;
   mkdirSync(dir, { recursive: true });
   for (const f of ['symtest.c', 'Kbuild']) copyFileSync(join(src, f), join(dir, f));
-  execFileSync('make', ['-s', '-C', kdir, `M=${dir}`, ...cross, 'modules'], { stdio: 'pipe' });
+  // rigFlags: the debug-path mapping the rig's own module builds use (rig/build/module.ts).
+  const flags = rigFlags ? [`KCFLAGS=-g ${debugPrefixFlags(dir, kdir).join(' ')}`] : [];
+  execFileSync('make', ['-s', '-C', kdir, `M=${dir}`, ...cross, ...flags, 'modules'], { stdio: 'pipe' });
   return ko;
 }
 
@@ -137,4 +140,35 @@ t.test('parseAddr2line prefers the module line that a kernel header was inlined 
   t.strictSame(parseAddr2line(out), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }]);
   t.strictSame(parseAddr2line(out, (f) => !f.startsWith('/')), [{ file: 'crasher.c', line: 112 }]);
   t.strictSame(parseAddr2line(out, () => false), [{ file: '/cache/linux-headers/include/linux/list.h', line: 134 }], 'falls back to the innermost');
+});
+
+t.test('displayPath: module files as in the author tree, kernel headers relative to their tree', async (t) => {
+  t.equal(displayPath('/ktest-rig/kmod/ktest.c', '/tmp/old-build'), 'ktest.c');
+  t.equal(displayPath('/ktest-rig/kmod/sub/x.h', '/tmp/old-build'), 'sub/x.h');
+  t.equal(displayPath('/usr/src/linux-headers-6.1.0-50-common/include/linux/skbuff.h', '/x'), 'include/linux/skbuff.h');
+  t.equal(displayPath('/home/u/.cache/ktest-rig/kernels/k/root/usr/src/linux-headers-6.1.0-50-common/include/net/netlink.h', '/x'), 'include/net/netlink.h', 'an old build that still names the cache');
+  t.equal(displayPath('/tmp/b/kmod/ktest.c', '/tmp/b/kmod'), 'ktest.c');
+  t.equal(displayPath('./a.c', '/x'), 'a.c');
+  t.equal(displayPath('/elsewhere/a.c', '/x'), '/elsewhere/a.c');
+});
+
+t.test('parseAddr2lineChains keeps every inlined call, innermost first', async (t) => {
+  const out = ['0x4c', 'alloc_skb', '/usr/src/linux-headers-6.1.0-50-common/include/linux/skbuff.h:1303', 'nlmsg_new', '/usr/src/linux-headers-6.1.0-50-common/include/net/netlink.h:998', 'sendnlmsg', '/ktest-rig/kmod/ktest.c:43', '0x5', '??', '??:0', ''].join('\n');
+  const [first, second] = parseAddr2lineChains(out);
+  t.strictSame(first!.map((c) => `${c.function}:${c.line}`), ['alloc_skb:1303', 'nlmsg_new:998', 'sendnlmsg:43']);
+  t.strictSame(second, []);
+});
+
+t.test('a build with the rig flags: the author tree, and the module line a kernel header was inlined into', async (t) => {
+  const ko = buildSymtest(headers, ['CC=gcc-12'], true);
+  // The build dir is not the source root: paths come from the debug prefix, not from where it was built.
+  const [target] = await symbolizeFrames([{ symbol: 'symtest_target', offset: 5, module: 'symtest' }], ko, { sourceRoot: '/nonexistent' });
+  t.equal(target!.file, 'symtest.c', 'relative to the module source dir');
+  const size = 0x40;
+  const frames = await symbolizeFrames(Array.from({ length: size }, (_, i) => ({ symbol: 'symtest_inlined', offset: i, module: 'symtest' })), ko, { firstIsPc: false });
+  const inl = frames.find((f) => f.inlined?.some((c) => c.file === 'include/linux/list.h'));
+  t.ok(inl, 'some instruction of symtest_inlined is list.h code');
+  t.equal(inl!.file, 'symtest.c');
+  t.equal(inl!.line, 34, 'the list_del call in symtest.c');
+  t.ok(inl!.inlined!.every((c) => !c.file.startsWith('/')), `header paths relative to the kernel tree: ${inl!.inlined!.map((c) => c.file).join(', ')}`);
 });
