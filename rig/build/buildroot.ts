@@ -7,6 +7,7 @@ import { defaultMirrors, KEYRING } from '../kernels/apt.ts';
 import { InfraError, MissingToolError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
+import { envChoice, type EnvValue } from '../core/env.ts';
 import type { ToolchainSpec } from '../core/types.ts';
 
 /** Bump when the root's layout or base package list changes meaning, so old roots are not reused. */
@@ -201,17 +202,14 @@ export function createCommand(
   return [...sudo, 'debootstrap', '--variant=minbase', `--keyring=${KEYRING}`, `--include=${packages.join(',')}`, suite, target, mirror];
 }
 
-export type BootstrapTool = 'mmdebstrap' | 'debootstrap';
+export type BootstrapTool = EnvValue<'KTEST_RIG_BOOTSTRAP'>;
 
 /**
  * mmdebstrap when installed (faster: one apt run), else debootstrap; KTEST_RIG_BOOTSTRAP forces
  * one. Pure.
  */
-export function pickTool(forced: string | undefined, available: Readonly<Record<BootstrapTool, boolean>>): BootstrapTool {
+export function pickTool(forced: BootstrapTool | undefined, available: Readonly<Record<BootstrapTool, boolean>>): BootstrapTool {
   if (forced) {
-    if (forced !== 'mmdebstrap' && forced !== 'debootstrap') {
-      throw new InfraError(`KTEST_RIG_BOOTSTRAP must be mmdebstrap or debootstrap, not ${forced}`);
-    }
     if (!available[forced]) throw new MissingToolError([forced], `sudo apt-get install -y ${forced}`);
     return forced;
   }
@@ -248,7 +246,7 @@ async function duBytes(path: string): Promise<number> {
 async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink): Promise<string> {
   const suite = suiteOf(spec);
   const packages = buildRootPackages(spec);
-  const tool = pickTool(process.env.KTEST_RIG_BOOTSTRAP, { mmdebstrap: await onPath('mmdebstrap'), debootstrap: await onPath('debootstrap') });
+  const tool = pickTool(envChoice('KTEST_RIG_BOOTSTRAP'), { mmdebstrap: await onPath('mmdebstrap'), debootstrap: await onPath('debootstrap') });
   const privilege = await detectPrivilege();
   if (privilege === 'userns' && tool !== 'mmdebstrap') {
     throw new MissingToolError(['mmdebstrap'], 'sudo apt-get install -y mmdebstrap', {

@@ -1,15 +1,14 @@
-// `npm run bench`: the rig's speed against the naive method (one cold vmlinuz boot per scenario), as a table of medians.
+// `rig bench` (`npm run bench`): the rig's speed against the naive method (one cold vmlinuz boot per scenario), as a table of medians.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import tmp from 'tmp';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
 import { probeAccel } from '../platform/kvm.ts';
 import { prepareArtifacts, DEFAULT_KMOD_DIR, type Artifacts } from '../build/artifacts.ts';
 import { guestOptionsFor, runInGuest } from '../run/image.ts';
-import { resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
+import { resolveImages } from '../kernels/images.ts';
+import type { BenchArgs } from './options.ts';
 import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
-import { formatError, exitCodeOf } from '../core/errors.ts';
 import type { Scenario } from '../scenario/api.ts';
 import { pool } from '../core/pool.ts';
 import { defaultJobs } from '../run/run.ts';
@@ -127,37 +126,19 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      kernel: { type: 'string', default: DEFAULT_IMAGE_ID },
-      runs: { type: 'string', default: '5' },
-      json: { type: 'string' },
-      'no-debug': { type: 'boolean', default: false },
-    },
-  });
+/** `rig bench` / `npm run bench`: measure, print the table on stdout, and write JSON when asked. */
+export async function benchCommand(args: BenchArgs, stdout: { write(s: string): unknown } = process.stdout): Promise<number> {
   const onEvent: EventSink = (e) => {
     if (e.type === 'log' && e.level !== 'debug') process.stderr.write(`${e.message}\n`);
     if (e.type === 'stage') process.stderr.write(`${e.stage}: ${e.message}\n`);
   };
-  const result = await bench({ imageId: values.kernel!, runs: Number(values.runs), debug: !values['no-debug'], onEvent });
-  process.stdout.write(`ktest-rig bench: ${result.image}, ${result.accel}, debug ${result.debug ? 'on' : 'off'}\n\n`);
-  process.stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n`);
-  for (const f of [...result.failed.rig, ...result.failed.naive]) process.stdout.write(`warning: scenario failed during the bench: ${f}\n`);
-  if (values.json) {
-    await mkdir(join(values.json, '..'), { recursive: true });
-    await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  const result = await bench({ imageId: args.kernel, runs: args.runs, debug: args.debug, onEvent });
+  stdout.write(`ktest-rig bench: ${result.image}, ${result.accel}, debug ${result.debug ? 'on' : 'off'}\n\n`);
+  stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n`);
+  for (const f of [...result.failed.rig, ...result.failed.naive]) stdout.write(`warning: scenario failed during the bench: ${f}\n`);
+  if (args.json) {
+    await mkdir(join(args.json, '..'), { recursive: true });
+    await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
   }
   return 0;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error) => {
-      process.stderr.write(`${formatError(error)}\n`);
-      process.exit(exitCodeOf(error));
-    },
-  );
 }

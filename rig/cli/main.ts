@@ -7,7 +7,9 @@ import { treeIsValid, kernelDirName } from '../kernels/fetch.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
-import { parseCli, USAGE, type ExecArgs, type RunArgs } from './options.ts';
+import { parseCli, helpText, type ExecArgs, type RunArgs } from './options.ts';
+import { checkEnv } from '../core/env.ts';
+import { filterText } from '../scenario/filter.ts';
 import { createReporter } from '../report/progress.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
 import { imagesList, imagesFetch, imagesUpdate } from './images.ts';
@@ -24,7 +26,7 @@ import { writeJsonReport, writeJsonReportSync } from '../report/json.ts';
 import { formatJunit, writeJunitReport } from '../report/junit.ts';
 import { rigVersion } from '../core/version.ts';
 import { writeFileSync } from 'node:fs';
-import { BuildError, ExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
+import { BuildError, ExitCode, SignalExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
 import type { ImageSpec, RunSummary } from '../core/types.ts';
 
@@ -61,15 +63,25 @@ function selectedImages(args: RunArgs): ImageSpec[] {
  */
 const onInterrupt = new Set<() => void>();
 
-async function run(args: RunArgs): Promise<number> {
+/** --list: one line per scenario the run would execute, "<image> <scenario>" ("host" for --target host). */
+export function formatList(plan: ReturnType<typeof planRun>, hostScenarios?: readonly Scenario[]): string {
+  const lines = hostScenarios ? hostScenarios.map((s) => `host ${s.name}`) : plan.flatMap((p) => p.scenarios.map((s) => `${p.image.id} ${s.name}`));
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+async function run(args: RunArgs, stdout: Out): Promise<number> {
   const kmodDir = resolve(args.kmod ?? DEFAULT_KMOD_DIR);
   const all = args.scenarios ? await loadScenarioFile(args.scenarios) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
-  const scenarios = selectScenarios(all, args.only, args.only?.kind === 'regex' ? String(args.only.regex) : args.only?.text);
+  const scenarios = selectScenarios(all, args.only, filterText(args.only));
+  const images = args.target === 'host' ? [] : selectedImages(args);
+  const plan = planRun(images, scenarios, args);
+  if (args.list) {
+    stdout.write(formatList(plan, args.target === 'host' ? scenarios : undefined));
+    return ExitCode.ok;
+  }
   const work = tmp.dirSync({ prefix: 'ktest-rig-', unsafeCleanup: true });
   const startedAt = new Date();
   let summaries: readonly RunSummary[] = [];
-  const images = args.target === 'host' ? [] : selectedImages(args);
-  const plan = planRun(images, scenarios, args);
   const reporter = createReporter({ verbose: args.verbose, images: Math.max(1, plan.length) });
   const writePartial = () => {
     const meta = { version: rigVersion(), startedAt, interrupted: true };
@@ -149,12 +161,18 @@ async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
   }
 }
 
-export async function main(argv: readonly string[], stdout: Out = process.stdout, stderr: Out = process.stderr): Promise<number> {
+export async function main(argv: readonly string[], stdout: Out = process.stdout, stderr: Out = process.stderr, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const cmd = parseCli(argv);
   switch (cmd.command) {
     case 'help':
-      stdout.write(`${USAGE}\n`);
+      stdout.write(`${helpText(cmd.topic)}\n`);
       return ExitCode.ok;
+    case 'version':
+      stdout.write(`${rigVersion()}\n`);
+      return ExitCode.ok;
+  }
+  checkEnv(env);
+  switch (cmd.command) {
     case 'doctor': {
       const rows = await doctor();
       stdout.write(`${formatDoctorTable(rows)}\n`);
@@ -184,8 +202,10 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
     }
     case 'exec':
       return exec(cmd.args, stdout, stderr);
+    case 'bench':
+      return (await import('./bench.ts')).benchCommand(cmd.args, stdout);
     case 'run':
-      return run(cmd.args);
+      return run(cmd.args, stdout);
   }
 }
 
@@ -197,7 +217,7 @@ export function runCli(argv: readonly string[]): void {
   // Ctrl-C or a CI cancel: exit through process.exit, so that 'exit' handlers run: QEMU processes are
   // killed (rig/vm/qemu.ts) and temporary work dirs, snapshots included, are removed (tmp's graceful cleanup).
   tmp.setGracefulCleanup();
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of Object.entries(SignalExitCode)) {
     process.once(signal, () => {
       process.stderr.write(`\nktest-rig: ${signal}, stopping\n`);
       for (const hook of onInterrupt) hook();

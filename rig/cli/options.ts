@@ -1,37 +1,79 @@
-// Pure command-line parser of `rig`: argv in, a discriminated command out, UsageError on bad input.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../core/errors.ts';
+// The option table of `rig`: one record per option; the parser and every command's help are generated from it.
+import { parseArgs } from 'node:util';
+import { UsageError, exitCodeTable } from '../core/errors.ts';
+import { envRows } from '../core/env.ts';
+import { rigVersion } from '../core/version.ts';
+import { DEFAULT_IMAGE_ID } from '../kernels/images.ts';
+import { parseFilter, type ScenarioFilter } from '../scenario/filter.ts';
+import { DEFAULT_EXEC_TIMEOUT_MS } from './exec.ts';
 
-export const USAGE = `usage:
-  rig [run] [--kernel ID|ID,ID...|all] [--kmod DIR] [--scenarios FILE] [--only PATTERN] [--json FILE] [--junit FILE]
-            [--logs DIR] [--verbose] [--jobs N] [--shard I/N] [--target guest|host]
-            [--no-snapshot] [--no-debug]
-  rig exec [--kernel ID] [--kmod DIR] [--no-load] [--timeout SECONDS] [--logs DIR] [--verbose] -- CMD [ARGS...]
-  rig doctor
-  rig images [list|fetch|update] [ID...]
-  rig --help
+/** The commands, in help order; `run` is the default. */
+export const COMMANDS = [
+  { name: 'run', operands: '', summary: 'fetch the kernels, build the module, boot guests and run the scenarios; TAP on stdout (the default command)' },
+  { name: 'exec', operands: '-- CMD [ARGS...]', summary: 'boot one fresh guest, load the module, run CMD in it, print its output and the kernel messages' },
+  { name: 'doctor', operands: '', summary: 'check the host tools, KVM and the cache, and say what is missing' },
+  { name: 'images', operands: '[list|fetch|update] [ID...]', summary: 'list the images, fill the cache (fetch), or re-pin to the newest Debian packages (update)' },
+  { name: 'bench', operands: '', summary: 'measure boots, restores and runs against the naive way (also: npm run bench)' },
+  { name: 'help', operands: '[COMMAND]', summary: 'this help, or the options of one command' },
+] as const;
+export type CommandName = (typeof COMMANDS)[number]['name'];
 
-run options:
-  --kernel   images to run on: one id, a comma-separated list (repeatable), or "all" (default: the default image)
-  --kmod     directory of the module under test (default: kmod/)
-  --scenarios  a TypeScript file whose default export is an array of scenarios (default: the ktest scenarios)
-  --only     run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression
-  --json     write the JSON report to FILE          --junit  write a JUnit XML report to FILE
-  --logs     keep each guest's console log in DIR   --jobs   guests run in parallel (positive integer)
-  --shard    run only shard I of N (1 <= I <= N), for CI matrices
-  --target   guest: scenarios talk to the module in a VM (default); host: against the host's kernel
-  --no-snapshot  cold-boot for every scenario instead of restoring a snapshot
-  --no-debug     skip the debug kernel options (kmemleak, slub_debug)
-  --verbose  show debug logs on stderr
+export interface OptionSpec {
+  /** Long name, without the dashes. */
+  readonly name: string;
+  readonly short?: string;
+  readonly type: 'boolean' | 'string';
+  /** A string option that may be given several times. */
+  readonly multiple?: boolean;
+  /** The value's placeholder in help ("ID", "DIR"). */
+  readonly arg?: string;
+  readonly commands: readonly CommandName[];
+  /** The default, as help shows it. */
+  readonly default?: string;
+  readonly help: string;
+  /** The environment variable with the same effect, if any. */
+  readonly env?: string;
+}
 
-exec options:
-  --logs     where the full console log goes when the kernel reports something (default: $TMPDIR/ktest-rig-logs)`;
+const EVERY: readonly CommandName[] = COMMANDS.map((c) => c.name);
+export const DEFAULT_BENCH_RUNS = 5;
+
+export const OPTIONS = [
+  { name: 'help', short: 'h', type: 'boolean', commands: EVERY, help: 'show the help (of this command)' },
+  { name: 'version', short: 'V', type: 'boolean', commands: EVERY, help: "print ktest-rig's version" },
+  { name: 'verbose', short: 'v', type: 'boolean', commands: ['run', 'exec', 'doctor', 'images'], help: 'debug logs on stderr, and the whole compiler log of a failed build' },
+  { name: 'list', type: 'boolean', commands: ['run'], help: 'print the image and name of every scenario the run would execute (after --only and --shard), then exit' },
+  { name: 'kernel', short: 'k', type: 'string', multiple: true, arg: 'ID', commands: ['run'], default: DEFAULT_IMAGE_ID, help: 'images to run on: one id, a comma-separated list (repeatable), or "all" (see: rig images)' },
+  { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
+  { name: 'kmod', type: 'string', arg: 'DIR', commands: ['run', 'exec'], default: 'kmod/', help: 'directory of the module under test (a Kbuild or Makefile); copied, never written to' },
+  { name: 'scenarios', type: 'string', arg: 'FILE', commands: ['run'], default: 'rig/scenario/ktest.ts', help: 'a TypeScript file whose default export is an array of scenarios' },
+  { name: 'only', type: 'string', arg: 'PATTERN', commands: ['run'], help: 'run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression' },
+  { name: 'json', type: 'string', arg: 'FILE', commands: ['run'], help: 'write the JSON report to FILE' },
+  { name: 'json', type: 'string', arg: 'FILE', commands: ['bench'], help: 'write the measurements as JSON to FILE' },
+  { name: 'junit', type: 'string', arg: 'FILE', commands: ['run'], help: 'write a JUnit XML report to FILE' },
+  { name: 'logs', type: 'string', arg: 'DIR', commands: ['run'], help: 'keep DIR/<image>/<scenario>.console.log and .dmesg.log for every scenario' },
+  { name: 'logs', type: 'string', arg: 'DIR', commands: ['exec'], default: '$TMPDIR/ktest-rig-logs', help: 'where the whole console log goes when the kernel printed a report' },
+  { name: 'jobs', short: 'j', type: 'string', arg: 'N', commands: ['run'], default: 'one per core', help: 'guests running at once' },
+  { name: 'shard', type: 'string', arg: 'I/N', commands: ['run'], help: 'run only shard I of N (1 <= I <= N) of the (image, scenario) pairs, for CI matrices' },
+  { name: 'target', type: 'string', arg: 'guest|host', commands: ['run'], default: 'guest', help: 'guest: scenarios talk to the module in a VM; host: in the host kernel (root, a VM you can lose)' },
+  { name: 'no-snapshot', type: 'boolean', commands: ['run'], help: 'cold-boot a guest for every scenario instead of restoring the snapshot' },
+  { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
+  { name: 'no-load', type: 'boolean', commands: ['exec'], help: 'do not load the module before CMD' },
+  { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
+  { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
+] as const satisfies readonly OptionSpec[];
+
+type Option = (typeof OPTIONS)[number];
+/** The option names a command accepts: asking a command's parse result for another one does not compile. */
+type OptionOf<C extends CommandName, O = Option> = O extends { readonly name: infer N; readonly commands: readonly (infer Cs)[] } ? (C extends Cs ? N : never) : never;
+
+/** The options of one command, in table order. */
+export function optionsOf(command: CommandName): readonly OptionSpec[] {
+  return (OPTIONS as readonly OptionSpec[]).filter((o) => o.commands.includes(command));
+}
 
 /** Which images a run covers: the default image, all of them, or the named ones. */
 export type KernelSelection = { readonly kind: 'default' } | { readonly kind: 'all' } | { readonly kind: 'ids'; readonly ids: readonly string[] };
-
-/** --only: a substring of the scenario name, or a regular expression written /like this/i. */
-export type ScenarioFilter = { readonly kind: 'substring'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RegExp };
 
 export interface Shard {
   /** 1-based index of this shard. */
@@ -55,6 +97,8 @@ export interface RunArgs {
   readonly target: 'guest' | 'host';
   readonly snapshot: boolean;
   readonly debug: boolean;
+  /** --list: print the plan and exit. */
+  readonly list: boolean;
 }
 
 export interface ExecArgs {
@@ -63,13 +107,20 @@ export interface ExecArgs {
   readonly kmod?: string;
   /** Load the module before running the command (false with --no-load). */
   readonly load: boolean;
-  /** Kill the command after this long (default 60 s); exit 124 then. */
+  /** Kill the command after this long (default DEFAULT_EXEC_TIMEOUT_MS); exit 124 then. */
   readonly timeoutMs?: number;
   readonly verbose: boolean;
   /** The command and its arguments (everything after --). */
   readonly command: readonly string[];
   /** Directory for the full console log of a run that saw a kernel report. */
   readonly logs?: string;
+}
+
+export interface BenchArgs {
+  readonly kernel: string;
+  readonly runs: number;
+  readonly json?: string;
+  readonly debug: boolean;
 }
 
 export type ImagesAction = 'list' | 'fetch' | 'update';
@@ -79,43 +130,47 @@ export type CliCommand =
   | { readonly command: 'exec'; readonly args: ExecArgs }
   | { readonly command: 'doctor'; readonly verbose: boolean }
   | { readonly command: 'images'; readonly action: ImagesAction; readonly ids: readonly string[]; readonly verbose: boolean }
-  | { readonly command: 'help' };
+  | { readonly command: 'bench'; readonly args: BenchArgs }
+  | { readonly command: 'help'; readonly topic?: CommandName }
+  | { readonly command: 'version' };
 
-const COMMANDS = ['run', 'exec', 'doctor', 'images', 'help'] as const;
-const HINT = 'see: npm run rig -- --help';
+const HINT = 'see: npm run -s rig -- --help';
 
-const common = { verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } } as const;
-const runOptions = {
-  ...common,
-  kernel: { type: 'string', short: 'k', multiple: true },
-  kmod: { type: 'string' },
-  scenarios: { type: 'string' },
-  only: { type: 'string' },
-  json: { type: 'string' },
-  junit: { type: 'string' },
-  logs: { type: 'string' },
-  jobs: { type: 'string', short: 'j' },
-  shard: { type: 'string' },
-  target: { type: 'string' },
-  'no-snapshot': { type: 'boolean' },
-  'no-debug': { type: 'boolean' },
-} as const;
-const execOptions = { ...common, kernel: { type: 'string', short: 'k' }, kmod: { type: 'string' }, 'no-load': { type: 'boolean' }, timeout: { type: 'string' }, logs: { type: 'string' } } as const;
-
-function usage(message: string): UsageError {
-  return new UsageError(message, { hint: HINT });
+function usage(message: string, command?: CommandName): UsageError {
+  return new UsageError(message, { hint: command ? `see: npm run -s rig -- ${command} --help` : HINT });
 }
 
-/** node:util parseArgs, with its errors turned into one-line UsageErrors. */
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T) {
+function isCommand(name: string): name is CommandName {
+  return EVERY.includes(name as CommandName);
+}
+
+/** node:util parseArgs over the command's rows of the table, its errors turned into one-line UsageErrors. */
+function parse<C extends CommandName>(command: C, args: readonly string[]) {
+  const config: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = {};
+  for (const o of optionsOf(command)) config[o.name] = { type: o.type, ...(o.short && { short: o.short }), ...(o.multiple && { multiple: true }) };
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
+    parsed = parseArgs({ args: [...args], options: config, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    const text = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const text = error instanceof Error ? error.message.split('\n')[0]! : String(error);
     const option = text.match(/[Uu]nknown option '([^']+)'/)?.[1];
     const message = option ? `unknown option '${option}' for 'rig ${command}'` : `rig ${command}: ${text.replace(/\.$/, '')}`;
-    throw new UsageError(message, { hint: HINT, cause: error });
+    throw new UsageError(message, { hint: `see: npm run -s rig -- ${command} --help`, cause: error });
   }
+  const { values, positionals, tokens } = parsed;
+  return {
+    positionals,
+    tokens,
+    flag: (name: OptionOf<C>): boolean => values[name] === true,
+    string: (name: OptionOf<C>): string | undefined => {
+      const v = values[name];
+      return typeof v === 'string' ? v : undefined;
+    },
+    strings: (name: OptionOf<C>): string[] | undefined => {
+      const v = values[name];
+      return Array.isArray(v) ? v.map(String) : undefined;
+    },
+  };
 }
 
 /** Parses --kernel values: repeated and/or comma-separated ids, or "all" alone. */
@@ -129,26 +184,6 @@ export function parseKernels(values: readonly string[] | undefined): KernelSelec
   }
   for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`--kernel '${id}' is not an image id (letters, digits, . _ + -)`);
   return { kind: 'ids', ids: [...new Set(ids)] };
-}
-
-/** Parses --only: "/re/flags" is a regular expression, anything else a substring. */
-export function parseFilter(pattern: string): ScenarioFilter {
-  if (pattern === '') throw usage('--only needs a non-empty PATTERN');
-  const m = pattern.match(/^\/(.+)\/([a-z]*)$/);
-  if (!m) return { kind: 'substring', text: pattern };
-  try {
-    return { kind: 'regex', regex: new RegExp(m[1], m[2]) };
-  } catch (error) {
-    throw new UsageError(`--only ${pattern} is not a valid regular expression`, { hint: 'write /REGEX/ or /REGEX/FLAGS, or a plain substring', cause: error });
-  }
-}
-
-/** Whether a scenario name passes a --only filter (no filter: everything passes). */
-export function matchesFilter(filter: ScenarioFilter | undefined, name: string): boolean {
-  if (!filter) return true;
-  if (filter.kind === 'substring') return name.includes(filter.text);
-  filter.regex.lastIndex = 0;
-  return filter.regex.test(name);
 }
 
 /** Parses --shard I/N (1 <= I <= N). */
@@ -167,101 +202,217 @@ export function parseJobs(value: string): number {
   return Number(value);
 }
 
-function parseRun(args: string[]): CliCommand {
-  const { values, positionals } = parse('run', args, runOptions);
-  if (values.help) return { command: 'help' };
-  if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0]}' for 'rig run'`);
-  const target = values.target ?? 'guest';
-  if (target !== 'guest' && target !== 'host') throw usage(`--target '${target}' must be guest or host`);
+/** Help and version are the same for every command. */
+function helpOrVersion(command: CommandName, p: { flag(name: 'help' | 'version'): boolean }): CliCommand | undefined {
+  if (p.flag('help')) return { command: 'help', topic: command };
+  if (p.flag('version')) return { command: 'version' };
+  return undefined;
+}
+
+function parseRun(args: readonly string[]): CliCommand {
+  const p = parse('run', args);
+  const early = helpOrVersion('run', p);
+  if (early) return early;
+  if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig run'`, 'run');
+  const target = p.string('target') ?? 'guest';
+  if (target !== 'guest' && target !== 'host') throw usage(`--target '${target}' must be guest or host`, 'run');
   for (const name of ['kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
-    if (values[name] === '') throw usage(`--${name} needs a non-empty path`);
+    if (p.string(name) === '') throw usage(`--${name} needs a non-empty path`, 'run');
   }
+  const str = (name: OptionOf<'run'>) => p.string(name);
+  const only = str('only');
+  const jobs = str('jobs');
+  const shard = str('shard');
   const run: RunArgs = {
-    kernels: parseKernels(values.kernel),
-    verbose: values.verbose ?? false,
+    kernels: parseKernels(p.strings('kernel')),
+    verbose: p.flag('verbose'),
     target,
-    snapshot: !values['no-snapshot'],
-    debug: !values['no-debug'],
-    ...(values.kmod !== undefined && { kmod: values.kmod }),
-    ...(values.scenarios !== undefined && { scenarios: values.scenarios }),
-    ...(values.only !== undefined && { only: parseFilter(values.only) }),
-    ...(values.json !== undefined && { json: values.json }),
-    ...(values.junit !== undefined && { junit: values.junit }),
-    ...(values.logs !== undefined && { logs: values.logs }),
-    ...(values.jobs !== undefined && { jobs: parseJobs(values.jobs) }),
-    ...(values.shard !== undefined && { shard: parseShard(values.shard) }),
+    snapshot: !p.flag('no-snapshot'),
+    debug: !p.flag('no-debug'),
+    list: p.flag('list'),
+    ...(str('kmod') !== undefined && { kmod: str('kmod') }),
+    ...(str('scenarios') !== undefined && { scenarios: str('scenarios') }),
+    ...(only !== undefined && { only: parseFilter(only) }),
+    ...(str('json') !== undefined && { json: str('json') }),
+    ...(str('junit') !== undefined && { junit: str('junit') }),
+    ...(str('logs') !== undefined && { logs: str('logs') }),
+    ...(jobs !== undefined && { jobs: parseJobs(jobs) }),
+    ...(shard !== undefined && { shard: parseShard(shard) }),
   };
   return { command: 'run', args: run };
 }
 
-function parseExec(args: string[]): CliCommand {
-  const { values, positionals, tokens } = parse('exec', args, execOptions);
-  if (values.help) return { command: 'help' };
-  const terminator = tokens.find((tok) => tok.kind === 'option-terminator');
-  const before = tokens.filter((tok) => tok.kind === 'positional' && (!terminator || tok.index < terminator.index));
-  if (before.length > 0) throw usage(`put the command after '--': rig exec -- ${before.map((tok) => (tok.kind === 'positional' ? tok.value : '')).join(' ')}`);
-  if (positionals.length === 0) throw usage("rig exec needs a command after '--', e.g. rig exec -- cat /proc/modules");
-  if (values.kernel !== undefined) {
-    const sel = parseKernels([values.kernel]);
-    if (sel.kind !== 'ids' || sel.ids.length !== 1) throw usage(`rig exec runs on one image: --kernel '${values.kernel}'`);
+function parseExec(args: readonly string[]): CliCommand {
+  const p = parse('exec', args);
+  const early = helpOrVersion('exec', p);
+  if (early) return early;
+  const terminator = p.tokens.find((tok) => tok.kind === 'option-terminator');
+  const before = p.tokens.filter((tok) => tok.kind === 'positional' && (!terminator || tok.index < terminator.index));
+  if (before.length > 0) throw usage(`put the command after '--': rig exec -- ${before.map((tok) => (tok.kind === 'positional' ? tok.value : '')).join(' ')}`, 'exec');
+  if (p.positionals.length === 0) throw usage("rig exec needs a command after '--', e.g. rig exec -- cat /proc/modules", 'exec');
+  const kernel = p.string('kernel');
+  if (kernel !== undefined) {
+    const sel = parseKernels([kernel]);
+    if (sel.kind !== 'ids' || sel.ids.length !== 1) throw usage(`rig exec runs on one image: --kernel '${kernel}'`, 'exec');
   }
+  const timeout = p.string('timeout');
   let timeoutMs: number | undefined;
-  if (values.timeout !== undefined) {
-    const seconds = Number(values.timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw usage(`--timeout '${values.timeout}' must be a positive number of seconds`);
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw usage(`--timeout '${timeout}' must be a positive number of seconds`, 'exec');
     timeoutMs = Math.round(seconds * 1000);
   }
+  const kmod = p.string('kmod');
+  const logs = p.string('logs');
+  if (logs === '') throw usage('--logs needs a non-empty path', 'exec');
   const exec: ExecArgs = {
-    load: !values['no-load'],
+    load: !p.flag('no-load'),
     ...(timeoutMs !== undefined && { timeoutMs }),
-    verbose: values.verbose ?? false,
-    command: positionals,
-    ...(values.kernel !== undefined && { kernel: values.kernel }),
-    ...(values.kmod !== undefined && { kmod: values.kmod }),
-    ...(values.logs !== undefined && { logs: values.logs }),
+    verbose: p.flag('verbose'),
+    command: p.positionals,
+    ...(kernel !== undefined && { kernel }),
+    ...(kmod !== undefined && { kmod }),
+    ...(logs !== undefined && { logs }),
   };
-  if (values.logs === '') throw usage('--logs needs a non-empty path');
   return { command: 'exec', args: exec };
 }
 
-function parseImages(args: string[]): CliCommand {
-  const { values, positionals } = parse('images', args, common);
-  if (values.help) return { command: 'help' };
-  const [action = 'list', ...ids] = positionals;
+function parseImages(args: readonly string[]): CliCommand {
+  const p = parse('images', args);
+  const early = helpOrVersion('images', p);
+  if (early) return early;
+  const [action = 'list', ...ids] = p.positionals;
   if (action !== 'list' && action !== 'fetch' && action !== 'update') {
-    throw usage(`unknown images action '${action}': use list, fetch or update`);
+    throw usage(`unknown images action '${action}': use list, fetch or update`, 'images');
   }
-  if (action === 'list' && ids.length > 0) throw usage(`'rig images list' takes no ids (got '${ids[0]}')`);
-  for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`'${id}' is not an image id`);
-  return { command: 'images', action, ids, verbose: values.verbose ?? false };
+  if (action === 'list' && ids.length > 0) throw usage(`'rig images list' takes no ids (got '${ids[0]}')`, 'images');
+  for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`'${id}' is not an image id`, 'images');
+  return { command: 'images', action, ids, verbose: p.flag('verbose') };
 }
 
-function parseDoctor(args: string[]): CliCommand {
-  const { values, positionals } = parse('doctor', args, common);
-  if (values.help) return { command: 'help' };
-  if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0]}' for 'rig doctor'`);
-  return { command: 'doctor', verbose: values.verbose ?? false };
+function parseDoctor(args: readonly string[]): CliCommand {
+  const p = parse('doctor', args);
+  const early = helpOrVersion('doctor', p);
+  if (early) return early;
+  if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig doctor'`, 'doctor');
+  return { command: 'doctor', verbose: p.flag('verbose') };
 }
+
+function parseBench(args: readonly string[]): CliCommand {
+  const p = parse('bench', args);
+  const early = helpOrVersion('bench', p);
+  if (early) return early;
+  if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig bench'`, 'bench');
+  const runs = p.string('runs') ?? String(DEFAULT_BENCH_RUNS);
+  if (!/^\d+$/.test(runs) || Number(runs) < 1) throw usage(`--runs '${runs}' must be a positive integer`, 'bench');
+  const kernel = p.string('kernel') ?? DEFAULT_IMAGE_ID;
+  parseKernels([kernel]);
+  const json = p.string('json');
+  return { command: 'bench', args: { kernel, runs: Number(runs), debug: !p.flag('no-debug'), ...(json !== undefined && { json }) } };
+}
+
+function parseHelp(args: readonly string[]): CliCommand {
+  const p = parse('help', args);
+  if (p.flag('version')) return { command: 'version' };
+  const [topic, extra] = p.positionals;
+  if (extra !== undefined) throw usage(`unexpected argument '${extra}' for 'rig help'`, 'help');
+  if (topic === undefined) return { command: 'help' };
+  if (!isCommand(topic)) throw usage(`unknown command '${topic}': use one of ${EVERY.join(', ')}`);
+  return { command: 'help', topic };
+}
+
+const PARSERS: { readonly [C in CommandName]: (args: readonly string[]) => CliCommand } = {
+  run: parseRun,
+  exec: parseExec,
+  doctor: parseDoctor,
+  images: parseImages,
+  bench: parseBench,
+  help: parseHelp,
+};
 
 /** Parses the arguments after `rig` (process.argv.slice(2)). */
 export function parseCli(argv: readonly string[]): CliCommand {
   const [first, ...rest] = argv;
   if (first === undefined || first.startsWith('-')) {
     if (first === '--help' || first === '-h') return { command: 'help' };
-    return parseRun([...argv]);
+    if (first === '--version' || first === '-V') return { command: 'version' };
+    return parseRun(argv);
   }
-  switch (first as (typeof COMMANDS)[number]) {
-    case 'run':
-      return parseRun(rest);
-    case 'exec':
-      return parseExec(rest);
-    case 'doctor':
-      return parseDoctor(rest);
-    case 'images':
-      return parseImages(rest);
-    case 'help':
-      return { command: 'help' };
-    default:
-      throw usage(`unknown command '${first}': use one of ${COMMANDS.join(', ')}`);
+  if (!isCommand(first)) throw usage(`unknown command '${first}': use one of ${EVERY.join(', ')}`);
+  return PARSERS[first](rest);
+}
+
+// ---- help, generated from the tables above ----
+
+const WIDTH = 100;
+
+/** Wraps `text` at word boundaries; continuation lines are indented, every line assumed to start at column `indent`. */
+function wrap(text: string | readonly string[], indent: number, width = WIDTH): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of typeof text === 'string' ? text.split(' ') : text) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
   }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
+function flagsOf(o: OptionSpec): string {
+  const long = `--${o.name}${o.arg ? ` ${o.arg}` : ''}`;
+  return o.short ? `-${o.short}, ${long}` : `    ${long}`;
+}
+
+/** Two columns: left padded to the widest entry, right wrapped under itself. */
+function columns(rows: readonly (readonly [string, string])[]): string {
+  const w = Math.max(...rows.map(([l]) => l.length));
+  return rows.map(([l, r]) => `  ${l.padEnd(w)}  ${wrap(r, w + 4)}`).join('\n');
+}
+
+/** One synopsis line of a command, e.g. "rig exec [-k ID] [--kmod DIR] ... -- CMD [ARGS...]". */
+export function synopsis(command: CommandName): string {
+  return synopsisWords(command).join(' ');
+}
+
+/** The synopsis in groups that a line break must not split ("[--json FILE]"). */
+function synopsisWords(command: CommandName): string[] {
+  const spec = COMMANDS.find((c) => c.name === command)!;
+  const opts = optionsOf(command)
+    .filter((o) => o.name !== 'help' && o.name !== 'version')
+    .map((o) => `[${o.short ? `-${o.short}` : `--${o.name}`}${o.arg ? ` ${o.arg}` : ''}]`);
+  return ['rig', command === 'run' ? '[run]' : command, ...opts, spec.operands].filter(Boolean);
+}
+
+function exitCodes(command: 'run' | 'exec'): string {
+  return columns(exitCodeTable(command).map((r) => [r.code, r.meaning] as const));
+}
+
+/** `rig COMMAND --help`: the command's synopsis, its options with defaults, and its exit codes. */
+export function commandHelp(command: CommandName): string {
+  const spec = COMMANDS.find((c) => c.name === command)!;
+  const rows = optionsOf(command).map((o) => [flagsOf(o), `${o.help}${o.default ? ` (default: ${o.default})` : ''}${o.env ? ` (env: ${o.env})` : ''}`] as const);
+  const parts = [`usage: ${wrap(synopsisWords(command), 11)}`, wrap(spec.summary, 0), `options:\n${columns(rows)}`];
+  if (command === 'run' || command === 'exec') parts.push(`exit codes:\n${exitCodes(command)}`);
+  parts.push('environment variables: see rig --help');
+  return parts.join('\n\n');
+}
+
+/** `rig --help`: the commands, the options every command takes, run's exit codes and the environment. */
+export function mainHelp(): string {
+  const common = optionsOf('help').map((o) => [flagsOf(o), o.help] as const);
+  return [
+    `ktest-rig ${rigVersion()}: integration tests for Linux kernel modules on real Debian kernels in QEMU`,
+    'usage: rig [COMMAND] [OPTIONS]    (from a checkout: npm run -s rig -- [COMMAND] [OPTIONS])',
+    `commands:\n${columns(COMMANDS.map((c) => [c.name, c.summary] as const))}`,
+    `rig COMMAND --help shows the options of COMMAND. Every command takes:\n${columns(common)}`,
+    `exit codes of run (rig exec --help for exec's):\n${exitCodes('run')}`,
+    `environment variables:\n${columns(envRows('rig'))}`,
+  ].join('\n\n');
+}
+
+/** The help for `topic`, or the main help. */
+export function helpText(topic?: CommandName): string {
+  return topic === undefined || topic === 'help' ? mainHelp() : commandHelp(topic);
 }

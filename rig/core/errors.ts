@@ -13,6 +13,42 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 /** `exec` subcommand: codes besides the command's own status. */
 export const ExecExitCode = { timedOut: 124, kernelCrashed: 125 } as const;
 
+/** Exit codes after a signal: guests are killed and temporary files removed first. */
+export const SignalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** What each code means: a code added above without its meaning here does not compile. */
+const MEANING: { readonly [K in keyof typeof ExitCode]: string } = {
+  ok: 'every scenario passed',
+  scenarioFailed: 'a scenario failed (assertion, kernel report, hang, panic)',
+  usage: 'usage or configuration error: bad option or environment variable, unknown kernel, malformed scenario file or image',
+  infra: 'infrastructure error: missing tool, download, QEMU, corrupted cache that cannot be refetched',
+  build: 'the module or the guest client did not build (the compiler\'s first error is shown)',
+};
+const EXEC_MEANING: { readonly [K in keyof typeof ExecExitCode]: string } = {
+  timedOut: 'CMD timed out (--timeout)',
+  kernelCrashed: 'the kernel crashed, hung or printed a report',
+};
+
+export interface ExitCodeRow {
+  /** A number, or a description such as "CMD's status". */
+  readonly code: string;
+  readonly meaning: string;
+}
+
+/** The exit code table of one command, for help and README. */
+export function exitCodeTable(command: 'run' | 'exec'): readonly ExitCodeRow[] {
+  const row = (code: number | string, meaning: string): ExitCodeRow => ({ code: String(code), meaning });
+  const signals = row(Object.values(SignalExitCode).join(', '), `interrupted (${Object.keys(SignalExitCode).join(', ')}): guests are killed and temporary files removed first`);
+  const failures = (['usage', 'infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]));
+  if (command === 'run') return [...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => row(ExitCode[k], MEANING[k])), signals];
+  return [
+    row('CMD\'s', 'the status CMD exited with, when the kernel stayed healthy'),
+    ...(Object.keys(ExecExitCode) as (keyof typeof ExecExitCode)[]).map((k) => row(ExecExitCode[k], EXEC_MEANING[k])),
+    ...failures,
+    signals,
+  ];
+}
+
 export interface RigErrorOptions {
   readonly cause?: unknown;
   /** What the user should do, one line ("run: sudo apt-get install qemu-system-x86"). */

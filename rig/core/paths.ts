@@ -2,10 +2,12 @@
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { envString } from './env.ts';
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.KTEST_RIG_CACHE) return resolve(env.KTEST_RIG_CACHE);
-  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const own = envString('KTEST_RIG_CACHE', env);
+  if (own) return resolve(own);
+  const xdg = envString('XDG_CACHE_HOME', env)?.startsWith('/') ? env.XDG_CACHE_HOME! : join(homedir(), '.cache');
   return join(xdg, 'ktest-rig');
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { DownloadError, MissingToolError, PinGoneError } from '../core/errors.ts';
 import { cacheRoot } from '../core/paths.ts';
+import { envString } from '../core/env.ts';
 
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 export const DEBIAN_SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
@@ -63,8 +64,8 @@ export function sourcesList(suite: string, debArch: string, mirrors: Mirrors = d
 
 export function defaultMirrors(env: NodeJS.ProcessEnv = process.env): Mirrors {
   return {
-    main: env.KTEST_RIG_DEBIAN_MIRROR || DEBIAN_MIRROR,
-    security: env.KTEST_RIG_DEBIAN_SECURITY_MIRROR || DEBIAN_SECURITY_MIRROR,
+    main: envString('KTEST_RIG_DEBIAN_MIRROR', env) ?? DEBIAN_MIRROR,
+    security: envString('KTEST_RIG_DEBIAN_SECURITY_MIRROR', env) ?? DEBIAN_SECURITY_MIRROR,
   };
 }
 

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { InfraError, MissingToolError, exitCodeOf, formatError } from '../core/errors.ts';
 import { nullSink, type EventSink, type RigEvent } from '../core/events.ts';
+import { envFlag } from '../core/env.ts';
 import type { Arch, ImageSpec } from '../core/types.ts';
 
 /**
@@ -181,8 +182,7 @@ export function manualInstallCommand(packages: readonly string[], asRoot = false
 
 /** Whether KTEST_RIG_NO_INSTALL forbids installing. */
 export function installForbidden(env: NodeJS.ProcessEnv): boolean {
-  const value = env.KTEST_RIG_NO_INSTALL;
-  return value !== undefined && value !== '' && value !== '0';
+  return envFlag('KTEST_RIG_NO_INSTALL', env);
 }
 
 /**

@@ -4,6 +4,7 @@ import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheRoot } from '../core/paths.ts';
+import { envChoice } from '../core/env.ts';
 import { QemuProcess } from '../vm/qemu.ts';
 import { KVM_TIMEOUTS } from '../vm/timeouts.ts';
 import type { Accel, Arch } from '../core/types.ts';
@@ -100,13 +101,12 @@ export function hostArch(arch: string = process.arch): Arch | undefined {
   return arch === 'x64' ? 'x86_64' : arch === 'arm64' ? 'arm64' : undefined;
 }
 
-/** KTEST_RIG_ACCEL=kvm|tcg, or undefined; anything else is ignored. */
+/** KTEST_RIG_ACCEL=kvm|tcg, or undefined when unset; any other value is a UsageError. */
 export function forcedAccel(env: NodeJS.ProcessEnv): Accel | undefined {
-  const v = env.KTEST_RIG_ACCEL;
-  return v === 'kvm' || v === 'tcg' ? v : undefined;
+  return envChoice('KTEST_RIG_ACCEL', env);
 }
 
-/** Decide KVM or TCG for guests of `opts.arch`, with the reason. Never throws: any doubt means TCG. */
+/** Decide KVM or TCG for guests of `opts.arch`, with the reason. Throws only on a misspelt KTEST_RIG_ACCEL: any doubt means TCG. */
 export async function probeAccel(opts: ProbeOptions = {}): Promise<AccelVerdict> {
   const env = opts.env ?? process.env;
   const forced = forcedAccel(env);

@@ -1,5 +1,6 @@
 // Turns engine events into text: TAP on stdout, progress on stderr (one updating line on a TTY, plain lines in CI).
 import type { EventSink, RigEvent, Stage } from '../core/events.ts';
+import { envString } from '../core/env.ts';
 import type { RunSummary } from '../core/types.ts';
 import { TAP_HEADER, tapBailOut, tapPlan, tapResult, tapSubtest } from './tap.ts';
 import { summaryTable } from './table.ts';
@@ -84,7 +85,7 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
   const out = opts.stdout ?? process.stdout;
   const err = opts.stderr ?? process.stderr;
   const env = opts.env ?? process.env;
-  const plain = opts.plain ?? (!err.isTTY || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false'));
+  const plain = opts.plain ?? (!err.isTTY || (envString('CI', env) !== undefined && env.CI !== 'false'));
   const several = (opts.images ?? 1) > 1;
   const runs: RunSummary[] = [];
   /** Status per image ('' key: no image) for the single updating line. */

@@ -3,7 +3,7 @@ import { isDeepStrictEqual, inspect } from 'node:util';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssertionFailed, UsageError } from '../core/errors.ts';
-import { matchesFilter, type ScenarioFilter } from '../cli/options.ts';
+import { matchesFilter, type ScenarioFilter } from './filter.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../core/types.ts';
 
 /** Where scenarios run: in a QEMU guest, or on the host kernel (through the native addon). */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, planRun, loadScenarioFile } from '../../../rig/cli/main.ts';
@@ -33,6 +33,35 @@ t.test('loadScenarioFile: default export validated; a broken file is a usage err
 t.test('main: help, and usage errors surface as UsageError', async (t) => {
   let out = '';
   t.equal(await main(['--help'], { write: (s) => (out += String(s)) }), 0);
-  t.match(out, /^usage:/);
+  t.match(out, /^ktest-rig \d+\.\d+\.\d+: /);
+  out = '';
+  t.equal(await main(['exec', '--help'], { write: (s) => (out += String(s)) }), 0);
+  t.match(out, /^usage: rig exec /);
+  out = '';
+  t.equal(await main(['--version'], { write: (s) => (out += String(s)) }), 0);
+  t.equal(out, `${JSON.parse(await readFile('package.json', 'utf8')).version}\n`);
   await t.rejects(main(['--kernel', 'nope']), UsageError);
+});
+
+t.test('main: a misspelt environment variable or value is a usage error before any work', async (t) => {
+  const none = { write: () => true };
+  await t.rejects(main(['--list'], none, none, { KTEST_RIG_ACCEL: 'kvmm' }), { name: 'UsageError', message: /KTEST_RIG_ACCEL=kvmm is not one of: kvm, tcg/ });
+  await t.rejects(main(['doctor'], none, none, { [`KTEST_RIG_${'NOINSTALL'}`]: '1' }), { name: 'UsageError', message: /unknown environment variable/ });
+});
+
+t.test('main --list: the (image, scenario) pairs after --only and --shard, nothing run', async (t) => {
+  const list = async (argv: string[]) => {
+    let out = '';
+    t.equal(await main(argv, { write: (s) => (out += String(s)) }, { write: () => true }, {}), 0, argv.join(' '));
+    return out.trimEnd().split('\n');
+  };
+  const echo = await list(['--list', '--only', 'echo-']);
+  t.ok(echo.length >= 4 && echo.every((l) => /^bookworm-6\.1 echo-/.test(l)), 'default image, filtered');
+  const both = await list(['--list', '--kernel', 'bookworm-6.1,bullseye-5.10', '--only', '/^(load|roundtrip)$/']);
+  t.strictSame(both, ['bookworm-6.1 load', 'bookworm-6.1 roundtrip', 'bullseye-5.10 load', 'bullseye-5.10 roundtrip']);
+  const shards = [await list(['--list', '--kernel', 'bookworm-6.1,bullseye-5.10', '--only', '/^(load|roundtrip)$/', '--shard', '1/2']),
+    await list(['--list', '--kernel', 'bookworm-6.1,bullseye-5.10', '--only', '/^(load|roundtrip)$/', '--shard', '2/2'])];
+  t.strictSame(shards.flat().sort(), both, 'the shards together list every pair once');
+  t.ok(shards.every((s) => s.length === 2));
+  t.strictSame(await list(['--list', '--target', 'host', '--only', 'roundtrip']), ['host roundtrip']);
 });

@@ -1,6 +1,8 @@
 // Tests the pure CLI parser: every command, option and error path.
 import t, { type Test } from 'tap';
-import { parseCli, parseFilter, matchesFilter, parseShard, parseKernels, parseJobs, USAGE } from '../../../rig/cli/options.ts';
+import { parseCli, parseShard, parseKernels, parseJobs, helpText, optionsOf, synopsis, OPTIONS, COMMANDS, type CommandName } from '../../../rig/cli/options.ts';
+import { exitCodeTable } from '../../../rig/core/errors.ts';
+import { ENV_VARS } from '../../../rig/core/env.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
 
 const run = (argv: string[]) => {
@@ -12,7 +14,7 @@ const fails = (t: Test, argv: string[], message: RegExp) =>
   t.throws(() => parseCli(argv), { name: 'UsageError', message, exitCode: 2 }, argv.join(' '));
 
 t.test('run defaults, with or without the word run', async (t) => {
-  const expected = { kernels: { kind: 'default' }, verbose: false, target: 'guest', snapshot: true, debug: true };
+  const expected = { kernels: { kind: 'default' }, verbose: false, target: 'guest', snapshot: true, debug: true, list: false };
   t.strictSame(run([]), expected);
   t.strictSame(run(['run']), expected);
 });
@@ -43,17 +45,9 @@ t.test('--kernel validation', async (t) => {
   fails(t, ['--kernel'], /argument missing/);
 });
 
-t.test('--only: substring or /regex/flags', async (t) => {
-  const re = parseFilter('/^round.*trip$/i');
-  t.equal(re.kind, 'regex');
-  t.ok(matchesFilter(re, 'RoundTrip'));
-  t.notOk(matchesFilter(re, 'a roundtrip'));
-  const g = parseFilter('/a/g');
-  t.ok(matchesFilter(g, 'a') && matchesFilter(g, 'a'), 'global flag does not make matching stateful');
-  t.ok(matchesFilter(parseFilter('trip'), 'roundtrip'));
-  t.notOk(matchesFilter(parseFilter('/x/'), 'roundtrip'));
-  t.ok(matchesFilter(undefined, 'anything'));
-  t.strictSame(parseFilter('a/b'), { kind: 'substring', text: 'a/b' });
+t.test('--only is parsed into a filter; a bad one is a usage error', async (t) => {
+  t.strictSame(run(['--only', 'trip']).only, { kind: 'substring', text: 'trip' });
+  t.equal(run(['--only', '/^a/i']).only?.kind, 'regex');
   fails(t, ['--only', '/(/'], /not a valid regular expression/);
   fails(t, ['--only', ''], /non-empty/);
 });
@@ -102,10 +96,12 @@ t.test('doctor, images, help', async (t) => {
   t.strictSame(parseCli(['images', 'update']), { command: 'images', action: 'update', ids: [], verbose: false });
   fails(t, ['images', 'remove'], /unknown images action/);
   fails(t, ['images', 'list', 'a'], /takes no ids/);
-  for (const argv of [['--help'], ['-h'], ['help'], ['run', '--help'], ['exec', '-h'], ['images', '--help'], ['doctor', '--help']]) {
-    t.strictSame(parseCli(argv), { command: 'help' }, argv.join(' '));
+  for (const argv of [['--help'], ['-h'], ['help']]) t.strictSame(parseCli(argv), { command: 'help' }, argv.join(' '));
+  for (const [argv, topic] of [[['run', '--help'], 'run'], [['exec', '-h'], 'exec'], [['images', '--help'], 'images'], [['doctor', '--help'], 'doctor'], [['help', 'exec'], 'exec'], [['bench', '-h'], 'bench']] as const) {
+    t.strictSame(parseCli(argv), { command: 'help', topic }, argv.join(' '));
   }
-  t.match(USAGE, /rig exec/);
+  fails(t, ['help', 'nope'], /unknown command 'nope'/);
+  for (const argv of [['--version'], ['-V'], ['run', '--version'], ['exec', '-V'], ['help', '--version']]) t.strictSame(parseCli(argv), { command: 'version' }, argv.join(' '));
 });
 
 t.test('exec --timeout takes seconds', async (t) => {
@@ -114,4 +110,52 @@ t.test('exec --timeout takes seconds', async (t) => {
   t.throws(() => parseCli(['exec', '--timeout', '0', '--', 'x']), /--timeout '0' must be a positive number of seconds/);
   const r = parseCli(['--scenarios', 'my.ts']);
   t.equal(r.command === 'run' && r.args.scenarios, 'my.ts');
+});
+
+t.test('--list is a run option', async (t) => {
+  t.equal(run(['--list']).list, true);
+  t.equal(run(['run', '--list', '--only', 'echo', '--shard', '1/2']).list, true);
+  fails(t, ['exec', '--list', '--', 'ls'], /unknown option '--list' for 'rig exec'/);
+});
+
+t.test('bench options come from the same table', async (t) => {
+  t.strictSame(parseCli(['bench']), { command: 'bench', args: { kernel: 'bookworm-6.1', runs: 5, debug: true } });
+  t.strictSame(parseCli(['bench', '-k', 'sid-7', '--runs', '3', '--no-debug', '--json', 'b.json']), { command: 'bench', args: { kernel: 'sid-7', runs: 3, debug: false, json: 'b.json' } });
+  fails(t, ['bench', '--runs', '0'], /--runs '0' must be a positive integer/);
+  fails(t, ['bench', '--only', 'x'], /unknown option '--only' for 'rig bench'/);
+});
+
+t.test('option table: per command, names and short flags are unique, every option is documented', async (t) => {
+  for (const { name: command } of COMMANDS) {
+    const opts = optionsOf(command);
+    t.equal(new Set(opts.map((o) => o.name)).size, opts.length, `${command}: one row per option name`);
+    const shorts = opts.flatMap((o) => (o.short ? [o.short] : []));
+    t.equal(new Set(shorts).size, shorts.length, `${command}: short flags unique`);
+  }
+  for (const o of OPTIONS) {
+    t.ok(o.help.length > 10, `--${o.name} has help`);
+    t.equal(o.type === 'string', 'arg' in o, `--${o.name}: a value placeholder exactly when it takes a value`);
+  }
+});
+
+t.test('help is generated per command from the table', async (t) => {
+  const main = helpText();
+  for (const c of COMMANDS) t.match(main, new RegExp(`\\n  ${c.name} `), `rig --help lists ${c.name}`);
+  t.match(main, /-V, --version/);
+  for (const v of ENV_VARS.filter((e) => e.scope === 'rig')) t.match(main, v.name, `rig --help lists ${v.name}`);
+  for (const row of exitCodeTable('run')) t.match(main, `  ${row.code} `, `rig --help has exit code ${row.code}`);
+  for (const { name: command } of COMMANDS.filter((c) => c.name !== 'help')) {
+    const help = helpText(command as CommandName);
+    t.equal(help.split('\n\n')[0]!.replace(/\n +/g, ' '), `usage: ${synopsis(command)}`);
+    for (const o of OPTIONS) {
+      const shown = help.includes(`--${o.name}`);
+      const applies = optionsOf(command).some((x) => x.name === o.name);
+      t.equal(shown, applies, `rig ${command} --help ${applies ? 'shows' : 'does not show'} --${o.name}`);
+    }
+  }
+  t.match(helpText('exec'), /124 +CMD timed out/);
+  t.notMatch(helpText('exec'), /--only/);
+  for (const line of [...main.split('\n'), ...COMMANDS.flatMap((c) => helpText(c.name).split('\n'))]) {
+    if (line.length > 100) t.fail(`help line over 100 columns: ${line}`);
+  }
 });

@@ -39,7 +39,7 @@ t.test('hostArch and forcedAccel', async (t) => {
   t.equal(hostArch('ia32'), undefined);
   t.equal(forcedAccel({ KTEST_RIG_ACCEL: 'tcg' }), 'tcg');
   t.equal(forcedAccel({ KTEST_RIG_ACCEL: 'kvm' }), 'kvm');
-  t.equal(forcedAccel({ KTEST_RIG_ACCEL: 'hax' }), undefined);
+  t.throws(() => forcedAccel({ KTEST_RIG_ACCEL: 'hax' }), { name: 'UsageError', message: /KTEST_RIG_ACCEL=hax is not one of: kvm, tcg/ });
   t.equal(forcedAccel({}), undefined);
 });
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions, callSite } from '../../../rig/scenario/api.ts';
 import { UsageError, AssertionFailed } from '../../../rig/core/errors.ts';
-import { parseFilter } from '../../../rig/cli/options.ts';
+import { parseFilter } from '../../../rig/scenario/filter.ts';
 import { scenarios } from '../../../rig/scenario/ktest.ts';
 
 const run = async () => {};
