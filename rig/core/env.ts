@@ -9,8 +9,8 @@ export interface EnvVarSpec {
   readonly values?: readonly string[];
   /** What happens when it is unset. */
   readonly default?: string;
-  /** 'rig': read by the rig itself; 'tests': read only by the project's own tests. */
-  readonly scope: 'rig' | 'tests';
+  /** 'rig': read by the rig itself; 'tests': only by the project's own tests; 'ci': only by .github/scripts. */
+  readonly scope: 'rig' | 'tests' | 'ci';
 }
 
 export const ENV_VARS = [
@@ -22,11 +22,14 @@ export const ENV_VARS = [
   { name: 'KTEST_RIG_DEBIAN_SECURITY_MIRROR', scope: 'rig', meaning: 'Debian security mirror (the -security pockets)', default: 'http://deb.debian.org/debian-security' },
   { name: 'KTEST_RIG_BOOTSTRAP', scope: 'rig', meaning: 'tool that makes the trixie/sid build roots', values: ['mmdebstrap', 'debootstrap'], default: 'mmdebstrap when installed, else debootstrap' },
   { name: 'CI', scope: 'rig', meaning: 'set and not "false": progress as plain lines on stderr instead of one updating line', default: 'an updating line when stderr is a terminal' },
-  { name: 'UPDATE_GOLDEN', scope: 'tests', meaning: '"1": the golden tests rewrite the expected reports in test/fixtures/logs/' },
+  { name: 'UPDATE_GOLDEN', scope: 'tests', meaning: '"1": the golden tests rewrite the expected reports in test/fixtures/logs/ (refused when CI is set)' },
   { name: 'KTEST_RIG_MATRIX_IMAGES', scope: 'tests', meaning: 'comma-separated image ids the matrix integration test runs on', default: 'every image in images/' },
   { name: 'KTEST_RIG_DEV_HEADERS', scope: 'tests', meaning: 'kernel headers directory for the symbolizer test', default: 'the default image\'s headers' },
   { name: 'KTEST_FUZZ_SECONDS', scope: 'tests', meaning: 'how long the libFuzzer test runs', default: '15' },
+  { name: 'KTEST_FUZZ_ARTIFACTS', scope: 'tests', meaning: 'where the libFuzzer test keeps the inputs of crashes it finds', default: '.tap/fuzz-artifacts' },
   { name: 'KTEST_KDIR', scope: 'tests', meaning: 'kernel headers directory for the native module-build test', default: 'the default image\'s headers' },
+  { name: 'KTEST_KCC', scope: 'tests', meaning: 'compiler for the native module-build test (with KTEST_KDIR)', default: 'gcc-12' },
+  { name: 'GITHUB_STEP_SUMMARY', scope: 'ci', meaning: 'file the GitHub job summary (kernel-by-scenario table) is appended to; set by GitHub Actions' },
 ] as const satisfies readonly EnvVarSpec[];
 
 export type EnvVarName = (typeof ENV_VARS)[number]['name'];

@@ -8,21 +8,22 @@ import { projectRoot } from '../../../rig/core/paths.ts';
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'fixtures' ? [] : files(path);
-    return /\.(ts|c|sh)$|^init$|^run$/.test(e.name) ? [path] : [];
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : files(path);
+    return /\.(ts|js|c|yml)$|^init$|^run$/.test(e.name) ? [path] : [];
   });
 }
 
-t.test('every KTEST_* variable named in rig/, guest/, test/ and .ci/ is in the table', async (t) => {
+/** Variables of the system, not settings of the rig. */
+const SYSTEM = new Set(['PATH', 'HOME']);
+
+t.test('every environment variable read in rig/, guest/, bin/, test/, .ci/ and .github/ is in the table', async (t) => {
   const known = new Set<string>(ENV_VARS.map((v) => v.name));
-  const sources = ['rig', 'guest', 'test', '.ci'].flatMap((d) => files(join(projectRoot, d)));
-  const named = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\b(KTEST_[A-Z0-9_]*[A-Z0-9])\b/g)].map((m) => m[1]!)));
-  const notVars = new Set(['KTEST_NETLINK_PROTO', 'KTEST_MSG_HELLO', 'KTEST_MSG_ECHO', 'KTEST_MSG_SILENT', 'KTEST_MAX_PAYLOAD']);
-  for (const name of named) {
-    if (notVars.has(name) || !/^KTEST_(RIG_|FUZZ|KDIR)/.test(name)) continue;
-    t.ok(known.has(name), `${name} is in ENV_VARS`);
-  }
-  t.ok(named.has('KTEST_RIG_ACCEL'), 'the scan finds the variables the rig reads');
+  const sources = ['rig', 'guest', 'bin', 'test', '.ci', '.github'].flatMap((d) => files(join(projectRoot, d)));
+  const read = /(?:process\.)?\benv(?:\.|\[')([A-Z][A-Z0-9_]+)|\benv(?:Choice|Flag|String)\('([A-Z0-9_]+)'|\$\{?(KTEST_[A-Z0-9_]+)/g;
+  const named = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(read)].map((m) => (m[1] ?? m[2] ?? m[3])!)));
+  for (const name of named) if (!SYSTEM.has(name)) t.ok(known.has(name), `${name} is in ENV_VARS (rig/core/env.ts)`);
+  for (const name of ['KTEST_RIG_ACCEL', 'KTEST_RIG_CACHE', 'CI', 'UPDATE_GOLDEN']) t.ok(named.has(name), `the scan finds ${name}`);
+  for (const v of ENV_VARS) t.ok(named.has(v.name), `${v.name} is read somewhere (no stale row)`);
 });
 
 t.test('enumerated values: unset is undefined, a misspelt value is a usage error naming the allowed ones', async (t) => {
