@@ -85,6 +85,9 @@ t.test('exec', async (t) => {
   fails(t, ['exec', '--kernel', 'all', '--', 'ls'], /one image/);
   fails(t, ['exec', '--kernel', 'a,b', '--', 'ls'], /one image/);
   fails(t, ['exec', '--only', 'x', '--', 'ls'], /unknown option '--only' for 'rig exec'/);
+  const logs = parseCli(['exec', '--logs', 'out', '--', 'ls']);
+  t.equal(logs.command === 'exec' && logs.args.logs, 'out');
+  fails(t, ['exec', '--logs', '', '--', 'ls'], /--logs needs a non-empty path/);
 });
 
 t.test('doctor, images, help', async (t) => {
