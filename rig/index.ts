@@ -3,3 +3,5 @@
 /// <reference types="node" />
 export type { Scenario, ScenarioContext, ModuleControl, ModuleParams } from './scenario/api.ts';
 export type { ClientCall, ClientReply, ClientResult, ExecOptions, ExecResult, KernelReport, StackFrame } from './core/types.ts';
+export { defineConfig } from './project/config.ts';
+export type { ProjectConfig, AllowedReport, GuestProgram, GuestProgramSources, GuestProgramFile } from './project/config.ts';

@@ -6,6 +6,8 @@ import { prepareKernel } from '../kernels/fetch.ts';
 import { buildModule, buildGuestPrograms } from './module.ts';
 import { busyboxFor } from '../platform/arch.ts';
 import { buildInitramfs } from './initramfs.ts';
+import { guestProgramFiles } from './programs.ts';
+import type { ProgramSpec } from '../project/load.ts';
 import { parseUapiConstants } from '../scenario/api.ts';
 import { projectRoot } from '../core/paths.ts';
 import { GUEST_MODULE_DIR } from '../scenario/backends/guest.ts';
@@ -28,6 +30,10 @@ export interface ArtifactOptions {
   readonly kmodDir: string;
   readonly workDir: string;
   readonly cacheDir?: string;
+  /** Extra make arguments for the module (project file). */
+  readonly makeArgs?: readonly string[];
+  /** The project's guest programs, on PATH in the guest. */
+  readonly programs?: readonly ProgramSpec[];
   readonly onEvent: EventSink;
 }
 
@@ -36,10 +42,11 @@ export const DEFAULT_KMOD_DIR = join(projectRoot, 'kmod');
 export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
   if (!existsSync(o.kmodDir)) throw new UsageError(`module directory ${o.kmodDir} does not exist`, { hint: 'pass --kmod DIR with a Kbuild or Makefile' });
   const kernel = await prepareKernel(o.image, { cacheDir: o.cacheDir, onEvent: o.onEvent });
-  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), makeArgs: o.makeArgs, onEvent: o.onEvent });
   const module = pickModule(modules, o.kmodDir);
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'build', message: `building guest programs for ${o.image.arch}` });
   const programs = await buildGuestPrograms({ arch: o.image.arch, outDir: join(o.workDir, 'guest') });
+  const userPrograms = await guestProgramFiles(o.programs ?? [], { arch: o.image.arch, outDir: join(o.workDir, 'programs'), cacheDir: o.cacheDir });
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'initramfs', message: 'packing the initramfs' });
   const busybox = await busyboxFor(o.image.arch, { cacheDir: o.cacheDir, onEvent: o.onEvent });
   // Kernel modules the image needs before the agent (arm64: virtio_console) keep their path under
@@ -51,6 +58,7 @@ export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
     guestModules,
     files: [
       { path: '/bin/nlclient', source: programs.nlclient, mode: 0o755 },
+      ...userPrograms,
       ...modules.map((m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: m.koPath })),
       ...guestModules.map((rel) => ({ path: `/lib/modules/${o.image.release}/${rel}`, source: kernelModule(kernel, rel) })),
     ],

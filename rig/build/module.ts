@@ -29,6 +29,8 @@ export interface BuildModuleOptions {
   readonly runner?: BuildRunner;
   /** Cache root for build roots (default cacheRoot()). */
   readonly cacheDir?: string;
+  /** Extra make arguments from the project file (EXTRA_CFLAGS=..., CONFIG_FOO=y). */
+  readonly makeArgs?: readonly string[];
 }
 
 const FIRST_ERROR_PATTERNS: readonly RegExp[] = [
@@ -85,12 +87,12 @@ export function debugPrefixFlags(moduleDir: string, headersDir: string): string[
 }
 
 /** make's argv for an out-of-tree module build. Pure. */
-export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number): string[] {
+export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number, extra: readonly string[] = []): string[] {
   const kcflags = ['-g', ...debugPrefixFlags(moduleDir, headersDir)].join(' ');
   const argv = ['make', '-C', headersDir, `M=${moduleDir}`, `-j${jobs}`, `CC=${toolchain.crossCompile ?? ''}${toolchain.cc}`, `KCFLAGS=${kcflags}`];
   if (arch === 'arm64') argv.push('ARCH=arm64');
   if (toolchain.crossCompile) argv.push(`CROSS_COMPILE=${toolchain.crossCompile}`);
-  argv.push('modules');
+  argv.push(...extra, 'modules');
   return argv;
 }
 
@@ -134,7 +136,7 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   await rm(outDir, { recursive: true, force: true });
   await cp(sourceDir, outDir, { recursive: true, dereference: true });
   // The same sources for the same kernel and toolchain built before: reuse those .ko files.
-  const key = await moduleBuildKey(outDir, kernel);
+  const key = await moduleBuildKey(outDir, kernel, opts.makeArgs);
   const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
   if (!opts.runner && existsSync(join(cached, MODULE_MARKER))) {
     emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
@@ -144,7 +146,7 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   }
   emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   const tc = kernel.image.toolchain;
-  const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism());
+  const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism(), opts.makeArgs);
   const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
   const r = await runner(argv, { cwd: outDir, binds: [kernelRootOf(kernel.headersDir) || kernel.headersDir, outDir] });
   const log = `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}`;
@@ -174,9 +176,10 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
 
 const MODULE_MARKER = 'built.json';
 
-/** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins and the toolchain. */
-export async function moduleBuildKey(dir: string, kernel: PreparedKernel): Promise<string> {
-  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2]));
+/** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins, the toolchain and extra make arguments. */
+export async function moduleBuildKey(dir: string, kernel: PreparedKernel, makeArgs: readonly string[] = []): Promise<string> {
+  const extra = makeArgs.length > 0 ? [makeArgs] : [];
+  const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2, ...extra]));
   const walk = async (d: string): Promise<void> => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);
@@ -212,10 +215,10 @@ export const X86_64_UAPI_LINKS: Readonly<Record<string, string>> = {
 };
 
 /** Compiler argv for a static guest program (without sources and -o). Pure. */
-export function guestCompilerArgv(arch: Arch, includes: readonly string[], uapiDir: string): string[] {
+export function guestCompilerArgv(arch: Arch, includes: readonly string[], uapiDir: string, cflags: readonly string[] = []): string[] {
   const inc = includes.map((d) => `-I${d}`);
-  if (arch === 'x86_64') return ['musl-gcc', '-static', '-Os', '-s', `-I${uapiDir}`, ...inc];
-  return ['aarch64-linux-gnu-gcc', '-static', '-Os', '-s', ...inc];
+  if (arch === 'x86_64') return ['musl-gcc', '-static', '-Os', '-s', `-I${uapiDir}`, ...inc, ...cflags];
+  return ['aarch64-linux-gnu-gcc', '-static', '-Os', '-s', ...inc, ...cflags];
 }
 
 async function expandSources(root: string, patterns: readonly string[]): Promise<string[]> {
@@ -264,8 +267,15 @@ export interface GuestBuildOptions {
   readonly programs?: Readonly<Record<GuestProgram, { readonly sources: readonly string[]; readonly includes: readonly string[] }>>;
 }
 
+/** A guest program's sources and include dirs (relative to the source root; *.c globs allowed) and extra flags. */
+export interface GuestProgramSpec {
+  readonly sources: readonly string[];
+  readonly includes: readonly string[];
+  readonly cflags?: readonly string[];
+}
+
 /** Compile one static guest program, cached by a hash of its sources, headers and flags. */
-async function buildGuestProgram(name: string, spec: { readonly sources: readonly string[]; readonly includes: readonly string[] }, o: GuestBuildOptions): Promise<string> {
+export async function buildGuestProgram(name: string, spec: GuestProgramSpec, o: GuestBuildOptions): Promise<string> {
   const root = o.sourceRoot ?? projectRoot;
   const cacheDir = o.cacheDir ?? cacheRoot();
   const sources = await expandSources(root, spec.sources);
@@ -275,7 +285,7 @@ async function buildGuestProgram(name: string, spec: { readonly sources: readonl
   }
   const includes = spec.includes.map((d) => join(root, d));
   const uapi = o.arch === 'x86_64' ? await ensureUapiDir(cacheDir) : '';
-  const argv = guestCompilerArgv(o.arch, includes, uapi);
+  const argv = guestCompilerArgv(o.arch, includes, uapi, spec.cflags);
   const h = createHash('sha256').update(`${name}\n${argv.join(' ')}\n`);
   for (const f of [...sources, ...(await headersOf(includes))]) h.update(`${relative(root, f)}\n`).update(await readFile(f));
   const cached = join(cacheDir, 'guest-programs', `${o.arch}-${h.digest('hex').slice(0, 16)}`, name);
@@ -295,7 +305,8 @@ async function buildGuestProgram(name: string, spec: { readonly sources: readonl
     const log = `$ ${full.join(' ')}\n${String(r.stdout)}\n${String(r.stderr)}`;
     if (r.exitCode !== 0) {
       await rm(tmp, { force: true });
-      throw new BuildError(`guest program ${name} (${o.arch}) did not compile`, firstCompilerError(String(r.stderr)), log);
+      const first = firstCompilerError(String(r.stderr))?.replaceAll(`${root}/`, '');
+      throw new BuildError(`guest program ${name} (${o.arch}) did not compile`, first, log, { hint: 'fix the first error; --verbose prints the whole compiler log' });
     }
     await rename(tmp, cached);
   }

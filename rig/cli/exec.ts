@@ -9,6 +9,8 @@ import { guestOptionsFor } from '../run/image.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
 import type { Accel, BuiltModule, ImageSpec, KernelReport } from '../core/types.ts';
+import type { ProgramSpec } from '../project/load.ts';
+import type { ModuleParams } from '../scenario/api.ts';
 
 export interface ExecCommandOptions {
   readonly image: ImageSpec;
@@ -20,6 +22,10 @@ export interface ExecCommandOptions {
   readonly cacheDir?: string;
   readonly accel?: Accel;
   readonly timeoutMs?: number;
+  /** From the project file: make arguments, guest programs, parameters of the load. */
+  readonly makeArgs?: readonly string[];
+  readonly programs?: readonly ProgramSpec[];
+  readonly moduleParams?: ModuleParams;
   readonly onEvent: EventSink;
 }
 
@@ -61,7 +67,7 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
   try {
     await backend.markKernelLog(marker);
     if (o.load) {
-      const loaded = await backend.loadModule();
+      const loaded = await backend.loadModule(o.moduleParams);
       if (loaded.exitCode !== 0) {
         const kernelLog = await backend.kernelLog(marker);
         return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog, reports: await moduleReports(kernelLog, module), problem: `loading ${module.name} failed (${describeExec(loaded)})` };

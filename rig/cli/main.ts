@@ -27,6 +27,10 @@ import { formatJunit, writeJunitReport } from '../report/junit.ts';
 import { rigVersion } from '../core/version.ts';
 import { writeFileSync } from 'node:fs';
 import { BuildError, ExitCode, SignalExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
+import { findProjectFile, loadProject, type Project } from '../project/load.ts';
+import { mergeSettings } from '../project/merge.ts';
+import { patternText } from '../project/config.ts';
+import { unusedAllowed } from '../detect/allowed.ts';
 import type { EventSink } from '../core/events.ts';
 import type { ImageSpec, RunSummary } from '../core/types.ts';
 
@@ -52,8 +56,7 @@ export function planRun(images: readonly ImageSpec[], scenarios: readonly Scenar
     .filter((p) => p.scenarios.length > 0);
 }
 
-function selectedImages(args: RunArgs): ImageSpec[] {
-  const k = args.kernels;
+function selectedImages(k: RunArgs['kernels']): ImageSpec[] {
   return resolveImages(k.kind === 'default' ? DEFAULT_IMAGE_ID : k.kind === 'all' ? 'all' : k.ids.join(','));
 }
 
@@ -69,11 +72,31 @@ export function formatList(plan: ReturnType<typeof planRun>, hostScenarios?: rea
   return lines.map((l) => `${l}\n`).join('');
 }
 
+/** The project file in effect (--config FILE, or ./ktest-rig.config.ts), loaded and checked. */
+async function project(config: string | undefined): Promise<Project | undefined> {
+  const file = findProjectFile(config);
+  return file ? loadProject(file) : undefined;
+}
+
+/** Scenarios of several files, names unique across them. */
+async function loadScenarioFiles(files: readonly string[]): Promise<Scenario[]> {
+  const all: Scenario[] = [];
+  for (const file of files) {
+    for (const s of await loadScenarioFile(file)) {
+      if (all.some((x) => x.name === s.name)) throw new UsageError(`${file}: scenario "${s.name}" is also in another scenario file`);
+      all.push(s);
+    }
+  }
+  return all;
+}
+
 async function run(args: RunArgs, stdout: Out): Promise<number> {
-  const kmodDir = resolve(args.kmod ?? DEFAULT_KMOD_DIR);
-  const all = args.scenarios ? await loadScenarioFile(args.scenarios) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
+  const settings = mergeSettings(args, await project(args.config), DEFAULT_KMOD_DIR);
+  const { kmodDir } = settings;
+  if (settings.scenarioFiles?.length === 0) throw new UsageError(`the project file lists no scenarios: add scenarios: ['scenarios.ts'] (the built-in ktest scenarios test the ktest module only), or pass --scenarios FILE`);
+  const all = settings.scenarioFiles ? await loadScenarioFiles(settings.scenarioFiles) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
   const scenarios = selectScenarios(all, args.only, filterText(args.only));
-  const images = args.target === 'host' ? [] : selectedImages(args);
+  const images = args.target === 'host' ? [] : selectedImages(settings.kernels);
   const plan = planRun(images, scenarios, args);
   if (args.list) {
     stdout.write(formatList(plan, args.target === 'host' ? scenarios : undefined));
@@ -95,12 +118,16 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   onInterrupt.add(writePartial);
   try {
     if (args.target === 'host') {
-      summaries = [await runOnHost({ kmodDir, scenarios, workDir: work.name, onEvent: reporter.sink })];
+      summaries = [await runOnHost({ kmodDir, scenarios, workDir: work.name, makeArgs: settings.makeArgs, moduleParams: settings.moduleParams, allowedReports: settings.allowedReports, onEvent: reporter.sink })];
     } else {
       await ensureTools(needsForImages(plan.map((p) => p.image)), { onEvent: reporter.sink });
       summaries = await runRig({
         plan,
         kmodDir,
+        makeArgs: settings.makeArgs,
+        programs: settings.programs,
+        moduleParams: settings.moduleParams,
+        allowedReports: settings.allowedReports,
         jobs: args.jobs,
         snapshot: args.snapshot,
         debug: args.debug,
@@ -109,6 +136,9 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         onEvent: reporter.sink,
       });
     }
+    // Stale entries get noticed: an allowed pattern no scenario of the whole run needed.
+    for (const a of unusedAllowed(settings.allowedReports, summaries))
+      reporter.sink({ type: 'log', level: 'warn', message: `allowed report ${patternText(a)} (${a.reason}) matched no kernel report in this run` });
     reporter.finish();
   } catch (error) {
     reporter.finish(error);
@@ -139,13 +169,15 @@ async function keepConsole(dir: string, imageId: string, text: string): Promise<
 }
 
 async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
-  const [image] = resolveImages(args.kernel ?? DEFAULT_IMAGE_ID);
+  const settings = mergeSettings({ kmod: args.kmod, kernels: { kind: 'default' } }, await project(args.config), DEFAULT_KMOD_DIR);
+  const first = settings.kernels.kind === 'ids' ? settings.kernels.ids[0] : undefined;
+  const [image] = resolveImages(args.kernel ?? first ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
   const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
   await ensureTools(needsForImages([image!]), { onEvent });
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
-    const r = await execCommand({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, onEvent });
+    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, onEvent });
     reporter.finish();
     stdout.write(r.stdout);
     stderr.write(r.stderr);

@@ -45,6 +45,7 @@ export const OPTIONS = [
   { name: 'list', type: 'boolean', commands: ['run'], help: 'print the image and name of every scenario the run would execute (after --only and --shard), then exit' },
   { name: 'kernel', short: 'k', type: 'string', multiple: true, arg: 'ID', commands: ['run'], default: DEFAULT_IMAGE_ID, help: 'images to run on: one id, a comma-separated list (repeatable), or "all" (see: rig images)' },
   { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
+  { name: 'config', type: 'string', arg: 'FILE', commands: ['run', 'exec'], default: './ktest-rig.config.ts if present', help: 'the project file (module, make arguments, parameters, scenarios, guest programs, images, allowed reports); the options below override it' },
   { name: 'kmod', type: 'string', arg: 'DIR', commands: ['run', 'exec'], default: 'kmod/', help: 'directory of the module under test (a Kbuild or Makefile); copied, never written to' },
   { name: 'scenarios', type: 'string', arg: 'FILE', commands: ['run'], default: 'rig/scenario/ktest.ts', help: 'a TypeScript file whose default export is an array of scenarios' },
   { name: 'only', type: 'string', arg: 'PATTERN', commands: ['run'], help: 'run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression' },
@@ -82,6 +83,8 @@ export interface Shard {
 }
 
 export interface RunArgs {
+  /** The project file given with --config (else ./ktest-rig.config.ts is looked for). */
+  readonly config?: string;
   readonly kernels: KernelSelection;
   readonly kmod?: string;
   /** A TypeScript module whose default export lists the scenarios (default: rig/scenario/ktest.ts). */
@@ -102,6 +105,7 @@ export interface RunArgs {
 }
 
 export interface ExecArgs {
+  readonly config?: string;
   /** undefined: the default image. */
   readonly kernel?: string;
   readonly kmod?: string;
@@ -216,7 +220,7 @@ function parseRun(args: readonly string[]): CliCommand {
   if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig run'`, 'run');
   const target = p.string('target') ?? 'guest';
   if (target !== 'guest' && target !== 'host') throw usage(`--target '${target}' must be guest or host`, 'run');
-  for (const name of ['kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
+  for (const name of ['config', 'kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
     if (p.string(name) === '') throw usage(`--${name} needs a non-empty path`, 'run');
   }
   const str = (name: OptionOf<'run'>) => p.string(name);
@@ -230,6 +234,7 @@ function parseRun(args: readonly string[]): CliCommand {
     snapshot: !p.flag('no-snapshot'),
     debug: !p.flag('no-debug'),
     list: p.flag('list'),
+    ...(str('config') !== undefined && { config: str('config') }),
     ...(str('kmod') !== undefined && { kmod: str('kmod') }),
     ...(str('scenarios') !== undefined && { scenarios: str('scenarios') }),
     ...(only !== undefined && { only: parseFilter(only) }),
@@ -263,6 +268,8 @@ function parseExec(args: readonly string[]): CliCommand {
     timeoutMs = Math.round(seconds * 1000);
   }
   const kmod = p.string('kmod');
+  const config = p.string('config');
+  if (config === '') throw usage('--config needs a non-empty path', 'exec');
   const logs = p.string('logs');
   if (logs === '') throw usage('--logs needs a non-empty path', 'exec');
   const exec: ExecArgs = {
@@ -271,6 +278,7 @@ function parseExec(args: readonly string[]): CliCommand {
     verbose: p.flag('verbose'),
     command: p.positionals,
     ...(kernel !== undefined && { kernel }),
+    ...(config !== undefined && { config }),
     ...(kmod !== undefined && { kmod }),
     ...(logs !== undefined && { logs }),
   };

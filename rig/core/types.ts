@@ -198,12 +198,23 @@ export interface ScenarioFailure {
   readonly at?: string;
 }
 
+/** A kernel report the project file allows: shown in every report format, not failing the scenario. */
+export interface AllowedReportMatch {
+  readonly title: string;
+  readonly kind: string;
+  /** The allowing pattern as written in the project file ("substring" or /regex/). */
+  readonly pattern: string;
+  readonly reason: string;
+}
+
 export interface ScenarioResult {
   readonly image: string;
   readonly name: string;
   readonly status: ScenarioStatus;
   readonly durationMs: number;
   readonly failure?: ScenarioFailure;
+  /** Kernel reports during the scenario that the project file allows. */
+  readonly allowed?: readonly AllowedReportMatch[];
 }
 
 export interface RunSummary {

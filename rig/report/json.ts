@@ -1,7 +1,7 @@
 // JSON report: one shape whatever the number of images, versioned ({schemaVersion, tool, startedAt,
 // runs: [...], totals}); README's "Reports" section describes every field. Pure + atomic write.
 import { writeFileSync, renameSync } from 'node:fs';
-import type { ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from '../core/types.ts';
+import type { AllowedReportMatch, ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from '../core/types.ts';
 import { writeFileAtomic } from './write.ts';
 
 /** Bumped when a field changes meaning or goes away (adding a field keeps the version). */
@@ -12,6 +12,8 @@ export interface JsonScenario {
   readonly status: ScenarioStatus;
   readonly durationMs: number;
   readonly failure?: ScenarioFailure;
+  /** Kernel reports the project file allows (title, kind, pattern, reason); they did not fail the scenario. */
+  readonly allowed?: readonly AllowedReportMatch[];
 }
 
 export interface JsonRun {
@@ -58,7 +60,7 @@ export function jsonRun(s: RunSummary): JsonRun {
     kernel: s.kernel,
     arch: s.arch,
     accel: s.accel,
-    scenarios: s.scenarios.map((r) => ({ name: r.name, status: r.status, durationMs: r.durationMs, ...(r.failure && { failure: r.failure }) })),
+    scenarios: s.scenarios.map((r) => ({ name: r.name, status: r.status, durationMs: r.durationMs, ...(r.failure && { failure: r.failure }), ...(r.allowed?.length && { allowed: r.allowed }) })),
     passed: s.passed,
     failed: s.failed,
     skipped: s.scenarios.filter((r) => r.status === 'skip').length,

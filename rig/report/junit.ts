@@ -2,6 +2,7 @@
 import type { RunSummary, ScenarioResult } from '../core/types.ts';
 import { cleanText, consoleTail, failureText, reportTitles } from './details.ts';
 import { writeFileAtomic } from './write.ts';
+import { allowedLine } from '../detect/allowed.ts';
 
 /** Escapes text for XML content or attributes; control characters are removed. */
 export function xmlEscape(text: string, attribute = false): string {
@@ -27,14 +28,18 @@ const isFailure = (r: ScenarioResult): boolean => r.status === 'fail' && !isErro
 
 function testcase(classname: string, r: ScenarioResult): string {
   const open = `    <testcase${attr('name', r.name)}${attr('classname', classname)}${attr('time', seconds(r.durationMs))}`;
-  if (r.status === 'pass') return `${open}/>`;
+  // Allowed kernel reports: a line each in the test case's output (the schema has no per-case properties).
+  const allowed = (r.allowed ?? []).map(allowedLine).join('\n');
+  if (r.status === 'pass' && !allowed) return `${open}/>`;
+  if (r.status === 'pass') return [`${open}>`, `      <system-out>${xmlEscape(allowed)}</system-out>`, '    </testcase>'].join('\n');
   if (r.status === 'skip') return `${open}>\n      <skipped${r.failure ? attr('message', r.failure.message) : ''}/>\n    </testcase>`;
   const f = r.failure ?? { message: 'failed', kind: 'error' as const };
   const titles = reportTitles(f);
   const message = titles.length > 0 ? `${f.message} (${titles.join('; ')})` : f.message;
   const element = isError(r) ? 'error' : 'failure';
   const lines = [`${open}>`, `      <${element}${attr('message', message)}${attr('type', f.kind)}>${xmlEscape(failureText(f))}</${element}>`];
-  if (f.consoleTail) lines.push(`      <system-out>${xmlEscape(consoleTail(f.consoleTail))}</system-out>`);
+  const out = [allowed, f.consoleTail ? consoleTail(f.consoleTail) : ''].filter(Boolean).join('\n\n');
+  if (out) lines.push(`      <system-out>${xmlEscape(out)}</system-out>`);
   return [...lines, '    </testcase>'].join('\n');
 }
 

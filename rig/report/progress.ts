@@ -5,6 +5,7 @@ import type { RunSummary } from '../core/types.ts';
 import { TAP_HEADER, tapBailOut, tapPlan, tapResult, tapSubtest } from './tap.ts';
 import { summaryTable } from './table.ts';
 import { cleanText } from './details.ts';
+import { allowedLine } from '../detect/allowed.ts';
 
 /** The part of a stream the reporter uses (process.stdout/stderr fit). */
 export interface TextStream {
@@ -153,6 +154,7 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
       }
       case 'scenario-end':
         if (!several) print(out, tapResult(++points, e.result));
+        for (const a of e.result.allowed ?? []) print(err, `[${e.result.image}] ${e.result.name}: ${allowedLine(a)}\n`);
         return;
       case 'run-end':
         runs.push(e.summary);

@@ -1,5 +1,5 @@
 // TAP 14 for runs: one test point per scenario with a YAML block on failure, subtests per image. Pure.
-import type { ImageError, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { AllowedReportMatch, ImageError, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 import { cleanText, consoleTail, formatFrame } from './details.ts';
 
 export const TAP_HEADER = 'TAP version 14';
@@ -49,13 +49,22 @@ const pad = (lines: string[], indent: number): string[] => lines.map((l) => (l =
 /** node-tap's duration comment ("# time=12.345ms"), which tap-parser reads into the point's time. */
 const time = (ms: number): string => ` # time=${ms.toFixed(3).replace(/\.?0+$/, '')}ms`;
 
-/** One test point, with its YAML block when it failed; `indent` is 4 per subtest level. */
+/** YAML lines of the kernel reports the project file allowed (a passing test point carries them too). */
+export function allowedYaml(allowed: readonly AllowedReportMatch[]): string[] {
+  if (allowed.length === 0) return [];
+  return ['allowed_reports:', ...allowed.flatMap((a) => [`  - title: ${scalar(a.title)}`, `    kind: ${a.kind}`, `    pattern: ${scalar(a.pattern)}`, `    reason: ${scalar(a.reason)}`])];
+}
+
+/** One test point, with its YAML block when it failed or had allowed reports; `indent` is 4 per subtest level. */
 export function tapResult(n: number, result: ScenarioResult, indent = 0): string {
   const ok = result.status === 'fail' ? 'not ok' : 'ok';
   const directive = result.status === 'skip' ? ` # SKIP${result.failure ? ` ${description(result.failure.message)}` : ''}` : time(result.durationMs);
   const lines = [`${ok} ${n} - ${description(result.name)}${directive}`];
+  const allowed = allowedYaml(result.allowed ?? []);
   if (result.status === 'fail' && result.failure) {
-    lines.push('  ---', ...failureYaml(result.failure, result.durationMs).map((l) => `  ${l}`), '  ...');
+    lines.push('  ---', ...[...failureYaml(result.failure, result.durationMs), ...allowed].map((l) => `  ${l}`), '  ...');
+  } else if (allowed.length > 0) {
+    lines.push('  ---', ...allowed.map((l) => `  ${l}`), '  ...');
   }
   return pad(lines, indent).join('\n') + '\n';
 }

@@ -8,7 +8,8 @@ import { buildModule } from '../build/module.ts';
 import { readUapi } from '../build/artifacts.ts';
 import { runScenarioOn, runSequence, scenarioResult, summarize } from './image.ts';
 import { UsageError } from '../core/errors.ts';
-import type { Scenario } from '../scenario/api.ts';
+import type { ModuleParams, Scenario } from '../scenario/api.ts';
+import type { AllowedReport } from '../project/config.ts';
 import type { EventSink } from '../core/events.ts';
 import type { ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from '../core/types.ts';
 
@@ -16,6 +17,10 @@ export interface HostRunOptions {
   readonly kmodDir: string;
   readonly scenarios: readonly Scenario[];
   readonly workDir: string;
+  /** From the project file (guest programs need a guest: the host target has none). */
+  readonly makeArgs?: readonly string[];
+  readonly moduleParams?: ModuleParams;
+  readonly allowedReports?: readonly AllowedReport[];
   readonly onEvent: EventSink;
 }
 
@@ -71,7 +76,7 @@ export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<R
   const early = hostRefusal(f);
   if (early) throw new UsageError(`--target host: ${early}`);
   const kernel = hostKernel(f);
-  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), onEvent: o.onEvent });
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), makeArgs: o.makeArgs, onEvent: o.onEvent });
   const module = modules.find((m) => m.name === 'ktest') ?? modules[0]!;
   const refusal = hostRefusal({ ...f, loaded: (await hostFacts()).loaded }, module.name);
   if (refusal) throw new UsageError(`--target host: ${refusal}`);
@@ -83,10 +88,10 @@ export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<R
   try {
     results = await runSequence('host', scenarios, o.onEvent, async (scenario) => {
       const started = Date.now();
-      const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent });
+      const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent, moduleParams: o.moduleParams, allowedReports: o.allowedReports });
       // No snapshot on the host: each scenario leaves the module unloaded for the next.
       if (await isLoadedOnHost(module.name)) await backend.unloadModule();
-      return scenarioResult('host', scenario.name, started, outcome.failure);
+      return scenarioResult('host', scenario.name, started, outcome.failure, outcome.allowed);
     });
   } finally {
     if (await isLoadedOnHost(module.name)) await backend.unloadModule();

@@ -12,9 +12,13 @@ import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type Scenario } from 
 import { guestCmdline, SLAB_VALIDATE_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
 import { pool } from '../core/pool.ts';
+import { splitAllowed } from '../detect/allowed.ts';
+import type { AllowedReport } from '../project/config.ts';
+import type { ProgramSpec } from '../project/load.ts';
+import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { Accel, AllowedReportMatch, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 
 export interface ImageRunOptions {
   readonly image: ImageSpec;
@@ -31,6 +35,11 @@ export interface ImageRunOptions {
   readonly accel?: Accel;
   /** Guests of this image running scenarios at once (default 1). */
   readonly lanes?: number;
+  /** From the project file: extra make arguments, guest programs, default module parameters, allowed reports. */
+  readonly makeArgs?: readonly string[];
+  readonly programs?: readonly ProgramSpec[];
+  readonly moduleParams?: ModuleParams;
+  readonly allowedReports?: readonly AllowedReport[];
   readonly onEvent: EventSink;
 }
 
@@ -38,7 +47,7 @@ export interface ImageRunOptions {
 export const DEFAULT_PROTO = 30;
 
 export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
-  const art = await prepareArtifacts({ image: o.image, kmodDir: o.kmodDir, workDir: o.workDir, cacheDir: o.cacheDir, onEvent: o.onEvent });
+  const art = await prepareArtifacts({ image: o.image, kmodDir: o.kmodDir, workDir: o.workDir, cacheDir: o.cacheDir, makeArgs: o.makeArgs, programs: o.programs, onEvent: o.onEvent });
   const { accel, reason } = o.accel ? { accel: o.accel, reason: 'forced' } : await probeAccel();
   o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
   const guestOptions = guestOptionsFor(o, art, accel);
@@ -87,8 +96,8 @@ export async function runSequence(
   });
 }
 
-export function scenarioResult(image: string, name: string, started: number, failure: ScenarioFailure | undefined): ScenarioResult {
-  return { image, name, status: failure ? 'fail' : 'pass', durationMs: Date.now() - started, ...(failure ? { failure } : {}) };
+export function scenarioResult(image: string, name: string, started: number, failure: ScenarioFailure | undefined, allowed: readonly AllowedReportMatch[] = []): ScenarioResult {
+  return { image, name, status: failure ? 'fail' : 'pass', durationMs: Date.now() - started, ...(failure ? { failure } : {}), ...(allowed.length > 0 && { allowed }) };
 }
 
 export function summarize(head: Omit<RunSummary, 'scenarios' | 'passed' | 'failed'>, results: readonly ScenarioResult[]): RunSummary {
@@ -123,7 +132,7 @@ async function runOne(
   scenario: Scenario,
 ): Promise<ScenarioResult> {
   const started = Date.now();
-  const finish = (failure?: ScenarioFailure): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure);
+  const finish = (failure?: ScenarioFailure, allowed?: readonly AllowedReportMatch[]): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure, allowed);
   let guest: Guest;
   try {
     guest = await startGuest(guestOptions, snapshotFile);
@@ -134,7 +143,7 @@ async function runOne(
   try {
     const outcome = await runInGuest(o, art, guest, scenario);
     await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
-    return finish(outcome.failure);
+    return finish(outcome.failure, outcome.allowed);
   } finally {
     await guest.close();
   }
@@ -142,12 +151,14 @@ async function runOne(
 
 export interface Outcome {
   readonly failure?: ScenarioFailure;
+  /** Reports the project file allows (they did not fail the scenario). */
+  readonly allowed: readonly AllowedReportMatch[];
   readonly console: string;
   readonly dmesg: string;
 }
 
 /** Run one scenario in a ready guest, then read the kernel log and judge it. */
-export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image' | 'moduleParams' | 'allowedReports'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
   // With debugging on, the kmalloc slabs are validated in the same guest command that reads the log.
   const backend = new GuestBackend(guest, art.module.name, o.debug ? SLAB_VALIDATE_SCRIPT : undefined);
@@ -155,6 +166,8 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 
     module: art.module,
     uapi: art.uapi,
     onEvent: o.onEvent,
+    moduleParams: o.moduleParams,
+    allowedReports: o.allowedReports,
     consoleSince: () => guest.console.since(mark),
     consoleTail: () => guest.console.tail(8192),
   });
@@ -164,6 +177,10 @@ export interface JudgeOptions {
   readonly module: BuiltModule;
   readonly uapi: Readonly<Record<string, number>>;
   readonly onEvent: EventSink;
+  /** Parameters of every module load (project file); the scenario's own params override them. */
+  readonly moduleParams?: ModuleParams;
+  /** Reports that do not fail the scenario (project file). */
+  readonly allowedReports?: readonly AllowedReport[];
   /** The kernel console since the scenario began (guests; the host has none). */
   readonly consoleSince?: () => string;
   readonly consoleTail?: () => string;
@@ -180,7 +197,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   try {
     await backend.markKernelLog(marker);
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
-    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log);
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams);
     if (failure?.kind !== 'hang') {
       dmesg = await backend.kernelLog(marker);
     }
@@ -190,9 +207,11 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   }
   const consoleText = o.consoleSince?.() ?? '';
   // A live kernel's dmesg is complete; a dead guest left only its console.
-  const reports = await findModuleReports(dmesg || consoleText, o.module);
+  const found = await findModuleReports(dmesg || consoleText, o.module);
+  const { allowed, reports } = splitAllowed(found, o.allowedReports ?? []);
+  for (const a of allowed) o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: allowed kernel report ${a.title}` });
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
-  return { failure, console: consoleText, dmesg };
+  return { failure, allowed, console: consoleText, dmesg };
 }
 
 async function runScenarioBody(
@@ -201,8 +220,9 @@ async function runScenarioBody(
   marker: string,
   uapi: Readonly<Record<string, number>>,
   log: (m: string) => void,
+  moduleParams?: ModuleParams,
 ): Promise<ScenarioFailure | undefined> {
-  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log });
+  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log, moduleParams });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const body = (async () => {
     if (scenario.load !== false) await t.module.load(scenario.params);

@@ -11,6 +11,8 @@ export interface ContextOptions {
   readonly proto: number;
   readonly uapi: Readonly<Record<string, number>>;
   readonly log: (message: string) => void;
+  /** Parameters of every load (project file); those given to load() override them one by one. */
+  readonly moduleParams?: ModuleParams;
 }
 
 /** Text after the last line containing `marker` (the whole text when the marker is absent). */
@@ -39,8 +41,9 @@ export function handled<T>(p: Promise<T>): Promise<T> {
 
 export function makeContext(o: ContextOptions): ScenarioContext {
   const backend = guardedBackend(o.backend);
+  const withDefaults = (params?: ModuleParams): ModuleParams | undefined => (o.moduleParams ? { ...o.moduleParams, ...params } : params);
   const load = async (params?: ModuleParams): Promise<void> => {
-    const r = await backend.loadModule(params);
+    const r = await backend.loadModule(withDefaults(params));
     if (r.exitCode !== 0) throw new AssertionFailed(`loading ${backend.moduleName} failed (${describeExec(r)})`);
   };
   return {
@@ -50,7 +53,7 @@ export function makeContext(o: ContextOptions): ScenarioContext {
     module: {
       name: backend.moduleName,
       load,
-      tryLoad: (params) => backend.loadModule(params),
+      tryLoad: (params) => backend.loadModule(withDefaults(params)),
       async unload() {
         const r = await backend.unloadModule();
         if (r.exitCode !== 0) throw new AssertionFailed(`unloading ${backend.moduleName} failed (${describeExec(r)})`);

@@ -35,6 +35,8 @@ t.test('run with every option', async (t) => {
   t.equal(a.snapshot, false);
   t.equal(a.debug, false);
   t.strictSame(run(['--kernel=all']).kernels, { kind: 'all' });
+  t.equal(run(['--config', 'ci/ktest-rig.config.ts']).config, 'ci/ktest-rig.config.ts');
+  t.throws(() => run(['--config', '']), /--config needs a non-empty path/);
 });
 
 t.test('--kernel validation', async (t) => {

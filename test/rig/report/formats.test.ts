@@ -234,3 +234,26 @@ t.test('a TAP consumer reads the documents', async (t) => {
   });
   t.strictSame(times, [10, 1234], 'tap-parser reads each duration (a SKIP directive carries none)');
 });
+
+t.test('allowed kernel reports show in TAP, JSON and JUnit without failing', async (t) => {
+  const allowed = [{ title: 'WARNING in mailbox_ioctl', kind: 'warning', pattern: '/WARNING in mailbox_/', reason: 'reset with a sleeping reader warns by design' }];
+  const passing: ScenarioResult = { image: 'x', name: 'reset-while-reading', status: 'pass', durationMs: 5, allowed };
+  const failing: ScenarioResult = { ...crash, name: 'crash-and-warn', allowed };
+  const summary = run('bookworm-6.1', [passing, failing]);
+  const tap = formatTap([summary]);
+  t.match(tap, /^ok 1 - reset-while-reading # time=5ms$/m, "still ok");
+  t.strictSame(yamlOf(tap), { allowed_reports: [{ title: 'WARNING in mailbox_ioctl', kind: 'warning', pattern: '/WARNING in mailbox_/', reason: 'reset with a sleeping reader warns by design' }] });
+  const { Parser } = await import('tap-parser');
+  const parsed = await new Promise<{ ok: boolean; pass: number; fail: number }>((resolve) => new Parser({ strict: true }, (r) => resolve(r as never)).end(tap));
+  t.equal(parsed.pass, 1, 'a TAP consumer counts it as passed');
+  t.equal(parsed.fail, 1);
+  const json = jsonReport([summary], meta).runs[0]!;
+  t.strictSame(json.scenarios[0]!.allowed, allowed);
+  t.equal(json.scenarios[0]!.status, 'pass');
+  t.strictSame(json.scenarios[1]!.allowed, allowed);
+  const xml = formatJunit([summary]);
+  t.match(xml, /<testcase name="reset-while-reading"[^>]*>\s*<system-out>allowed kernel report "WARNING in mailbox_ioctl" \(\/WARNING in mailbox_\/: reset with a sleeping reader warns by design\)<\/system-out>/);
+  t.notMatch(xml.split('crash-and-warn')[0]!, /<failure/, 'no failure element for the allowed one');
+  t.match(xml, /testsuite name="bookworm-6.1" tests="2" failures="1"/);
+  t.doesNotThrow(() => validateJunit(xml), 'still valid against junit-10.xsd');
+});
