@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../rig/core/paths.ts';
 
+// npm and two compiler runs on a shared, loaded machine.
+t.setTimeout(240_000);
+
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
 
 t.equal(pkg.private, true, 'never publishable by accident (installs by path, tarball or git URL work without publishing)');
@@ -41,12 +44,10 @@ export default [{ name: 'probe', description: 'x', async run(t) { t.exec('not an
 `,
   );
   const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, allowImportingTsExtensions: true, skipLibCheck: true };
-  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['scenarios.ts'] }));
-  await writeFile(join(dir, 'tsconfig.wrong.json'), JSON.stringify({ compilerOptions, files: ['wrong.ts'] }));
-  const tsc = join(projectRoot, 'node_modules', '.bin', 'tsc');
-  const ok = await execa(tsc, ['-p', 'tsconfig.json'], { cwd: dir, reject: false });
-  t.equal(ok.exitCode, 0, `tsc: ${ok.stdout}`);
-  const wrong = await execa(tsc, ['-p', 'tsconfig.wrong.json'], { cwd: dir, reject: false });
-  t.not(wrong.exitCode, 0, 'a wrong call is caught: the types are real, not any');
-  t.match(wrong.stdout, /wrong\.ts.*not assignable/);
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['scenarios.ts', 'wrong.ts'] }));
+  // One compiler run for both files: the right one must be clean, the wrong call must be caught (real types, not any).
+  const tsc = await execa(join(projectRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: dir, reject: false });
+  const errors = tsc.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
+  t.strictSame(errors.filter((l) => !l.startsWith('wrong.ts')), [], 'no error outside wrong.ts (the types resolve through the package name)');
+  t.ok(errors.some((l) => l.startsWith('wrong.ts') && /not assignable/.test(l)), `the wrong call is caught: ${tsc.stdout}`);
 });
