@@ -124,7 +124,7 @@ static noinline void ktest_fault_oops_on_ack(void)
 	int *volatile ptr = NULL;
 
 	pr_info("ktest: NLM_F_ACK seen, dereferencing NULL (KTEST_FAULT_OOPS_ON_ACK)\n");
-	*ptr = 0x6b;
+	*ptr = 0x6b;	/* @fault oops_on_ack */
 }
 #endif
 

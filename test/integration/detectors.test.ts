@@ -7,7 +7,8 @@ import { runImage } from '../../rig/run/image.ts';
 import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/kernels/images.ts';
 import { projectRoot } from '../../rig/core/paths.ts';
 import { liveQemuPids } from '../../rig/vm/qemu.ts';
-import { scenarios, expected } from '../fixtures/scenarios/crasher.ts';
+import { scenarios, expectations } from '../fixtures/scenarios/crasher.ts';
+import { faultLine, faultReportProblems } from '../helpers/fault-lines.ts';
 import type { ScenarioResult } from '../../rig/core/types.ts';
 
 t.setTimeout(15 * 60_000);
@@ -25,14 +26,17 @@ t.test('each fault of the crasher module is a failed scenario with the right rep
     onEvent: () => {},
   });
   const by = new Map<string, ScenarioResult>(summary.scenarios.map((s) => [s.name, s]));
-  for (const [name, kinds] of Object.entries(expected)) {
+  const image = resolveImages(DEFAULT_IMAGE_ID)[0]!;
+  const fixture = join(projectRoot, 'test/fixtures/kmods/crasher');
+  for (const [name, expected] of Object.entries(expectations(image.arch))) {
     const r = by.get(name);
     t.equal(r?.status, 'fail', `${name} fails`);
-    const reports = r?.failure?.reports ?? [];
-    t.ok(reports.some((rep) => kinds.includes(rep.kind)), `${name}: a ${kinds.join('/')} report (got ${reports.map((x) => x.kind).join(', ') || 'none'}: ${r?.failure?.message})`);
-    const own = reports.find((rep) => kinds.includes(rep.kind));
-    t.ok(own?.moduleFrames.some((f) => f.file?.endsWith('crasher.c') && (f.line ?? 0) > 0), `${name}: symbolised to crasher.c:line`);
-    t.match(own?.title ?? '', /crasher_/, `${name}: title names the module function (${own?.title})`);
+    const mark = faultLine(fixture, expected.fault);
+    // Exactly one kind, the exact title naming the marked function, the innermost module frame at the marked line.
+    t.same(faultReportProblems(r?.failure?.reports ?? [], mark, expected, expected.reportedAt === null ? null : faultLine(fixture, expected.reportedAt)), [], `${name}: ${expected.kind} "${expected.title}" at ${mark.file}:${mark.line}`, {
+      reports: (r?.failure?.reports ?? []).map((rep) => ({ kind: rep.kind, title: rep.title, frames: rep.moduleFrames.map((f) => `${f.symbol} ${f.file}:${f.line}`) })),
+      message: r?.failure?.message,
+    });
   }
   t.equal(by.get('clean')?.status, 'pass', 'a scenario after all those crashes starts from a clean snapshot and passes');
   t.same(liveQemuPids(), [], 'no QEMU left');

@@ -1,0 +1,66 @@
+// The fixtures mark each faulting statement (`/* @fault NAME */`) once, and the fault checks reject every near miss.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../rig/core/paths.ts';
+import { faultLine, faultLines, faultReportProblems } from './helpers/fault-lines.ts';
+import { expectations, scenarios } from './fixtures/scenarios/crasher.ts';
+
+const crasher = join(projectRoot, 'test/fixtures/kmods/crasher');
+
+t.test('every fault crasher.c offers is marked once, in its own function', async (t) => {
+  const source = readFileSync(join(crasher, 'crasher.c'), 'utf8');
+  const offered = /#define CRASHER_FAULTS "([^"\\]+)\\n"/.exec(source)?.[1]?.split(' ') ?? [];
+  t.ok(offered.length >= 10, `${offered.length} faults offered`);
+  const marks = faultLines(crasher);
+  t.same([...marks.keys()].filter((k) => k !== 'init_hang').sort(), [...offered].sort(), 'one marker per trigger value (plus init_hang)');
+  const functions = [...marks.values()].map((m) => m.function);
+  t.equal(new Set(functions).size, functions.length, 'each fault in its own function');
+  t.match(faultLine(crasher, 'null'), { file: 'crasher.c', function: 'crasher_null_deref', text: '*ptr = 0x6b;' });
+  t.match(faultLine(join(projectRoot, 'test/fixtures/kmods/crash-on-ack'), 'oops_on_ack'), { file: 'ktest.c', function: 'ktest_fault_oops_on_ack' });
+});
+
+t.test('every fault scenario has one expectation naming a marked fault and its function', async (t) => {
+  const marks = faultLines(crasher);
+  for (const arch of ['x86_64', 'arm64'] as const) {
+    const exp = expectations(arch);
+    t.same(Object.keys(exp).sort(), scenarios.map((s) => s.name).filter((n) => n !== 'clean').sort(), `${arch}: every fault scenario is expected`);
+    for (const [name, e] of Object.entries(exp)) {
+      const mark = marks.get(e.fault);
+      t.ok(mark, `${name}: @fault ${e.fault} is marked`);
+      if (e.reportedAt !== null) t.ok(marks.get(e.reportedAt), `${name}: @fault ${e.reportedAt} is marked`);
+      if (mark && e.reportedAt !== null && / in \w+$/.test(e.title)) t.ok(e.title.endsWith(` in ${mark.function}`), `${name}: the title names ${mark.function}`);
+    }
+  }
+});
+
+t.test('faultReportProblems accepts only the exact kind, title and line', async (t) => {
+  const mark = faultLine(crasher, 'listdel');
+  const exp = { kind: 'list-corruption', title: `list_del corruption in ${mark.function}` };
+  const good = { kind: 'list-corruption', title: exp.title, moduleFrames: [{ symbol: mark.function, file: 'crasher.c', line: mark.line }, { symbol: 'crasher_run', file: 'crasher.c', line: 1 }] };
+  t.same(faultReportProblems([good], mark, exp), []);
+  t.same(faultReportProblems([good, { kind: 'kernel-bug', title: 'x', moduleFrames: [] }], mark, exp), [], 'a consequence after the first report is fine');
+  t.match(faultReportProblems([{ ...good, kind: 'kernel-bug' }], mark, exp), [/^kind kernel-bug/]);
+  t.match(faultReportProblems([{ ...good, title: 'list_del corruption in crasher_trigger_set' }], mark, exp), [/^title/]);
+  t.match(faultReportProblems([{ ...good, moduleFrames: [{ symbol: mark.function, file: 'list.h', line: 134 }] }], mark, exp), [/innermost module frame is .* list\.h:134/]);
+  const header = { symbol: '__list_add', file: '/cache/linux-headers/include/linux/list.h', line: 69 };
+  t.same(faultReportProblems([{ ...good, moduleFrames: [header, ...good.moduleFrames] }], mark, exp), [], 'an out-of-line header helper before the marked frame');
+  t.match(faultReportProblems([{ ...good, moduleFrames: [header] }], mark, exp), [/no module frame/], 'only header frames');
+  t.match(faultReportProblems([{ ...good, moduleFrames: [{ symbol: mark.function, file: 'crasher.c', line: mark.line + 1 }] }], mark, exp), [/innermost module frame/]);
+  t.match(faultReportProblems([{ ...good, moduleFrames: good.moduleFrames.slice(1) }], mark, exp), [/innermost module frame is crasher_run/], 'only a caller frame');
+  t.match(faultReportProblems([], mark, exp), [/^no report/]);
+  t.match(faultReportProblems([good], mark, { ...exp, title: 'list_del corruption in crasher_other' }), [/title/, /names crasher_other/]);
+});
+
+t.test('a fault marked twice, or outside a function, is an error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fault-lines-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'a.c'), 'static void f(void)\n{\n\tx();\t/* @fault x */\n\ty();\t/* @fault x */\n}\n');
+  t.throws(() => faultLines(dir), /fault x is already marked at a\.c:3/);
+  writeFileSync(join(dir, 'a.c'), 'int x;\t/* @fault y */\n');
+  t.throws(() => faultLines(dir), /outside a function/);
+  writeFileSync(join(dir, 'a.c'), 'static int g(int a,\n\t     int b)\n{\n\tif (a)\n\t\treturn b;\t/* @fault z */\n\treturn 0;\n}\n');
+  t.match(faultLine(dir, 'z'), { function: 'g', line: 5, text: 'return b;' });
+  t.throws(() => faultLine(dir, 'nope'), /no statement is marked/);
+});
