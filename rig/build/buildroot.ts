@@ -1,6 +1,6 @@
 // Build roots: a minimal Debian root per suite (made once, cached) to build modules for kernels the host cannot build for.
-import { createHash, randomBytes } from 'node:crypto';
-import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
 import { defaultMirrors, KEYRING } from '../kernels/apt.ts';
@@ -8,6 +8,7 @@ import { InfraError, MissingToolError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { envChoice, type EnvValue } from '../core/env.ts';
+import { cacheEntry, checkEntry } from '../core/cache.ts';
 import type { ToolchainSpec } from '../core/types.ts';
 
 /** Bump when the root's layout or base package list changes meaning, so old roots are not reused. */
@@ -107,8 +108,18 @@ export function requiredFiles(spec: ToolchainSpec): string[] {
   return ['usr/bin/make', `usr/bin/${spec.cc}`, 'usr/bin/pahole', 'usr/bin/env', 'bin/sh'];
 }
 
-/** Cheap validity check of a cached root: matching marker, and the key files are there. */
-export async function buildRootIsValid(spec: ToolchainSpec, dir: string): Promise<boolean> {
+/** Record key of a root's cache entry. Pure. */
+export function buildRootKey(spec: ToolchainSpec): string {
+  return `buildroot ${buildRootName(spec)}`;
+}
+
+/** The files of a root the record covers: the compiler, make, pahole, headers (hashing every file of 370 MB would be slow). Pure. */
+export function recordedFile(spec: ToolchainSpec): (rel: string) => boolean {
+  const required = new Set(requiredFiles(spec).map((r) => `root/${r}`));
+  return (rel) => rel === MARKER || required.has(rel) || rel.startsWith('root/usr/lib/gcc/') || rel.startsWith('root/usr/include/');
+}
+
+async function markerAndFiles(spec: ToolchainSpec, dir: string): Promise<boolean> {
   let marker: unknown;
   try {
     marker = JSON.parse(await readFile(join(dir, MARKER), 'utf8'));
@@ -124,6 +135,11 @@ export async function buildRootIsValid(spec: ToolchainSpec, dir: string): Promis
     if (!ok) return false;
   }
   return true;
+}
+
+/** Validity check of a cached root: matching marker, the key files there, and its verification record holds. */
+export async function buildRootIsValid(spec: ToolchainSpec, dir: string): Promise<boolean> {
+  return (await markerAndFiles(spec, dir)) && (await checkEntry(dir, buildRootKey(spec))).ok;
 }
 
 async function onPath(command: string): Promise<boolean> {
@@ -253,66 +269,52 @@ async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink
       cause: new Error('without root, a build root needs mmdebstrap --mode=unshare'),
     });
   }
-  const parent = join(dir, '..');
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.tmp-${buildRootName(spec)}-${randomBytes(4).toString('hex')}`);
-  const root = join(tmp, 'root');
-  await mkdir(tmp, { recursive: true });
-  emit({ type: 'stage', stage: 'buildroot', message: `creating a ${suite} build root with ${tool} (${packages.join(' ')}), once` });
   const started = Date.now();
-  try {
-    const argv = createCommand(tool, privilege, suite, packages, root, defaultMirrors().main, await hostAptOptions());
-    const r = await execa(argv[0], argv.slice(1), { reject: false, all: true, timeout: CREATE_TIMEOUT_MS, env: { LC_ALL: 'C' } });
-    if (r.exitCode !== 0) {
-      const tail = String(r.all ?? '').split('\n').slice(-15).join('\n');
-      throw new InfraError(`${tool} ${suite} failed (exit ${r.exitCode ?? r.signal}):\n${tail}`, {
-        hint: 'check network access to deb.debian.org (or KTEST_RIG_DEBIAN_MIRROR) and free disk space',
-      });
-    }
-    if (privilege === 'userns') {
-      await mkdir(root, { recursive: true });
-      const x = await execa('tar', ['-xf', `${root}.tar`, '-C', root, '--no-same-owner', '--exclude=./dev/*'], { reject: false, all: true });
-      await rm(`${root}.tar`, { force: true });
-      if (x.exitCode !== 0) throw new InfraError(`cannot unpack the ${suite} build root: ${String(x.all).slice(-500)}`);
-    }
-    // debootstrap leaves the downloaded .debs in the root (~140 MB); device nodes in /dev are never
-    // used (the host's /dev is bound over it) and would break caches restored without root.
-    const sudo = privilege === 'sudo' ? ['sudo', '-n'] : [];
-    for (const clean of [
-      [...sudo, 'find', join(root, 'var/cache/apt/archives'), '-name', '*.deb', '-delete'],
-      [...sudo, 'find', join(root, 'dev'), '-mindepth', '1', '-delete'],
-    ]) {
-      await execa(clean[0], clean.slice(1), { reject: false });
-    }
-    const marker: BuildRootMarker = {
-      layout: LAYOUT_VERSION,
-      suite,
-      packages,
-      tool,
-      seconds: Math.round((Date.now() - started) / 100) / 10,
-      bytes: await duBytes(root),
-    };
-    await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
-    if (!(await buildRootIsValid(spec, tmp))) {
-      throw new InfraError(`the new ${suite} build root lacks ${requiredFiles(spec).join(', ')}`, {
-        hint: `check that the packages exist in ${suite}: ${packages.join(' ')}`,
-      });
-    }
-    if (await buildRootIsValid(spec, dir)) return join(dir, 'root'); // another process won the race
-    if (await stat(dir).catch(() => undefined)) await removeTree(dir, privilege); // a damaged leftover
-    await rename(tmp, dir).catch(async (cause: unknown) => {
-      // Another process finished the same root between our check and the rename: use theirs.
-      if (!(await buildRootIsValid(spec, dir))) throw new InfraError(`cannot move the new build root to ${dir}`, { cause });
-    });
-    emit({
-      type: 'log',
-      level: 'info',
-      message: `${suite} build root ready in ${marker.seconds} s, ${Math.round(marker.bytes / 1e6)} MB: ${dir}`,
-    });
-    return join(dir, 'root');
-  } finally {
-    await removeTree(tmp, privilege);
-  }
+  let marker: BuildRootMarker | undefined;
+  await cacheEntry({
+    dir,
+    label: `the ${suite} build root`,
+    key: buildRootKey(spec),
+    remove: (p) => removeTree(p, privilege),
+    select: recordedFile(spec),
+    onEvent: emit,
+    build: async (tmp) => {
+      const root = join(tmp, 'root');
+      emit({ type: 'stage', stage: 'buildroot', message: `creating a ${suite} build root with ${tool} (${packages.join(' ')}), once` });
+      const argv = createCommand(tool, privilege, suite, packages, root, defaultMirrors().main, await hostAptOptions());
+      const r = await execa(argv[0], argv.slice(1), { reject: false, all: true, timeout: CREATE_TIMEOUT_MS, env: { LC_ALL: 'C' } });
+      if (r.exitCode !== 0) {
+        const tail = String(r.all ?? '').split('\n').slice(-15).join('\n');
+        throw new InfraError(`${tool} ${suite} failed (exit ${r.exitCode ?? r.signal}):\n${tail}`, {
+          hint: 'check network access to deb.debian.org (or KTEST_RIG_DEBIAN_MIRROR) and free disk space',
+        });
+      }
+      if (privilege === 'userns') {
+        await mkdir(root, { recursive: true });
+        const x = await execa('tar', ['-xf', `${root}.tar`, '-C', root, '--no-same-owner', '--exclude=./dev/*'], { reject: false, all: true });
+        await rm(`${root}.tar`, { force: true });
+        if (x.exitCode !== 0) throw new InfraError(`cannot unpack the ${suite} build root: ${String(x.all).slice(-500)}`);
+      }
+      // debootstrap leaves the downloaded .debs in the root (~140 MB); device nodes in /dev are never
+      // used (the host's /dev is bound over it) and would break caches restored without root.
+      const sudo = privilege === 'sudo' ? ['sudo', '-n'] : [];
+      for (const clean of [
+        [...sudo, 'find', join(root, 'var/cache/apt/archives'), '-name', '*.deb', '-delete'],
+        [...sudo, 'find', join(root, 'dev'), '-mindepth', '1', '-delete'],
+      ]) {
+        await execa(clean[0], clean.slice(1), { reject: false });
+      }
+      marker = { layout: LAYOUT_VERSION, suite, packages, tool, seconds: Math.round((Date.now() - started) / 100) / 10, bytes: await duBytes(root) };
+      await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+      if (!(await markerAndFiles(spec, tmp))) {
+        throw new InfraError(`the new ${suite} build root lacks ${requiredFiles(spec).join(', ')}`, {
+          hint: `check that the packages exist in ${suite}: ${packages.join(' ')}`,
+        });
+      }
+    },
+  });
+  if (marker) emit({ type: 'log', level: 'info', message: `${suite} build root ready in ${marker.seconds} s, ${Math.round(marker.bytes / 1e6)} MB: ${dir}` });
+  return join(dir, 'root');
 }
 
 /**

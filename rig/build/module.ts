@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
+import { cacheEntry, checkEntry } from '../core/cache.ts';
 import { BuildError, InfraError, MissingToolError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
@@ -128,21 +129,28 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   const { kernel, sourceDir, outDir } = opts;
   const emit = opts.onEvent ?? nullSink;
   if (!existsSync(join(sourceDir, 'Kbuild')) && !existsSync(join(sourceDir, 'Makefile'))) {
-    throw new BuildError(`${sourceDir} has no Kbuild or Makefile`, undefined, '', { hint: 'a module directory needs a Kbuild file (obj-m := name.o)' });
+    throw new UsageError(`--kmod ${sourceDir} has no Kbuild or Makefile`, { hint: 'point --kmod at an out-of-tree module directory (a Kbuild file with obj-m := name.o)' });
   }
   if (overlaps(sourceDir, outDir)) {
     throw new UsageError(`module build dir ${outDir} overlaps the sources in ${sourceDir}`, { hint: 'build into a separate directory (it is wiped first)' });
   }
   await rm(outDir, { recursive: true, force: true });
   await cp(sourceDir, outDir, { recursive: true, dereference: true });
-  // The same sources for the same kernel and toolchain built before: reuse those .ko files.
+  // The same sources for the same kernel and toolchain built before: reuse those .ko files if they verify.
   const key = await moduleBuildKey(outDir, kernel, opts.makeArgs);
   const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
-  if (!opts.runner && existsSync(join(cached, MODULE_MARKER))) {
-    emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
-    const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
-    for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
-    return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir }));
+  if (!opts.runner) {
+    const state = await checkEntry(cached, MODULE_ENTRY_KEY);
+    if (state.ok) {
+      emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
+      const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
+      for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
+      return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir }));
+    }
+    if (!state.missing) {
+      emit({ type: 'log', level: 'warn', message: `cache: the built module in ${cached} is damaged (${state.problem}); building it again` });
+      await rm(cached, { recursive: true, force: true });
+    }
   }
   emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   const tc = kernel.image.toolchain;
@@ -170,11 +178,12 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
       throw new BuildError(`${basename(ko)} has no .debug_info section (built without -g?)`, undefined, log);
     }
   }
-  if (!opts.runner) await storeModules(cached, kos);
+  if (!opts.runner) await storeModules(cached, kos, emit);
   return kos.map((koPath) => ({ name: basename(koPath, '.ko'), koPath, sourceDir }));
 }
 
-const MODULE_MARKER = 'built.json';
+const MODULE_ENTRY_KEY = 'module-build 2';
+
 
 /** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins, the toolchain and extra make arguments. */
 export async function moduleBuildKey(dir: string, kernel: PreparedKernel, makeArgs: readonly string[] = []): Promise<string> {
@@ -191,13 +200,17 @@ export async function moduleBuildKey(dir: string, kernel: PreparedKernel, makeAr
   return h.digest('hex').slice(0, 24);
 }
 
-/** Keep the .ko files under the cache (written to a temp dir, renamed into place, marker last). */
-async function storeModules(cached: string, kos: readonly string[]): Promise<void> {
-  const tmp = `${cached}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(tmp, { recursive: true });
-  for (const ko of kos) await copyFile(ko, join(tmp, basename(ko)));
-  await writeFile(join(tmp, MODULE_MARKER), `${JSON.stringify({ modules: kos.map((k) => basename(k)) })}\n`);
-  await rename(tmp, cached).catch(() => rm(tmp, { recursive: true, force: true }));
+/** Keep the .ko files under the cache (a verified cache entry: temp dir, record, rename, lock). */
+async function storeModules(cached: string, kos: readonly string[], emit: EventSink): Promise<void> {
+  await cacheEntry({
+    dir: cached,
+    label: 'a built module',
+    key: MODULE_ENTRY_KEY,
+    onEvent: emit,
+    build: async (tmp) => {
+      for (const ko of kos) await copyFile(ko, join(tmp, basename(ko)));
+    },
+  });
 }
 
 /** Guest programs as data: sources (globs of *.c allowed) and include dirs, relative to the project root. */

@@ -6,6 +6,7 @@ import { GuestBackend } from '../scenario/backends/guest.ts';
 import { describeExec } from '../scenario/context.ts';
 import { prepareArtifacts } from '../build/artifacts.ts';
 import { guestOptionsFor } from '../run/image.ts';
+import { verifiedBoot } from '../run/verified-boot.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
 import type { Accel, BuiltModule, ImageSpec, KernelReport } from '../core/types.ts';
@@ -50,7 +51,7 @@ export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandRes
   const art = await prepareArtifacts(o);
   const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
-  const guest = await Guest.boot(guestOptionsFor(o, art, accel));
+  const guest = await verifiedBoot(o, () => Guest.boot(guestOptionsFor(o, art, accel)));
   const empty = Buffer.alloc(0);
   try {
     const r = await execInGuest(o, guest, art.module, empty);

@@ -1,10 +1,10 @@
-// `images list|fetch|update`: list the images, prefetch them, re-pin them to the archive's newest kernel (returns data; the CLI prints).
+// `images list|fetch|update|verify`: list the images, prefetch them, re-pin them to the archive's newest kernel (returns data; the CLI prints).
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
 import { DownloadError, PinGoneError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
-import { aptDownloader, fetchDeb, prepareKernel } from '../kernels/fetch.ts';
+import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
 import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';
 import type { ImageSpec, PinnedPackage, PreparedKernel } from '../core/types.ts';
@@ -51,6 +51,33 @@ export async function imagesFetch(ids: string = DEFAULT_IMAGE_ID, opts: ImagesOp
   const images = resolveImages(ids, loadImages(opts.imagesDir ?? defaultImagesDir));
   const out: PreparedKernel[] = [];
   for (const image of images) out.push(await prepareKernel(image, { cacheDir: opts.cacheDir, onEvent: opts.onEvent }));
+  return out;
+}
+
+export interface ImageVerify {
+  readonly id: string;
+  /** ok: every recorded sha256 holds; repaired: it did not (problem says why) and the tree was made again; absent: not cached. */
+  readonly state: 'ok' | 'repaired' | 'absent';
+  readonly problem?: string;
+}
+
+/**
+ * `images verify`: the full check (every sha256 in the tree's record) of each cached image; a damaged
+ * tree is made again from its verified .debs (refetched if they are damaged too).
+ */
+export async function imagesVerify(ids: string, opts: ImagesOptions = {}): Promise<ImageVerify[]> {
+  const cacheDir = opts.cacheDir ?? cacheRoot();
+  const out: ImageVerify[] = [];
+  for (const image of resolveImages(ids, loadImages(opts.imagesDir ?? defaultImagesDir))) {
+    const dir = join(resolve(cacheDir), 'kernels', kernelDirName(image));
+    const state = await checkTree(dir, 'full');
+    if (state.ok) out.push({ id: image.id, state: 'ok' });
+    else if (state.missing) out.push({ id: image.id, state: 'absent' });
+    else {
+      await prepareKernel(image, { cacheDir, onEvent: opts.onEvent, check: 'full' });
+      out.push({ id: image.id, state: 'repaired', problem: state.problem });
+    }
+  }
   return out;
 }
 

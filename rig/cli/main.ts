@@ -12,7 +12,7 @@ import { checkEnv } from '../core/env.ts';
 import { filterText } from '../scenario/filter.ts';
 import { createReporter } from '../report/progress.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
-import { imagesList, imagesFetch, imagesUpdate } from './images.ts';
+import { imagesList, imagesFetch, imagesUpdate, imagesVerify } from './images.ts';
 import { doctor, formatDoctorTable } from './doctor.ts';
 import { ensureTools, needsForImages } from '../platform/host-tools.ts';
 import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
@@ -223,6 +223,11 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
         return ExitCode.ok;
       }
       const ids = cmd.ids.length ? cmd.ids.join(',') : cmd.action === 'fetch' ? DEFAULT_IMAGE_ID : 'all';
+      if (cmd.action === 'verify') {
+        for (const v of await imagesVerify(ids, { onEvent }))
+          stdout.write(`${v.id}: ${v.state === 'ok' ? 'verified (every file\'s sha256 matches its record)' : v.state === 'absent' ? 'not cached' : `was damaged (${v.problem}); made again from verified packages`}\n`);
+        return ExitCode.ok;
+      }
       if (cmd.action === 'fetch') {
         const ready = await imagesFetch(ids, { onEvent });
         for (const k of ready) stdout.write(`${k.image.id}: ${k.image.release} cached\n`);

@@ -12,7 +12,7 @@ export const COMMANDS = [
   { name: 'run', operands: '', summary: 'fetch the kernels, build the module, boot guests and run the scenarios; TAP on stdout (the default command)' },
   { name: 'exec', operands: '-- CMD [ARGS...]', summary: 'boot one fresh guest, load the module, run CMD in it, print its output and the kernel messages' },
   { name: 'doctor', operands: '', summary: 'check the host tools, KVM and the cache, and say what is missing' },
-  { name: 'images', operands: '[list|fetch|update] [ID...]', summary: 'list the images, fill the cache (fetch), or re-pin to the newest Debian packages (update)' },
+  { name: 'images', operands: '[list|fetch|update|verify] [ID...]', summary: 'list the images, fill the cache (fetch), re-pin to the newest Debian packages (update), or hash every cached file against its record (verify)' },
   { name: 'bench', operands: '', summary: 'measure boots, restores and runs against the naive way (also: npm run bench)' },
   { name: 'help', operands: '[COMMAND]', summary: 'this help, or the options of one command' },
 ] as const;
@@ -127,7 +127,7 @@ export interface BenchArgs {
   readonly debug: boolean;
 }
 
-export type ImagesAction = 'list' | 'fetch' | 'update';
+export type ImagesAction = 'list' | 'fetch' | 'update' | 'verify';
 
 export type CliCommand =
   | { readonly command: 'run'; readonly args: RunArgs }
@@ -290,8 +290,8 @@ function parseImages(args: readonly string[]): CliCommand {
   const early = helpOrVersion('images', p);
   if (early) return early;
   const [action = 'list', ...ids] = p.positionals;
-  if (action !== 'list' && action !== 'fetch' && action !== 'update') {
-    throw usage(`unknown images action '${action}': use list, fetch or update`, 'images');
+  if (action !== 'list' && action !== 'fetch' && action !== 'update' && action !== 'verify') {
+    throw usage(`unknown images action '${action}': use list, fetch, update or verify`, 'images');
   }
   if (action === 'list' && ids.length > 0) throw usage(`'rig images list' takes no ids (got '${ids[0]}')`, 'images');
   for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`'${id}' is not an image id`, 'images');

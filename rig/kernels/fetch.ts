@@ -1,11 +1,11 @@
 // Download an image's pinned .debs into the cache, verify them, extract them atomically, and make the kernel bootable.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink, unlink, writeFile, lstat } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { cacheEntry, checkEntry, exists, sha256File, type CheckMode, type EntryState } from '../core/cache.ts';
 import { execa } from 'execa';
 import { aptContext, aptDownload, type AptContext } from './apt.ts';
-import { CacheError, InfraError, MissingToolError } from '../core/errors.ts';
+import { CacheError, MissingToolError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { debArch } from './images.ts';
 import { decompressKernel, isArm64Image } from './vmlinux.ts';
@@ -13,21 +13,15 @@ import { cacheRoot } from '../core/paths.ts';
 import type { ImageSpec, PinnedPackage, PreparedKernel } from '../core/types.ts';
 
 /** Bump when the extracted layout changes, so old trees are not reused. */
-const LAYOUT_VERSION = 1;
-export const MARKER = '.ktest-rig-complete.json';
+const LAYOUT_VERSION = 2;
 
 export interface FetchOptions {
   readonly cacheDir?: string;
   readonly onEvent?: EventSink;
   /** How .debs are downloaded (default: apt-get download with the private configuration). */
   readonly download?: Downloader;
-}
-
-interface Marker {
-  readonly layout: number;
-  readonly root: string;
-  /** Sizes of the files a boot or build needs, re-checked on every use. */
-  readonly sizes: Readonly<Record<string, number>>;
+  /** Check an existing tree cheaply (default) or fully (every sha256: `images verify`, before blaming the kernel). */
+  readonly check?: CheckMode;
 }
 
 /** The packages of an image, in extraction order. */
@@ -64,18 +58,7 @@ export function rewriteHeadersMakefile(text: string, root: string): string {
   return text.replace(/(^|[\s=:"'(])\/usr\/src\//gm, (_m, pre: string) => `${pre}${root}/usr/src/`);
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
+export { sha256File };
 
 function contextFor(image: ImageSpec, pin: PinnedPackage, cacheDir: string): Promise<AptContext> {
   return aptContext(image.suite, pin.arch === 'all' ? debArch(image.arch) : pin.arch, cacheDir);
@@ -89,42 +72,66 @@ export function aptDownloader(image: ImageSpec, cacheDir: string): Downloader {
   return async (pin, destDir) => aptDownload(await contextFor(image, pin, cacheDir), pin.name, pin.version, destDir);
 }
 
-/**
- * The verified .deb of a pin in debs/<sha256>.deb, downloading it if needed. A download whose hash
- * is wrong is deleted and fetched once more; still wrong is a CacheError.
- */
-export async function fetchDeb(pin: PinnedPackage, download: Downloader, cacheDir: string): Promise<string> {
-  const debs = join(cacheDir, 'debs');
-  const final = join(debs, `${pin.sha256}.deb`);
-  if (await exists(final)) return final;
-  let got = '';
-  for (let attempt = 0; attempt < 2; attempt++) {
-    // A directory of its own: two rigs fetching the same package at once must not write one file.
-    const incoming = join(debs, 'incoming', `${process.pid}-${randomBytes(4).toString('hex')}`);
-    try {
-      const path = await download(pin, incoming);
-      got = await sha256File(path);
-      if (got === pin.sha256) {
-        await rename(path, final);
-        return final;
-      }
-    } finally {
-      await rm(incoming, { recursive: true, force: true });
-    }
-  }
-  throw new CacheError(`${pin.name} ${pin.version}: sha256 is ${got}, the image pins ${pin.sha256}`, {
-    hint: 'the archive changed under the pin or the download is corrupted: run `npm run rig -- images update`',
-  });
+/** Cache entry of a pin's .deb: debs/<sha256>/ holding <name>_<version>.deb and its record. Pure. */
+export function debEntryDir(pin: PinnedPackage, cacheDir: string): string {
+  return join(cacheDir, 'debs', pin.sha256);
 }
 
-/** Re-verify a cached .deb fully (before extracting it); a bad one is deleted and refetched. */
-async function verifiedDeb(pin: PinnedPackage, download: Downloader, cacheDir: string): Promise<string> {
-  const cached = join(cacheDir, 'debs', `${pin.sha256}.deb`);
-  if (!(await exists(cached))) return fetchDeb(pin, download, cacheDir); // fetchDeb verifies what it downloads
-  if ((await sha256File(cached)) === pin.sha256) return cached;
-  const path = cached;
-  await rm(path, { force: true });
-  return fetchDeb(pin, download, cacheDir);
+/** The .deb inside its entry. Pure. */
+export function debPath(pin: PinnedPackage, cacheDir: string): string {
+  return join(debEntryDir(pin, cacheDir), `${pin.name}_${pin.version.replace(/:/g, '%3a')}_${pin.arch}.deb`);
+}
+
+/**
+ * The verified .deb of a pin, downloading it if needed (a cache entry: temp dir, record, rename, lock).
+ * A download whose hash is wrong is fetched once more; still wrong is a CacheError.
+ */
+export async function fetchDeb(pin: PinnedPackage, download: Downloader, cacheDir: string, onEvent?: EventSink): Promise<string> {
+  const final = debPath(pin, cacheDir);
+  await cacheEntry({
+    dir: debEntryDir(pin, cacheDir),
+    label: `${pin.name} ${pin.version}`,
+    key: `deb ${pin.sha256}`,
+    onEvent,
+    build: async (tmp) => {
+      // A cache of the previous layout kept .debs as debs/<sha256>.deb: adopt a file that still verifies.
+      const legacy = join(cacheDir, 'debs', `${pin.sha256}.deb`);
+      if ((await exists(legacy)) && (await sha256File(legacy)) === pin.sha256) {
+        await rename(legacy, join(tmp, basename(final)));
+        return;
+      }
+      await rm(legacy, { force: true });
+      let got = '';
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const incoming = join(tmp, `incoming-${attempt}`);
+        try {
+          const path = await download(pin, incoming);
+          got = await sha256File(path);
+          if (got === pin.sha256) {
+            await rename(path, join(tmp, basename(final)));
+            return;
+          }
+        } finally {
+          await rm(incoming, { recursive: true, force: true });
+        }
+      }
+      throw new CacheError(`${pin.name} ${pin.version}: sha256 is ${got}, the image pins ${pin.sha256}`, {
+        hint: 'the archive changed under the pin or the download is corrupted: run `npm run rig -- images update`',
+      });
+    },
+  });
+  return final;
+}
+
+/** Re-verify a cached .deb fully (before extracting it); a bad one is refetched with one line saying so. */
+async function verifiedDeb(pin: PinnedPackage, download: Downloader, cacheDir: string, emit: EventSink): Promise<string> {
+  const dir = debEntryDir(pin, cacheDir);
+  const state = await checkEntry(dir, `deb ${pin.sha256}`, 'full');
+  if (!state.ok && !state.missing) {
+    emit({ type: 'log', level: 'warn', message: `cache: ${pin.name} ${pin.version} is damaged (${state.problem}); fetching it again` });
+    await rm(dir, { recursive: true, force: true });
+  }
+  return fetchDeb(pin, download, cacheDir, emit);
 }
 
 /** Make every absolute symlink under `root` relative, so it resolves inside the extracted tree. */
@@ -166,23 +173,29 @@ async function readHead(path: string, length: number): Promise<Buffer> {
   }
 }
 
-async function readMarker(dir: string): Promise<Marker | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
-  } catch {
-    return undefined;
-  }
+/** What a tree must have been made for: the layout and its absolute root (the headers Makefile embeds it). Pure. */
+export function treeKey(dir: string): string {
+  return `kernel-tree ${LAYOUT_VERSION} ${join(dir, 'root')}`;
 }
 
-/** Cheap check of a cached tree: the marker exists, names this root, and every recorded size matches. */
+/**
+ * The files of a tree the rig relies on: everything but the distribution's own module files (390 MB
+ * of .ko under lib/modules/<release>/kernel), except those the image loads in the guest. Pure.
+ */
+export function reliedOn(image: ImageSpec): (rel: string) => boolean {
+  const prefixes = [`root/lib/modules/${image.release}/kernel/`, `root/usr/lib/modules/${image.release}/kernel/`];
+  const wanted = new Set((image.qemu.guestModules ?? []).flatMap((m) => [`root/lib/modules/${image.release}/${m}`, `root/usr/lib/modules/${image.release}/${m}`]));
+  return (rel) => wanted.has(rel) || !prefixes.some((p) => rel.startsWith(p));
+}
+
+/** Check a cached tree against its record: cheap (sizes, mtimes, links) or full (every sha256). */
+export async function checkTree(dir: string, mode: CheckMode = 'cheap'): Promise<EntryState> {
+  return checkEntry(dir, treeKey(dir), mode);
+}
+
+/** Cheap check of a cached tree. */
 export async function treeIsValid(dir: string): Promise<boolean> {
-  const marker = await readMarker(dir);
-  if (!marker || marker.layout !== LAYOUT_VERSION || marker.root !== join(dir, 'root')) return false;
-  for (const [rel, size] of Object.entries(marker.sizes)) {
-    const st = await stat(join(dir, rel)).catch(() => undefined);
-    if (!st || st.size !== size) return false;
-  }
-  return true;
+  return (await checkTree(dir)).ok;
 }
 
 async function extractTree(image: ImageSpec, debs: readonly string[], tmp: string, finalDir: string): Promise<void> {
@@ -205,14 +218,6 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
   if (!(await exists(vmlinuz))) throw new CacheError(`${image.id}: no boot/vmlinuz-${image.release} in the image packages`);
   if (image.arch === 'x86_64') await decompressKernel(vmlinuz, join(tmp, 'vmlinux'));
   else if (!isArm64Image(await readHead(vmlinuz, 64))) throw new CacheError(`${image.id}: ${relative(tmp, vmlinuz)} is not an uncompressed arm64 Image`);
-  const sizes: Record<string, number> = {};
-  for (const p of [finalPaths.kernel, finalPaths.vmlinuz, makefile.replace(tmp, finalDir), join(finalPaths.modules, 'modules.order')]) {
-    const rel = relative(finalDir, p);
-    const st = await stat(join(tmp, rel)).catch(() => undefined);
-    if (st) sizes[rel] = st.size;
-  }
-  const marker: Marker = { layout: LAYOUT_VERSION, root: finalPaths.root, sizes };
-  await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
 }
 
 /** Fetch, verify, extract and decompress an image's kernel; a second call uses only the cache. */
@@ -222,31 +227,26 @@ export async function prepareKernel(image: ImageSpec, opts: FetchOptions = {}): 
   const dir = join(cacheDir, 'kernels', kernelDirName(image));
   const paths = kernelPaths(image, dir);
   const prepared: PreparedKernel = { image, kernelPath: paths.kernel, vmlinuzPath: paths.vmlinuz, headersDir: paths.headers, modulesDir: paths.modules };
-  if (await treeIsValid(dir)) return prepared;
-
-  emit({ type: 'stage', image: image.id, stage: 'fetch', message: `fetching ${image.id} (${image.release})` });
-  const pins = pinsOf(image);
-  const download = opts.download ?? aptDownloader(image, cacheDir);
-  const debs: string[] = [];
-  for (const [i, pin] of pins.entries()) {
-    emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
-    debs.push(await verifiedDeb(pin, download, cacheDir));
-  }
-  emit({ type: 'progress', image: image.id, stage: 'fetch', label: 'done', done: pins.length, total: pins.length });
-
-  emit({ type: 'stage', image: image.id, stage: 'extract', message: `extracting ${image.id}` });
-  const tmp = join(cacheDir, 'kernels', `.tmp-${kernelDirName(image)}-${randomBytes(4).toString('hex')}`);
-  try {
-    await extractTree(image, debs, tmp, dir);
-    if (await treeIsValid(dir)) return prepared; // another process finished it meanwhile
-    if (await exists(dir)) await rm(dir, { recursive: true, force: true }); // an invalid leftover
-    await rename(tmp, dir).catch(async (cause: NodeJS.ErrnoException) => {
-      // Another process finished the same tree first: use theirs.
-      if (!(await treeIsValid(dir))) throw new InfraError(`cannot move the extracted kernel to ${dir}`, { cause });
-    });
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  if (!(await treeIsValid(dir))) throw new CacheError(`extracted kernel tree ${dir} does not verify`, { hint: `delete ${dir} and retry` });
+  await cacheEntry({
+    dir,
+    label: `kernel tree ${image.id}`,
+    key: treeKey(dir),
+    onEvent: emit,
+    mode: opts.check,
+    select: reliedOn(image),
+    build: async (tmp) => {
+      emit({ type: 'stage', image: image.id, stage: 'fetch', message: `fetching ${image.id} (${image.release})` });
+      const pins = pinsOf(image);
+      const download = opts.download ?? aptDownloader(image, cacheDir);
+      const debs: string[] = [];
+      for (const [i, pin] of pins.entries()) {
+        emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
+        debs.push(await verifiedDeb(pin, download, cacheDir, emit));
+      }
+      emit({ type: 'progress', image: image.id, stage: 'fetch', label: 'done', done: pins.length, total: pins.length });
+      emit({ type: 'stage', image: image.id, stage: 'extract', message: `extracting ${image.id}` });
+      await extractTree(image, debs, tmp, dir);
+    },
+  });
   return prepared;
 }

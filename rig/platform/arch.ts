@@ -1,13 +1,14 @@
 // Per-arch host tools as data (cross compilers, qemu, Debian arch), and the guest's static busybox for any arch.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { aptContext, aptDownload, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
 import { CacheError, DownloadError, InfraError, MissingToolError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
+import { cacheEntry, checkEntry } from '../core/cache.ts';
 import type { Arch } from '../core/types.ts';
 
 /** What the host needs to build and boot guests of one arch. */
@@ -112,7 +113,6 @@ interface BusyboxMarker {
   readonly package: string;
   readonly version: string;
   readonly debSha256: string;
-  readonly sha256: string;
 }
 
 /** Pick the newest record (apt lists every version it knows; dpkg orders them). */
@@ -128,17 +128,17 @@ async function newest(records: readonly PackageRecord[]): Promise<PackageRecord 
   return best;
 }
 
-async function cachedBusybox(dir: string, arch: Arch): Promise<string | undefined> {
-  const entries = (await readdir(dir).catch(() => [] as string[])).filter((e) => !e.startsWith('.')).sort().reverse();
+export const BUSYBOX_KEY = 'busybox 2';
+
+/** A verified cached busybox (the newest entry whose record holds); damaged entries are removed, saying so. */
+async function cachedBusybox(dir: string, arch: Arch, emit: EventSink = nullSink): Promise<string | undefined> {
+  const entries = (await readdir(dir).catch(() => [] as string[])).filter((e) => !e.startsWith('.') && !e.endsWith('.lock')).sort().reverse();
   for (const entry of entries) {
     const bin = join(dir, entry, 'busybox');
-    try {
-      const marker = JSON.parse(await readFile(join(dir, entry, BUSYBOX_MARKER), 'utf8')) as BusyboxMarker;
-      const sum = createHash('sha256').update(await readFile(bin)).digest('hex');
-      if (sum === marker.sha256 && (await isStaticFor(bin, arch))) return bin;
-    } catch {
-      // unreadable or half-written entry: ignore it (a fresh download replaces it)
-    }
+    const state = await checkEntry(join(dir, entry), BUSYBOX_KEY);
+    if (state.ok && (await isStaticFor(bin, arch))) return bin;
+    emit({ type: 'log', level: 'warn', message: `cache: busybox ${entry} is damaged (${state.ok ? 'not a static executable' : state.problem}); fetching it again` });
+    await rm(join(dir, entry), { recursive: true, force: true });
   }
   return undefined;
 }
@@ -162,9 +162,9 @@ export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise
   const { debArch } = ARCH_TOOLS[arch];
   const cacheDir = opts.cacheDir ?? cacheRoot();
   const dir = join(cacheDir, 'busybox', debArch);
-  const hit = await cachedBusybox(dir, arch);
-  if (hit) return hit;
   const emit = opts.onEvent ?? nullSink;
+  const hit = await cachedBusybox(dir, arch, emit);
+  if (hit) return hit;
   emit({ type: 'stage', stage: 'fetch', message: `fetching ${BUSYBOX_PACKAGE}:${debArch} for the ${arch} guest` });
   const ctx = await aptContext(BUSYBOX_SUITE, debArch, cacheDir);
   await ensureLists(ctx);
@@ -172,32 +172,30 @@ export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise
   if (!record) {
     throw new DownloadError(`${BUSYBOX_PACKAGE}:${debArch} is not in ${BUSYBOX_SUITE}`, { hint: 'check network access to deb.debian.org' });
   }
-  const tmp = join(dir, `.tmp-${randomBytes(4).toString('hex')}`);
-  try {
-    const deb = await aptDownload(ctx, BUSYBOX_PACKAGE, record.version, tmp);
-    const debSha256 = createHash('sha256').update(await readFile(deb)).digest('hex');
-    if (record.sha256 && debSha256 !== record.sha256) {
-      throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version}: sha256 ${debSha256}, the index says ${record.sha256}`);
-    }
-    const x = await execa('dpkg-deb', ['-x', deb, join(tmp, 'x')], { reject: false });
-    if (x.exitCode !== 0) throw new CacheError(`dpkg-deb -x ${deb} failed: ${String(x.stderr).trim()}`);
-    const extracted = [join(tmp, 'x', 'bin', 'busybox'), join(tmp, 'x', 'usr', 'bin', 'busybox')].find((p) => existsSync(p));
-    if (!extracted || !(await isStaticFor(extracted, arch))) {
-      throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version} has no static ${arch} busybox`);
-    }
-    const sha256 = createHash('sha256').update(await readFile(extracted)).digest('hex');
-    const entry = join(tmp, 'entry');
-    await mkdir(entry, { recursive: true });
-    await rename(extracted, join(entry, 'busybox'));
-    const marker: BusyboxMarker = { package: BUSYBOX_PACKAGE, version: record.version, debSha256, sha256 };
-    await writeFile(join(entry, BUSYBOX_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
-    const final = join(dir, `${record.version.replace(/[^A-Za-z0-9.+~-]/g, '_')}-${sha256.slice(0, 12)}`);
-    await rename(entry, final).catch(async (cause: unknown) => {
-      // Another process placed the same busybox first: use theirs if it verifies.
-      if ((await cachedBusybox(dir, arch)) === undefined) throw new CacheError(`cannot place ${final}`, { cause });
-    });
-    return join(final, 'busybox');
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  const final = join(dir, record.version.replace(/[^A-Za-z0-9.+~-]/g, '_'));
+  await cacheEntry({
+    dir: final,
+    label: `${BUSYBOX_PACKAGE}:${debArch} ${record.version}`,
+    key: BUSYBOX_KEY,
+    onEvent: emit,
+    build: async (tmp) => {
+      const deb = await aptDownload(ctx, BUSYBOX_PACKAGE, record.version, join(tmp, 'dl'));
+      const debSha256 = createHash('sha256').update(await readFile(deb)).digest('hex');
+      if (record.sha256 && debSha256 !== record.sha256) {
+        throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version}: sha256 ${debSha256}, the index says ${record.sha256}`);
+      }
+      const x = await execa('dpkg-deb', ['-x', deb, join(tmp, 'x')], { reject: false });
+      if (x.exitCode !== 0) throw new CacheError(`dpkg-deb -x ${deb} failed: ${String(x.stderr).trim()}`);
+      const extracted = [join(tmp, 'x', 'bin', 'busybox'), join(tmp, 'x', 'usr', 'bin', 'busybox')].find((p) => existsSync(p));
+      if (!extracted || !(await isStaticFor(extracted, arch))) {
+        throw new CacheError(`${BUSYBOX_PACKAGE}:${debArch} ${record.version} has no static ${arch} busybox`);
+      }
+      await rename(extracted, join(tmp, 'busybox'));
+      const marker: BusyboxMarker = { package: BUSYBOX_PACKAGE, version: record.version, debSha256 };
+      await writeFile(join(tmp, BUSYBOX_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+      await rm(join(tmp, 'x'), { recursive: true, force: true });
+      await rm(join(tmp, 'dl'), { recursive: true, force: true });
+    },
+  });
+  return join(final, 'busybox');
 }

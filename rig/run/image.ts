@@ -17,6 +17,7 @@ import type { AllowedReport } from '../project/config.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
+import { verifiedBoot } from './verified-boot.ts';
 import type { EventSink } from '../core/events.ts';
 import type { Accel, AllowedReportMatch, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 
@@ -56,7 +57,7 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
   let snapshotFile: string | undefined;
   if (o.snapshot) {
     o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: 'booting the template guest' });
-    const template = await Guest.boot(guestOptions);
+    const template = await verifiedBoot(o, () => Guest.boot(guestOptions));
     try {
       o.onEvent({ type: 'stage', image: o.image.id, stage: 'snapshot', message: 'saving the snapshot' });
       snapshotFile = join(o.workDir, 'ready.snapshot');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuestPrograms, buildModule, elfSectionNames } from '../../rig/build/module.ts';
 import { BuildError, ExitCode, PinGoneError } from '../../rig/core/errors.ts';
-import { prepareKernel } from '../../rig/kernels/fetch.ts';
+import { debPath, prepareKernel } from '../../rig/kernels/fetch.ts';
 import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/kernels/images.ts';
 import { imagesUpdate, renderImage } from '../../rig/cli/images.ts';
 import { checkVmlinux } from '../../rig/kernels/vmlinux.ts';
@@ -79,7 +79,7 @@ t.test('images update re-pins a stale image file from the archive', async (t) =>
   t.equal(updated.packages.image.name, `linux-image-${updated.release}`);
   t.match(updated.release, /^6\.1\.0-\d+-amd64$/, 'same flavour and series');
   t.equal(updated.packages.headers.version, updated.packages.image.version);
-  for (const pin of Object.values(updated.packages)) t.ok(existsSync(join(cacheRoot(), 'debs', `${pin.sha256}.deb`)), `${pin.name} downloaded and verified`);
+  for (const pin of Object.values(updated.packages)) t.ok(existsSync(debPath(pin, cacheRoot())), `${pin.name} downloaded and verified`);
   const [again] = await imagesUpdate(image.id, { imagesDir: dir, cacheDir: cacheRoot() });
   t.equal(again.changed, false, 'a second update changes nothing');
 });

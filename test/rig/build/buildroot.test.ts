@@ -1,6 +1,7 @@
 // Unit tests for build roots: names, markers, validity, the create and run commands, and the mount script on a tiny root.
 import t from 'tap';
 import { skipOutsideCI } from '../../helpers/host-tools.ts';
+import { writeRecord } from '../../../rig/core/cache.ts';
 import { execa } from 'execa';
 import { mkdtemp, mkdir, writeFile, readFile, copyFile, symlink, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import {
   BASE_PACKAGES,
   MARKER,
+  buildRootKey,
+  recordedFile,
   SETUP_FAILED,
   buildRootDir,
   buildRootIsValid,
@@ -68,6 +71,7 @@ async function fakeRoot(cacheDir: string, spec: ToolchainSpec, marker = true): P
   if (marker) {
     const m = { layout: 1, suite: spec.suite, packages: buildRootPackages(spec), tool: 'fake', seconds: 0, bytes: 0 };
     await writeFile(join(dir, MARKER), JSON.stringify(m));
+    await writeRecord(dir, buildRootKey(spec), recordedFile(spec));
   }
   return dir;
 }
@@ -86,6 +90,9 @@ t.test('validity: marker written last, key files present', async (t) => {
   await fakeRoot(cache, trixie);
   await rm(join(dir, 'root', 'usr/bin/gcc-14'));
   t.notOk(await buildRootIsValid(trixie, dir), 'a file is missing');
+  await fakeRoot(cache, trixie);
+  await writeFile(join(dir, 'root', 'usr/bin/make'), 'x');
+  t.notOk(await buildRootIsValid(trixie, dir), 'a recorded file changed');
 });
 
 t.test('ensureBuildRoot reuses a valid cached root without creating anything', async (t) => {

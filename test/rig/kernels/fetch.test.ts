@@ -1,12 +1,13 @@
 // prepareKernel end to end on fake .debs (no network): verify, extract atomically, fix the headers, decompress, reuse the cache.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheError } from '../../../rig/core/errors.ts';
-import { fetchDeb, kernelDirName, kernelPaths, MARKER, pinsOf, prepareKernel, rewriteHeadersMakefile, treeIsValid, type Downloader } from '../../../rig/kernels/fetch.ts';
+import { RECORD as MARKER } from '../../../rig/core/cache.ts';
+import { debPath, fetchDeb, kernelDirName, kernelPaths, pinsOf, prepareKernel, rewriteHeadersMakefile, treeIsValid, checkTree, type Downloader } from '../../../rig/kernels/fetch.ts';
 import { checkVmlinux } from '../../../rig/kernels/vmlinux.ts';
 import type { ImageSpec, PinnedPackage } from '../../../rig/core/types.ts';
 import { bzImage, elfWithNotes } from '../../fixtures/images/synthetic-kernel.ts';
@@ -104,19 +105,43 @@ t.test('prepareKernel: download, verify, extract, fix, decompress; then cache on
   t.equal(readFileSync(join(k.headersDir, 'Makefile'), 'utf8'), `include ${paths.root}/usr/src/linux-headers-1.0.0-1-common/Makefile\n`);
   t.equal(readlinkSync(join(paths.modules, 'build')), `../../../usr/src/linux-headers-${RELEASE}`, 'absolute link made relative');
   t.equal(realpathSync(join(paths.modules, 'build')), realpathSync(k.headersDir));
-  for (const pin of pinsOf(image)) t.ok(existsSync(join(cacheDir, 'debs', `${pin.sha256}.deb`)));
+  for (const pin of pinsOf(image)) t.ok(existsSync(debPath(pin, cacheDir)));
   t.same(readdirSync(join(cacheDir, 'kernels')).filter((f) => f.startsWith('.tmp')), [], 'no temp dir left');
 
   calls.length = 0;
   t.same(await prepareKernel(image, { cacheDir, download }), k);
   t.same(calls, [], 'second run: no download');
 
-  // A damaged tree (size changed) is rebuilt from the cached .debs, still without downloading.
+  // A damaged tree (size changed) is rebuilt from the cached .debs, still without downloading, with one line saying so.
   writeFileSync(k.kernelPath, 'truncated');
   t.notOk(await treeIsValid(dir));
-  await prepareKernel(image, { cacheDir, download });
+  const said: string[] = [];
+  await prepareKernel(image, { cacheDir, download, onEvent: (e) => e.type === 'log' && said.push(e.message) });
   t.equal(await checkVmlinux(k.kernelPath), undefined);
   t.same(calls, []);
+  t.match(said.join('\n'), /cache: kernel tree fake-1\.0 is damaged \(vmlinux is 9 bytes/);
+
+  // Same size, other bytes (the mtime moves): found by the cheap check too.
+  const good = readFileSync(k.kernelPath);
+  const bad = Buffer.from(good);
+  bad.fill(0xcc, 64, 128);
+  writeFileSync(k.kernelPath, bad);
+  t.match(await checkTree(dir), { ok: false, problem: /vmlinux changed/ });
+  // Same size, same mtime (a tool that restores times): only the full check sees it.
+  const rec = JSON.parse(readFileSync(join(dir, MARKER), 'utf8'));
+  utimesSync(k.kernelPath, new Date(), new Date(rec.files.vmlinux.mtimeMs));
+  t.match(await checkTree(dir), { ok: true });
+  t.match(await checkTree(dir, 'full'), { ok: false, problem: /vmlinux changed/ });
+  await prepareKernel(image, { cacheDir, download });
+  t.match(await checkTree(dir, 'full'), { ok: false }, 'the cheap check before a run does not hash 500 MB');
+  await prepareKernel(image, { cacheDir, download, check: 'full' });
+  t.same(await checkTree(dir, 'full'), { ok: true }, 'healed by a full check');
+
+  // A header deleted from the tree.
+  rmSync(join(k.headersDir, 'Makefile'));
+  t.match(await checkTree(dir), { ok: false, problem: /Makefile is missing/ });
+  await prepareKernel(image, { cacheDir, download });
+  t.ok(existsSync(join(k.headersDir, 'Makefile')));
 
   // A half-extracted tree (no marker) is never used.
   rmSync(join(dir, MARKER));
@@ -126,7 +151,7 @@ t.test('prepareKernel: download, verify, extract, fix, decompress; then cache on
 
   // A corrupted cached .deb is refetched.
   rmSync(dir, { recursive: true });
-  writeFileSync(join(cacheDir, 'debs', `${image.packages.kbuild.sha256}.deb`), 'bitrot');
+  writeFileSync(debPath(image.packages.kbuild, cacheDir), 'bitrot');
   await prepareKernel(image, { cacheDir, download });
   t.same(calls, ['linux-kbuild-1.0']);
 });
@@ -182,7 +207,8 @@ t.test('fetchDeb: a wrong hash is refetched once, then a CacheError', async (t) 
   const err = await t.rejects(fetchDeb(pin, bad.download, join(work, 'c1')), CacheError);
   t.same(bad.calls, [pin.name, pin.name], 'two attempts');
   t.match((err as unknown as CacheError).hint, /images update/);
-  t.notOk(existsSync(join(work, 'c1', 'debs', `${pin.sha256}.deb`)), 'nothing bad left in the cache');
+  t.notOk(existsSync(debPath(pin, join(work, 'c1'))), 'nothing bad left in the cache');
+  t.same(readdirSync(join(work, 'c1', 'debs')), [], 'no temp dir, no lock left');
 
   let n = 0;
   const flaky: Downloader = async (p, destDir) => {
@@ -195,7 +221,7 @@ t.test('fetchDeb: a wrong hash is refetched once, then a CacheError', async (t) 
   };
   const path = await fetchDeb(pin, flaky, join(work, 'c2'));
   t.equal(n, 2);
-  t.equal(path, join(work, 'c2', 'debs', `${pin.sha256}.deb`));
+  t.equal(path, debPath(pin, join(work, 'c2')));
 });
 
 t.test('the cache dir name changes with the pins', async (t) => {

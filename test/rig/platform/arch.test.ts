@@ -1,11 +1,13 @@
 // Unit tests for per-arch data, ELF checks and the busybox cache (no network: the cache is pre-filled).
 import t from 'tap';
 import { missingTools } from '../../helpers/host-tools.ts';
+import { writeRecord } from '../../../rig/core/cache.ts';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCH_TOOLS, busyboxFor, crossPrefix, elfInfo, hostArch, hostPackagesFor, isStaticFor } from '../../../rig/platform/arch.ts';
+import { ARCH_TOOLS, BUSYBOX_KEY, busyboxFor, crossPrefix, elfInfo, hostArch, hostPackagesFor, isStaticFor } from '../../../rig/platform/arch.ts';
 import { InfraError, MissingToolError } from '../../../rig/core/errors.ts';
 
 /** A minimal 64-bit little-endian ELF header with one program header (PT_INTERP when dynamic). */
@@ -70,11 +72,13 @@ t.test('busyboxFor: foreign arch comes from the cache when a verified copy is th
   await mkdir(entry, { recursive: true });
   await writeFile(join(entry, 'busybox'), bin);
   await writeFile(join(entry, 'busybox.json'), JSON.stringify({ package: 'busybox-static', version: '1.35', debSha256: 'x', sha256 }));
-  // A half-written entry (no marker) and a corrupted one are ignored.
+  await writeRecord(entry, BUSYBOX_KEY);
+  // A half-written entry (no record) is removed, saying so, and never used.
   await mkdir(join(cache, 'busybox', 'arm64', 'zz-half'), { recursive: true });
   await writeFile(join(cache, 'busybox', 'arm64', 'zz-half', 'busybox'), bin);
   const events: unknown[] = [];
   const got = await busyboxFor('arm64', { host: 'x86_64', cacheDir: cache, onEvent: (e) => events.push(e) });
   t.equal(got, join(entry, 'busybox'));
-  t.same(events, [], 'no download');
+  t.match(events, [{ type: 'log', level: 'warn', message: /busybox zz-half is damaged \(no verification record/ }], 'no download, one line');
+  t.notOk(existsSync(join(cache, 'busybox', 'arm64', 'zz-half')));
 });
