@@ -152,7 +152,7 @@ function alive(pid: number): boolean {
 const LOCK_POLL_MS = 200;
 
 /**
- * Take `<dir>.lock` (a directory: mkdir is atomic) holding the owner's pid. A lock whose owner is dead
+ * Take `<dir>.lock` (a directory holding the owner's pid, renamed into place whole). A lock whose owner is dead
  * is broken. Waits while another live process holds it; says so once.
  */
 export async function acquireLock(dir: string, label: string, emit: EventSink = nullSink): Promise<() => Promise<void>> {
@@ -160,14 +160,18 @@ export async function acquireLock(dir: string, label: string, emit: EventSink = 
   await mkdir(dirname(lock), { recursive: true });
   let said = false;
   for (;;) {
+    // The lock appears whole, pid inside: made aside, then renamed (a rename onto an existing lock fails).
+    const aside = join(dirname(dir), `.lock-${basename(dir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(aside);
+    await writeFile(join(aside, 'pid'), `${process.pid}\n`);
     try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'pid'), `${process.pid}\n`);
+      await rename(aside, lock);
       return async () => {
         await rm(lock, { recursive: true, force: true });
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await rm(aside, { recursive: true, force: true });
+      if (!['EEXIST', 'ENOTEMPTY'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     }
     const pid = Number((await readFile(join(lock, 'pid'), 'utf8').catch(() => '')).trim());
     if (pid > 0 && !alive(pid)) {
@@ -176,7 +180,7 @@ export async function acquireLock(dir: string, label: string, emit: EventSink = 
       continue;
     }
     if (!pid) {
-      // Created but the pid not yet written (or written by a process that died right then): give it a moment.
+      // A lock without a pid (a disk that lost it): older than 10 s, it is debris.
       const st = await lstat(lock).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > 10_000) await rm(lock, { recursive: true, force: true });
     }
@@ -195,9 +199,11 @@ function tmpPrefix(dir: string): string {
 
 /** Remove temp dirs of this entry left by interrupted builds (called under the entry's lock). */
 async function removeDebris(dir: string, remove: (p: string) => Promise<void>): Promise<void> {
-  const prefix = tmpPrefix(dir);
+  const lockAside = `.lock-${basename(dir)}-`;
   for (const name of await readdir(dirname(dir)).catch(() => [] as string[])) {
-    if (name.startsWith(prefix)) await remove(join(dirname(dir), name));
+    if (name.startsWith(tmpPrefix(dir))) await remove(join(dirname(dir), name));
+    // A lock being made by a process that died between mkdir and rename; a live one is its owner's.
+    else if (name.startsWith(lockAside) && !alive(Number(name.slice(lockAside.length).split('-')[0]))) await remove(join(dirname(dir), name));
   }
 }
 
