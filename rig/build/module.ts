@@ -124,6 +124,9 @@ export function overlaps(a: string, b: string): boolean {
   return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
 }
 
+/** Top-level entries of a module directory that are never copied into the build. */
+const NOT_SOURCES = new Set(['node_modules', '.git']);
+
 /** Build every module in sourceDir against the kernel's headers; returns the .ko files (with debug info). */
 export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule[]> {
   const { kernel, sourceDir, outDir } = opts;
@@ -135,7 +138,8 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
     throw new UsageError(`module build dir ${outDir} overlaps the sources in ${sourceDir}`, { hint: 'build into a separate directory (it is wiped first)' });
   }
   await rm(outDir, { recursive: true, force: true });
-  await cp(sourceDir, outDir, { recursive: true, dereference: true });
+  // A module at the root of its repository shares it with node_modules (ktest-rig itself) and .git: not sources.
+  await cp(sourceDir, outDir, { recursive: true, dereference: true, filter: (src) => !NOT_SOURCES.has(relative(sourceDir, src)) });
   // The same sources for the same kernel and toolchain built before: reuse those .ko files if they verify.
   const key = await moduleBuildKey(outDir, kernel, opts.makeArgs);
   const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
