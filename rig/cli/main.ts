@@ -169,7 +169,7 @@ async function keepConsole(dir: string, imageId: string, text: string): Promise<
 }
 
 async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
-  const settings = mergeSettings({ kmod: args.kmod, kernels: { kind: 'default' } }, await project(args.config), DEFAULT_KMOD_DIR);
+  const settings = mergeSettings({ kmod: args.kmod, params: args.params, kernels: { kind: 'default' } }, await project(args.config), DEFAULT_KMOD_DIR);
   const first = settings.kernels.kind === 'ids' ? settings.kernels.ids[0] : undefined;
   const [image] = resolveImages(args.kernel ?? first ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });

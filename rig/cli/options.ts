@@ -46,6 +46,7 @@ export const OPTIONS = [
   { name: 'kernel', short: 'k', type: 'string', multiple: true, arg: 'ID', commands: ['run'], default: DEFAULT_IMAGE_ID, help: 'images to run on: one id, a comma-separated list (repeatable), or "all" (see: rig images)' },
   { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
   { name: 'config', type: 'string', arg: 'FILE', commands: ['run', 'exec'], default: './ktest-rig.config.ts if present', help: 'the project file (module, make arguments, parameters, scenarios, guest programs, images, allowed reports); the options below override it' },
+  { name: 'param', type: 'string', multiple: true, arg: 'NAME=VALUE', commands: ['run', 'exec'], help: "a module parameter of every load (repeatable); over the project file's moduleParams, under a scenario's own params" },
   { name: 'kmod', type: 'string', arg: 'DIR', commands: ['run', 'exec'], default: 'kmod/', help: 'directory of the module under test (a Kbuild or Makefile); copied, never written to' },
   { name: 'scenarios', type: 'string', arg: 'FILE', commands: ['run'], default: 'rig/scenario/ktest.ts', help: 'a TypeScript file whose default export is an array of scenarios' },
   { name: 'only', type: 'string', arg: 'PATTERN', commands: ['run'], help: 'run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression' },
@@ -85,6 +86,8 @@ export interface Shard {
 export interface RunArgs {
   /** The project file given with --config (else ./ktest-rig.config.ts is looked for). */
   readonly config?: string;
+  /** --param NAME=VALUE: module parameters of every load. */
+  readonly params?: Readonly<Record<string, string>>;
   readonly kernels: KernelSelection;
   readonly kmod?: string;
   /** A TypeScript module whose default export lists the scenarios (default: rig/scenario/ktest.ts). */
@@ -106,6 +109,7 @@ export interface RunArgs {
 
 export interface ExecArgs {
   readonly config?: string;
+  readonly params?: Readonly<Record<string, string>>;
   /** undefined: the default image. */
   readonly kernel?: string;
   readonly kmod?: string;
@@ -177,6 +181,18 @@ function parse<C extends CommandName>(command: C, args: readonly string[]) {
   };
 }
 
+/** Parses --param NAME=VALUE values into module parameters (a later NAME wins). */
+export function parseParams(values: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!values || values.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(v);
+    if (!m) throw usage(`--param '${v}' must be NAME=VALUE (a module parameter name, a value without blanks)`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
 /** Parses --kernel values: repeated and/or comma-separated ids, or "all" alone. */
 export function parseKernels(values: readonly string[] | undefined): KernelSelection {
   if (!values || values.length === 0) return { kind: 'default' };
@@ -235,6 +251,7 @@ function parseRun(args: readonly string[]): CliCommand {
     debug: !p.flag('no-debug'),
     list: p.flag('list'),
     ...(str('config') !== undefined && { config: str('config') }),
+    ...(p.strings('param') !== undefined && { params: parseParams(p.strings('param')) }),
     ...(str('kmod') !== undefined && { kmod: str('kmod') }),
     ...(str('scenarios') !== undefined && { scenarios: str('scenarios') }),
     ...(only !== undefined && { only: parseFilter(only) }),
@@ -279,6 +296,7 @@ function parseExec(args: readonly string[]): CliCommand {
     command: p.positionals,
     ...(kernel !== undefined && { kernel }),
     ...(config !== undefined && { config }),
+    ...(p.strings('param') !== undefined && { params: parseParams(p.strings('param')) }),
     ...(kmod !== undefined && { kmod }),
     ...(logs !== undefined && { logs }),
   };

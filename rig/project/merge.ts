@@ -19,6 +19,7 @@ export interface Settings {
 
 export interface CommandLine {
   readonly kmod?: string;
+  readonly params?: ModuleParams;
   readonly scenarios?: string;
   readonly kernels: KernelSelection;
 }
@@ -42,7 +43,7 @@ export function mergeSettings(cli: CommandLine, project: Project | undefined, de
     kernels,
     makeArgs: project?.makeArgs ?? [],
     programs: project?.programs ?? [],
-    moduleParams: project?.moduleParams ?? {},
+    moduleParams: { ...project?.moduleParams, ...cli.params },
     allowedReports: project?.allowedReports ?? [],
   };
 }

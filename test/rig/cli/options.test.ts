@@ -37,6 +37,9 @@ t.test('run with every option', async (t) => {
   t.strictSame(run(['--kernel=all']).kernels, { kind: 'all' });
   t.equal(run(['--config', 'ci/ktest-rig.config.ts']).config, 'ci/ktest-rig.config.ts');
   t.throws(() => run(['--config', '']), /--config needs a non-empty path/);
+  t.strictSame(run(['--param', 'capacity=16', '--param', 'name=box', '--param', 'capacity=32']).params, { capacity: '32', name: 'box' });
+  t.throws(() => run(['--param', 'capacity']), /--param 'capacity' must be NAME=VALUE/);
+  t.throws(() => run(['--param', 'a b=1']), /must be NAME=VALUE/);
 });
 
 t.test('--kernel validation', async (t) => {

@@ -61,3 +61,8 @@ t.test('merge: the command line over the project file over the defaults', async 
   t.strictSame(cli.kernels, { kind: 'all' });
   t.throws(() => mergeSettings({ kernels: { kind: 'default' } }, resolveProject({ images: ['all', 'sid-7'] }, file), '/k', dir), /images: all cannot be combined/);
 });
+
+t.test('--param over the project file', async (t) => {
+  const p = resolveProject({ module: 'mod', moduleParams: { capacity: 64, verbose: true } }, file);
+  t.strictSame(mergeSettings({ kernels: { kind: 'default' }, params: { capacity: '16' } }, p, '/k', dir).moduleParams, { capacity: '16', verbose: true });
+});
