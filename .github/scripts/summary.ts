@@ -1,4 +1,5 @@
 // Workflow glue: turns the rig's JSON reports into the job summary ($GITHUB_STEP_SUMMARY) and ::error annotations.
+// Usage: summary.ts [--root DIR] REPORT.json...  (DIR: the module's checkout, so annotations carry file= and line=)
 import { appendFileSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { annotations, summaryMarkdown } from '../../rig/run/plan.ts';
@@ -19,7 +20,7 @@ export function runsOfReport(text: string): RunSummary[] {
 }
 
 /** Summary markdown and annotation lines for report files; unreadable reports are listed, not fatal. */
-export function summarize(files: readonly string[], read: (file: string) => string = (f) => readFileSync(f, 'utf8')): {
+export function summarize(files: readonly string[], read: (file: string) => string = (f) => readFileSync(f, 'utf8'), root?: string): {
   markdown: string;
   annotations: string[];
 } {
@@ -38,11 +39,13 @@ export function summarize(files: readonly string[], read: (file: string) => stri
     markdown += `\n### Missing reports\n\n${lines.map((l) => `- ${l}`).join('\n')}\n`;
   }
   const notes = problems.map((p) => `::warning title=ktest-rig report::${p.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}`);
-  return { markdown, annotations: [...annotations(runs), ...notes] };
+  return { markdown, annotations: [...annotations(runs, root), ...notes] };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { markdown, annotations: lines } = summarize(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const root = args[0] === '--root' ? args[1] : undefined;
+  const { markdown, annotations: lines } = summarize(root === undefined ? args : args.slice(2), undefined, root);
   const target = process.env.GITHUB_STEP_SUMMARY;
   if (target) appendFileSync(target, markdown);
   else process.stdout.write(markdown);

@@ -1,6 +1,6 @@
 // The kernel x scenario matrix: stable work items, deterministic shards, GitHub matrix, job summary.
 import { UsageError } from '../core/errors.ts';
-import type { Arch, ImageSpec, RunSummary, ScenarioResult } from '../core/types.ts';
+import type { Arch, ImageSpec, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
 
 /** One scenario on one image: the unit that shards are made of. */
 export interface WorkItem {
@@ -131,7 +131,23 @@ export function escapeProperty(text: string): string {
 }
 
 /** `::error title=...::...` lines, one per failed scenario, for the Actions log and the PR checks. */
-export function annotations(summaries: readonly RunSummary[]): string[] {
+/**
+ * Where a failure points in the author's repository: the first module frame whose file lies under `root`
+ * (the checkout), relative to it, for an annotation's file= and line= (shown in the pull request's diff). Pure.
+ */
+export function frameLocation(failure: ScenarioFailure | undefined, root: string | undefined): { file: string; line: number } | undefined {
+  if (!root) return undefined;
+  const prefix = `${root.replace(/\/+$/, '')}/`;
+  for (const r of failure?.reports ?? []) {
+    for (const f of r.moduleFrames) {
+      if (f.file?.startsWith(prefix) && f.line !== undefined && f.line > 0) return { file: f.file.slice(prefix.length), line: f.line };
+    }
+  }
+  return undefined;
+}
+
+/** GitHub `::error` lines, one per failed scenario; with `root`, each carries file= and line= of its module frame. */
+export function annotations(summaries: readonly RunSummary[], root?: string): string[] {
   return [...summaries]
     .sort((a, b) => byText(a.image, b.image))
     .flatMap((run) => [
@@ -141,7 +157,9 @@ export function annotations(summaries: readonly RunSummary[]): string[] {
           const title = escapeProperty(`${run.image} (${run.kernel}): ${s.name}`);
           const reports = s.failure?.reports?.map((r) => r.title) ?? [];
           const body = [s.failure ? `${s.failure.kind}: ${s.failure.message}` : 'failed', ...reports].join('\n');
-          return `::error title=${title}::${escapeData(body)}`;
+          const at = frameLocation(s.failure, root);
+          const where = at ? `file=${escapeProperty(at.file)},line=${at.line},` : '';
+          return `::error ${where}title=${title}::${escapeData(body)}`;
         }),
       ...(run.error ? [`::error title=${escapeProperty(`${run.image} (${run.kernel}) did not run`)}::${escapeData(`${run.error.name}: ${run.error.message}`)}`] : []),
     ]    );

@@ -62,7 +62,7 @@ t.test('workflows use only files and commands that exist', async (t) => {
   }
   for (const m of all.matchAll(/uses: \.\/(\.github\/workflows\/[\w-]+\.yml)/g)) t.ok(existsSync(join(projectRoot, m[1])), `${m[1]} exists`);
   const scripts = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  for (const m of all.matchAll(/npm run ([\w:-]+)/g)) t.ok(scripts[m[1]], `npm script ${m[1]} exists`);
+  for (const m of all.matchAll(/npm run (?:-s )?([\w:-]+)/g)) t.ok(scripts[m[1]], `npm script ${m[1]} exists`);
 });
 
 t.test('no kernel list copied into the YAML: it comes from images/', async (t) => {
@@ -84,4 +84,37 @@ t.test('the reusable workflow documents every input', async (t) => {
     t.match(body, /description: \S/, `${name} has a description`);
     t.match(body, /type: (string|number|boolean)/, `${name} has a type`);
   }
+});
+
+t.test('the reusable workflow serves a real module repository', async (t) => {
+  const text = workflows['ktest-rig.yml']!;
+  const block = text.split('    inputs:\n')[1]!.split('\npermissions:')[0]!;
+  const inputs = [...block.matchAll(/^      ([\w-]+):$/gm)].map((m) => m[1]);
+  for (const name of ['project-file', 'module-path', 'scenarios', 'module-params', 'extra-packages', 'submodules']) t.ok(inputs.includes(name), `input ${name}`);
+  t.notOk(inputs.some((i) => /^rig-(ref|repository)$/.test(i!)), 'no rig ref kept equal to the uses: line by hand');
+  const checkouts = [...text.matchAll(/uses: actions\/checkout@\S+\n\s+with:\n((?:\s{10}.*\n)+)/g)].map((m) => m[1]!);
+  const rig = checkouts.filter((c) => c.includes('path: ktest-rig'));
+  t.ok(rig.length >= 2 && rig.every((c) => c.includes('repository: ${{ job.workflow_repository }}') && c.includes('ref: ${{ job.workflow_sha }}')), "the rig's checkout is the workflow's own commit");
+  t.ok(checkouts.some((c) => c.includes('path: src') && c.includes('submodules: ${{ inputs.submodules }}')), 'submodules where asked');
+  t.match(text, /key: ktest-rig-\$\{\{ runner\.os \}\}-\$\{\{ runner\.arch \}\}-\$\{\{ matrix\.image \}\}-v\$\{\{ steps\.keys\.outputs\.version \}\}-\$\{\{ hashFiles\(format\('ktest-rig\/images\/\{0\}\.json', matrix\.image\), 'ktest-rig\/rig\/build\/buildroot\.ts'\) \}\}/, 'cache key: image, runner arch, rig version, that image\'s pins and the build-root recipe');
+  t.match(text, /name: ktest-rig-\$\{\{ matrix\.image \}\}-\$\{\{ job\.check_run_id \}\}/, 'artifact names unique per job, even when called twice');
+  t.match(text, /summary\.ts --root "\$GITHUB_WORKSPACE\/src"/, 'annotations at the module source lines');
+  t.ok(existsSync(join(projectRoot, 'rig/build/buildroot.ts')), 'the recipe file the key hashes exists');
+});
+
+t.test('current majors of the actions and a supported Node', async (t) => {
+  const current: Record<string, number> = { 'actions/checkout': 7, 'actions/setup-node': 7, 'actions/cache': 6, 'actions/upload-artifact': 7 };
+  for (const [file, text] of Object.entries(workflows)) {
+    for (const m of text.matchAll(/uses: (actions\/[\w-]+)@v(\d+)/g)) t.equal(Number(m[2]), current[m[1]!], `${file}: ${m[1]}@v${m[2]}`);
+    for (const m of text.matchAll(/node-version: (\d+)/g)) t.ok(['22', '24'].includes(m[1]!), `${file}: node ${m[1]}`);
+    for (const m of text.matchAll(/image: node:(\d+)/g)) t.ok(['22', '24'].includes(m[1]!), `${file}: container node ${m[1]}`);
+  }
+});
+
+t.test('summary script: --root gives annotations a file and line', async (t) => {
+  const crash: RunSummary = {
+    ...run,
+    scenarios: [{ image: 'img', name: 'oops', status: 'fail', durationMs: 1, failure: { kind: 'kernel', message: 'oops', reports: [{ kind: 'oops', title: 'BUG', frames: [], moduleFrames: [{ symbol: 'f', file: '/w/src/mod.c', line: 7 }], fatal: false, raw: '' }] } }],
+  };
+  t.match(summarize(['a.json'], () => JSON.stringify(crash), '/w/src').annotations[0], /^::error file=mod\.c,line=7,/);
 });

@@ -147,3 +147,18 @@ t.test('githubMatrix: shards multiply the entries', async (t) => {
   t.notOk('shard' in githubMatrix([image('a')], 1).include[0], 'no shard key for one shard');
   t.throws(() => githubMatrix([image('a')], 0), UsageError);
 });
+
+t.test('annotations carry file= and line= of the first module frame inside the checkout', async (t) => {
+  const frame = (file: string, line: number) => ({ symbol: 'mailbox_ioctl', module: 'mailbox', file, line });
+  const report = (...moduleFrames: ReturnType<typeof frame>[]) => ({ kind: 'oops', title: 'BUG: x in mailbox_ioctl', frames: [], moduleFrames, fatal: false, raw: '' });
+  const failed = (reports: ReturnType<typeof report>[]): RunSummary => ({
+    image: 'bookworm-6.1', kernel: '6.1', arch: 'x86_64', accel: 'kvm', passed: 0, failed: 1,
+    scenarios: [{ image: 'bookworm-6.1', name: 'crash', status: 'fail', durationMs: 1, failure: { kind: 'kernel', message: 'oops', reports } }],
+  });
+  const root = '/home/runner/work/m/m/src';
+  const [line] = annotations([failed([report(frame('/usr/src/linux/include/x.h', 3), frame(`${root}/drivers/mailbox.c`, 142))])], `${root}/`);
+  t.match(line, /^::error file=drivers\/mailbox\.c,line=142,title=bookworm-6\.1 \(6\.1\)%3A crash::/);
+  t.notMatch(annotations([failed([report(frame('/elsewhere/mailbox.c', 9))])], root)[0], /file=/, 'no file outside the checkout');
+  t.notMatch(annotations([failed([report(frame(`${root}/a.c`, 9))])])[0], /file=/, 'no root: no file');
+  t.notMatch(annotations([failed([])], root)[0], /file=/, 'no frame: no file');
+});
