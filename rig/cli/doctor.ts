@@ -69,6 +69,7 @@ const NEED_TEXT: Record<Need, string> = {
   x86_64: 'x86_64 images',
   arm64: 'arm64 images',
   buildroots: '6.12/7.x build roots',
+  kernelbuild: 'built kernels (bookworm-6.1-debug)',
   dev: 'development, CI',
 };
 

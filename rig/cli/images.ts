@@ -7,7 +7,7 @@ import { nullSink, type EventSink } from '../core/events.ts';
 import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
 import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';
-import type { ImageSpec, PinnedPackage, PreparedKernel } from '../core/types.ts';
+import { isBuiltImage, type BuiltImageSpec, type DebianImageSpec, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
 
 export interface ImagesOptions {
   readonly cacheDir?: string;
@@ -41,7 +41,7 @@ export function imagesList(opts: ImagesOptions = {}): ImageListEntry[] {
     arch: i.arch,
     suite: i.suite,
     release: i.release,
-    version: i.packages.image.version,
+    version: isBuiltImage(i) ? i.packages.source.version : i.packages.image.version,
     isDefault: i.id === DEFAULT_IMAGE_ID,
   }));
 }
@@ -126,8 +126,8 @@ export function pinOf(r: PackageRecord): PinnedPackage {
   return { name: r.package, version: r.version, arch: r.architecture, sha256: r.sha256, filename: r.filename };
 }
 
-const TOP_KEYS = ['id', 'description', 'arch', 'suite', 'release', 'packages', 'toolchain', 'qemu'];
-const PACKAGE_KEYS = ['image', 'headers', 'headersCommon', 'kbuild', 'binary'];
+const TOP_KEYS = ['id', 'description', 'kind', 'arch', 'suite', 'release', 'packages', 'build', 'toolchain', 'qemu'];
+const PACKAGE_KEYS = ['image', 'headers', 'headersCommon', 'kbuild', 'binary', 'source'];
 const PIN_KEYS = ['name', 'version', 'arch', 'sha256', 'filename'];
 
 function ordered(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
@@ -147,8 +147,32 @@ export function renderImage(spec: ImageSpec): string {
 }
 
 /** The image with new pins and release; everything else kept. Pure. */
-export function withPins(spec: ImageSpec, release: string, packages: ImageSpec['packages']): ImageSpec {
+export function withPins(spec: DebianImageSpec, release: string, packages: DebianImageSpec['packages']): DebianImageSpec {
   return { ...spec, release, packages };
+}
+
+/** Upstream part of a Debian kernel source version (6.1.176-1 -> 6.1.176). Pure. */
+export function upstreamVersion(debVersion: string): string {
+  return debVersion.replace(/-[^-]*$/, '');
+}
+
+/** A built image re-pinned to another source package; its release follows the new upstream version. Pure. */
+export function withSourcePin(spec: BuiltImageSpec, source: PinnedPackage): BuiltImageSpec {
+  const release = spec.release.replace(upstreamVersion(spec.packages.source.version), upstreamVersion(source.version));
+  return { ...spec, release, packages: { source } };
+}
+
+/** The newest linux-source-X.Y of a built image's suite. */
+async function resolveLatestSource(image: BuiltImageSpec, cacheDir: string): Promise<BuiltImageSpec> {
+  const ctx = await aptContext(image.suite, debArch(image.arch), cacheDir);
+  await aptUpdate(ctx);
+  const best = pickRow(await madison(ctx, [image.packages.source.name]), image.suite);
+  if (!best) throw new PinGoneError(`${image.id}: no ${image.packages.source.name} in ${image.suite}`);
+  return withSourcePin(image, pinOf(await record(ctx, best.name, best.version)));
+}
+
+function versionOf(image: ImageSpec): string {
+  return isBuiltImage(image) ? image.packages.source.version : image.packages.image.version;
 }
 
 async function record(ctx: AptContext, name: string, version: string): Promise<PackageRecord> {
@@ -159,6 +183,7 @@ async function record(ctx: AptContext, name: string, version: string): Promise<P
 
 /** Resolve the newest pins for an image from the archive (updating the private apt lists). */
 export async function resolveLatest(image: ImageSpec, cacheDir: string): Promise<ImageSpec> {
+  if (isBuiltImage(image)) return resolveLatestSource(image, cacheDir);
   const contexts = new Map<string, AptContext>();
   const ctxFor = async (arch: string): Promise<AptContext> => {
     const a = arch === 'all' ? debArch(image.arch) : arch;
@@ -216,8 +241,8 @@ export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}
       id: image.id,
       file,
       changed,
-      from: { release: image.release, version: image.packages.image.version },
-      to: { release: next.release, version: next.packages.image.version },
+      from: { release: image.release, version: versionOf(image) },
+      to: { release: next.release, version: versionOf(next) },
     });
   }
   return out;

@@ -102,6 +102,11 @@ export class PinGoneError extends InfraError {
   override name = 'PinGoneError';
 }
 
+/** A kernel of a 'built' image did not configure or build (exit 3; `exec`: untestable); its log is kept. */
+export class KernelBuildError extends InfraError {
+  override name = 'KernelBuildError';
+}
+
 export class QemuError extends InfraError {
   override name = 'QemuError';
 }

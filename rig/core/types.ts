@@ -28,14 +28,21 @@ export interface ToolchainSpec {
   readonly crossCompile?: string;
 }
 
-/** A guest kernel, as data (images/<id>.json). */
-export interface ImageSpec {
+/** What every image has, whatever its kernel comes from. */
+interface ImageCommon {
   readonly id: string;
   readonly description: string;
   readonly arch: Arch;
   readonly suite: string;
   /** Kernel release, as `uname -r` prints it (6.1.0-57-amd64). */
   readonly release: string;
+  readonly toolchain: ToolchainSpec;
+  readonly qemu: QemuSpec;
+}
+
+/** A guest kernel from Debian's binary packages (images/<id>.json). */
+export interface DebianImageSpec extends ImageCommon {
+  readonly kind?: 'debian';
   readonly packages: {
     readonly image: PinnedPackage;
     readonly headers: PinnedPackage;
@@ -44,8 +51,30 @@ export interface ImageSpec {
     /** sid splits the bzImage into linux-binary-R. */
     readonly binary?: PinnedPackage;
   };
-  readonly toolchain: ToolchainSpec;
-  readonly qemu: QemuSpec;
+}
+
+/** How the rig builds a kernel of kind 'built' from a pinned source package. */
+export interface KernelBuildSpec {
+  /** Config fragments (paths relative to images/), merged in order on top of `make allnoconfig`. */
+  readonly fragments: readonly string[];
+  /** Patches (paths relative to images/) applied with `patch -p1`, in order. */
+  readonly patches?: readonly string[];
+  /** About how many objects the build compiles (for "building kernel: N/M objects"). */
+  readonly objects: number;
+}
+
+/** A guest kernel the rig builds itself from Debian's kernel source (linux-source-X.Y). */
+export interface BuiltImageSpec extends ImageCommon {
+  readonly kind: 'built';
+  readonly packages: { readonly source: PinnedPackage };
+  readonly build: KernelBuildSpec;
+}
+
+/** A guest kernel, as data (images/<id>.json). */
+export type ImageSpec = DebianImageSpec | BuiltImageSpec;
+
+export function isBuiltImage(image: ImageSpec): image is BuiltImageSpec {
+  return image.kind === 'built';
 }
 
 /** Per-arch/per-image QEMU settings, as data. */
@@ -82,6 +111,8 @@ export interface PreparedKernel {
   readonly headersDir: string;
   /** lib/modules/<release> of the extracted image package (guest-side kernel modules). */
   readonly modulesDir?: string;
+  /** The kernel's ELF with DWARF (built images), for gdb and kernel-frame symbols. */
+  readonly vmlinuxPath?: string;
 }
 
 export interface BuiltModule {

@@ -9,8 +9,9 @@ import { CacheError, MissingToolError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { debArch } from './images.ts';
 import { decompressKernel, isArm64Image } from './vmlinux.ts';
+import { prepareBuiltKernel } from '../build/kernel.ts';
 import { cacheRoot } from '../core/paths.ts';
-import type { ImageSpec, PinnedPackage, PreparedKernel } from '../core/types.ts';
+import { isBuiltImage, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
 
 /** Bump when the extracted layout changes, so old trees are not reused. */
 const LAYOUT_VERSION = 2;
@@ -26,6 +27,7 @@ export interface FetchOptions {
 
 /** The packages of an image, in extraction order. */
 export function pinsOf(image: ImageSpec): PinnedPackage[] {
+  if (isBuiltImage(image)) return [image.packages.source];
   const p = image.packages;
   return [p.image, ...(p.binary ? [p.binary] : []), p.headers, p.headersCommon, p.kbuild];
 }
@@ -222,6 +224,9 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
 
 /** Fetch, verify, extract and decompress an image's kernel; a second call uses only the cache. */
 export async function prepareKernel(image: ImageSpec, opts: FetchOptions = {}): Promise<PreparedKernel> {
+  if (isBuiltImage(image)) {
+    return prepareBuiltKernel(image, { cacheDir: opts.cacheDir, onEvent: opts.onEvent, download: opts.download });
+  }
   const cacheDir = resolve(opts.cacheDir ?? cacheRoot()); // absolute: the headers Makefile embeds it
   const emit = opts.onEvent ?? nullSink;
   const dir = join(cacheDir, 'kernels', kernelDirName(image));

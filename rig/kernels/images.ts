@@ -53,9 +53,22 @@ export function validateImage(file: string, data: unknown): ImageSpec {
   const o = obj(file, data, '(top level)');
   for (const k of ['id', 'description', 'arch', 'suite', 'release']) str(file, o, k, '');
   if (!ARCHES.includes(o.arch as Arch)) fail(file, 'arch', `must be one of ${ARCHES.join(', ')}`);
+  if (o.kind !== undefined && o.kind !== 'debian' && o.kind !== 'built') fail(file, 'kind', 'must be "debian" (the default) or "built"');
   const pkgs = obj(file, o.packages, 'packages');
-  for (const role of PACKAGE_ROLES) checkPackage(file, pkgs[role], `packages.${role}`);
-  if (pkgs.binary !== undefined) checkPackage(file, pkgs.binary, 'packages.binary');
+  if (o.kind === 'built') {
+    checkPackage(file, pkgs.source, 'packages.source');
+    const b = obj(file, o.build, 'build');
+    strList(file, b, 'fragments', 'build.');
+    strList(file, b, 'patches', 'build.');
+    if (!Array.isArray(b.fragments) || b.fragments.length === 0) fail(file, 'build.fragments', 'must list at least one config fragment');
+    for (const f of [...(b.fragments as string[]), ...((b.patches as string[] | undefined) ?? [])]) {
+      if (f.startsWith('/') || f.split('/').includes('..')) fail(file, 'build', `names ${f}: fragments and patches are paths inside images/`);
+    }
+    if (!Number.isInteger(b.objects) || (b.objects as number) < 1) fail(file, 'build.objects', 'must be a positive integer (about how many objects the build compiles)');
+  } else {
+    for (const role of PACKAGE_ROLES) checkPackage(file, pkgs[role], `packages.${role}`);
+    if (pkgs.binary !== undefined) checkPackage(file, pkgs.binary, 'packages.binary');
+  }
   const tc = obj(file, o.toolchain, 'toolchain');
   if (tc.kind !== 'host' && tc.kind !== 'buildroot') fail(file, 'toolchain.kind', 'must be "host" or "buildroot"');
   str(file, tc, 'cc', 'toolchain.');

@@ -11,28 +11,31 @@ import type { Arch, ImageSpec } from '../core/types.ts';
 /**
  * Why a tool is needed. A tool is required when any of its reasons applies:
  * core (every run), x86_64 / arm64 (an image of that arch), buildroots (6.12 and 7.x images build
- * inside a debootstrapped root), dev (npm ci's native addon, the libFuzzer targets, the tests).
+ * inside a debootstrapped root), kernelbuild (an image of kind 'built': the rig compiles its kernel), dev (npm ci's native addon, the libFuzzer targets, the tests).
  */
-export type Need = 'core' | Arch | 'buildroots' | 'dev';
+export type Need = 'core' | Arch | 'buildroots' | 'kernelbuild' | 'dev';
 
 /** What the caller is about to do; decides which tools are required. */
 export interface ToolNeeds {
   readonly arches: readonly Arch[];
   readonly buildroots: boolean;
+  /** An image's kernel is built from source (kind 'built'). Default false. */
+  readonly kernelBuilds?: boolean;
   /** Also the development tools (native addon build, fuzzing, test helpers). Default false. */
   readonly dev?: boolean;
 }
 
 /** What a run of these images needs: their arches, and build roots if any image builds in one. */
-export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolchain'>[]): ToolNeeds {
+export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolchain' | 'kind'>[]): ToolNeeds {
   return {
     arches: [...new Set(images.map((image) => image.arch))],
     buildroots: images.some((image) => image.toolchain.kind === 'buildroot'),
+    kernelBuilds: images.some((image) => image.kind === 'built'),
   };
 }
 
 /** Everything: both arches, build roots and development tools (CI, `doctor`). */
-export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] as const, buildroots: true, dev: true });
+export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] as const, buildroots: true, kernelBuilds: true, dev: true });
 
 /**
  * What `npm test` needs: every image of images/ (both arches, build roots) and the development tools
@@ -107,6 +110,12 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'readelf', package: 'binutils', neededFor: ['core'], purpose: 'inspect kernels and modules', probe: cmd('readelf', gnuVersion) },
   { name: 'debootstrap', package: 'debootstrap', neededFor: ['buildroots'], purpose: 'trixie/sid build roots for 6.12 and 7.x', probe: cmd('debootstrap', { args: ['--version'], pattern: /debootstrap\s+(\S+)/ }) },
   { name: 'mmdebstrap', package: 'mmdebstrap', neededFor: ['buildroots'], purpose: 'faster build roots, and build roots without root (user namespaces)', probe: cmd('mmdebstrap', { args: ['--version'], pattern: /mmdebstrap\s+(\S+)/ }) },
+  { name: 'flex', package: 'flex', neededFor: ['kernelbuild'], purpose: 'kconfig and dtc lexers of a kernel build', probe: cmd('flex', { args: ['--version'], pattern: /flex\s+(\S+)/ }) },
+  { name: 'bison', package: 'bison', neededFor: ['kernelbuild'], purpose: 'kconfig parser of a kernel build', probe: cmd('bison', { args: ['--version'], pattern: /bison\D+(\d\S*)/ }) },
+  { name: 'bc', package: 'bc', neededFor: ['kernelbuild'], purpose: 'kernel build (timeconst.h)', probe: cmd('bc', { args: ['--version'], pattern: /bc\s+(\S+)/ }) },
+  { name: 'lz4', package: 'lz4', neededFor: ['kernelbuild'], purpose: 'compress built kernels (fast to decompress under TCG)', probe: cmd('lz4', { args: ['--version'], pattern: /v(\d[\d.]*)/ }) },
+  { name: 'patch', package: 'patch', neededFor: ['kernelbuild'], purpose: "apply a built image's patches (images/*/*.patch)", probe: cmd('patch', gnuVersion) },
+  { name: 'libelf headers', package: 'libelf-dev', neededFor: ['kernelbuild'], purpose: 'objtool of a kernel build', probe: { kind: 'file', paths: ['/usr/include/gelf.h'] } },
   { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
   { name: 'aarch64-linux-gnu-addr2line', package: 'binutils-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'symbolise arm64 module frames', probe: cmd('aarch64-linux-gnu-addr2line', gnuVersion) },
   { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },
@@ -138,6 +147,7 @@ export interface ToolCheck {
 export function activeNeeds(needs: ToolNeeds): Set<Need> {
   const active = new Set<Need>(['core', ...needs.arches]);
   if (needs.buildroots) active.add('buildroots');
+  if (needs.kernelBuilds) active.add('kernelbuild');
   if (needs.dev) active.add('dev');
   return active;
 }
@@ -430,17 +440,18 @@ export async function ensureTools(needs: ToolNeeds, options: EnsureOptions = {})
 
 // ---------- command line: `tsx rig/platform/host-tools.ts --packages all` (.ci/run), `--ensure test` (npm pretest) ----------
 
-/** Parses `all`, `test` (the test suite's needs), or a comma list of needs (x86_64,arm64,buildroots,dev). */
+/** Parses `all`, `test` (the test suite's needs), or a comma list of needs (x86_64,arm64,buildroots,kernelbuild,dev). */
 export function needsFromArg(arg: string | undefined): ToolNeeds {
   if (!arg || arg === 'all') return ALL_NEEDS;
   if (arg === 'test') return TEST_SUITE_NEEDS;
   const words = arg.split(',').filter(Boolean);
-  const known = ['x86_64', 'arm64', 'buildroots', 'dev', 'core'];
+  const known = ['x86_64', 'arm64', 'buildroots', 'kernelbuild', 'dev', 'core'];
   const unknown = words.filter((word) => !known.includes(word));
   if (unknown.length) throw new Error(`unknown need ${unknown.join(', ')}; valid: all, ${known.join(', ')}`);
   return {
     arches: words.filter((word): word is Arch => word === 'x86_64' || word === 'arm64'),
     buildroots: words.includes('buildroots'),
+    kernelBuilds: words.includes('kernelbuild'),
     dev: words.includes('dev'),
   };
 }
@@ -471,7 +482,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,dev]\n');
+  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,kernelbuild,dev]
+');
   return 2;
 }
 

@@ -11,7 +11,7 @@ import { UsageError } from '../core/errors.ts';
 import type { ModuleParams, Scenario } from '../scenario/api.ts';
 import type { AllowedReport } from '../project/config.ts';
 import type { EventSink } from '../core/events.ts';
-import type { ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from '../core/types.ts';
+import type { DebianImageSpec, ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from '../core/types.ts';
 
 export interface HostRunOptions {
   readonly kmodDir: string;
@@ -57,13 +57,13 @@ export async function hostFacts(): Promise<HostFacts> {
 /** The running kernel as a PreparedKernel, so the same build code serves both targets. */
 function hostKernel(f: HostFacts): PreparedKernel {
   const arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
-  const image: ImageSpec = {
+  const image: DebianImageSpec = {
     id: 'host',
     description: `the host's running kernel ${f.release}`,
     arch,
     suite: 'host',
     release: f.release,
-    packages: {} as ImageSpec['packages'],
+    packages: {} as DebianImageSpec['packages'],
     toolchain: { kind: 'host', cc: 'gcc' },
     qemu: {} as ImageSpec['qemu'],
   };

@@ -11,11 +11,12 @@ import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/kernels/i
 import { imagesUpdate, renderImage } from '../../rig/cli/images.ts';
 import { checkVmlinux } from '../../rig/kernels/vmlinux.ts';
 import { cacheRoot, projectRoot } from '../../rig/core/paths.ts';
+import type { DebianImageSpec } from '../../rig/core/types.ts';
 
 // A first run downloads about 90 MB of kernel packages; later runs use the cache ($KTEST_RIG_CACHE in CI).
 t.setTimeout(15 * 60_000);
 
-const [image] = resolveImages(DEFAULT_IMAGE_ID);
+const image = resolveImages(DEFAULT_IMAGE_ID)[0] as DebianImageSpec;
 const work = mkdtempSync(join(tmpdir(), 'ktest-build-'));
 
 t.test('default image: prepare, then build against it', async (t) => {
@@ -75,7 +76,7 @@ t.test('images update re-pins a stale image file from the archive', async (t) =>
   const [result] = await imagesUpdate(image.id, { imagesDir: dir, cacheDir: cacheRoot() });
   t.equal(result.changed, true);
   t.equal(result.from.version, '6.1.0-0');
-  const [updated] = loadImages(dir);
+  const [updated] = loadImages(dir) as DebianImageSpec[];
   t.equal(updated.packages.image.name, `linux-image-${updated.release}`);
   t.match(updated.release, /^6\.1\.0-\d+-amd64$/, 'same flavour and series');
   t.equal(updated.packages.headers.version, updated.packages.image.version);

@@ -1,4 +1,5 @@
 // images list/update logic: release parsing, pocket preference, flavour matching, Depends parsing, pin rewriting.
+import type { DebianImageSpec } from '../../../rig/core/types.ts';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +60,7 @@ t.test('renderImage: stable key order and a trailing newline; committed files ar
     const file = join(imagesDir, `${image.id}.json`);
     t.equal(renderImage(image), readFileSync(file, 'utf8'), `${image.id}.json round-trips`);
   }
-  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)!;
+  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)! as DebianImageSpec;
   const shuffled = JSON.parse(JSON.stringify({ qemu: def.qemu, packages: { kbuild: def.packages.kbuild, image: def.packages.image, headersCommon: def.packages.headersCommon, headers: def.packages.headers }, toolchain: def.toolchain, release: def.release, suite: def.suite, arch: def.arch, description: def.description, id: def.id }));
   const text = renderImage(shuffled);
   t.ok(text.endsWith('}\n'));
@@ -69,10 +70,10 @@ t.test('renderImage: stable key order and a trailing newline; committed files ar
 });
 
 t.test('withPins rewrites release and pins, keeps the rest', async (t) => {
-  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)!;
+  const def = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID)! as DebianImageSpec;
   const pin = (name: string) => ({ name, version: '6.1.999-1', arch: 'amd64', sha256: 'a'.repeat(64), filename: `pool/${name}.deb` });
   const next = withPins(def, '6.1.0-99-amd64', { image: pin('linux-image-6.1.0-99-amd64'), headers: pin('linux-headers-6.1.0-99-amd64'), headersCommon: pin('c'), kbuild: pin('k') });
-  const reparsed = parseImage(`images/${DEFAULT_IMAGE_ID}.json`, renderImage(next));
+  const reparsed = parseImage(`images/${DEFAULT_IMAGE_ID}.json`, renderImage(next)) as DebianImageSpec;
   t.equal(reparsed.release, '6.1.0-99-amd64');
   t.equal(reparsed.packages.image.version, '6.1.999-1');
   t.same(reparsed.qemu, def.qemu);

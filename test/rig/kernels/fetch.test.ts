@@ -9,7 +9,7 @@ import { CacheError } from '../../../rig/core/errors.ts';
 import { RECORD as MARKER } from '../../../rig/core/cache.ts';
 import { debPath, fetchDeb, kernelDirName, kernelPaths, pinsOf, prepareKernel, rewriteHeadersMakefile, treeIsValid, checkTree, type Downloader } from '../../../rig/kernels/fetch.ts';
 import { checkVmlinux } from '../../../rig/kernels/vmlinux.ts';
-import type { ImageSpec, PinnedPackage } from '../../../rig/core/types.ts';
+import type { DebianImageSpec, PinnedPackage } from '../../../rig/core/types.ts';
 import { bzImage, elfWithNotes } from '../../fixtures/images/synthetic-kernel.ts';
 
 const RELEASE = '1.0.0-1-amd64';
@@ -44,7 +44,7 @@ function makeDeb(dir: string, name: string, files: Record<string, string | Buffe
 }
 
 /** A fake 4-package kernel; `mergedUsr` lays it out like sid 7.x (usr/lib/modules/R/vmlinuz, absolute KBUILD_OUTPUT). */
-function fakeImage(dir: string, mergedUsr = false): { image: ImageSpec; debs: Map<string, string> } {
+function fakeImage(dir: string, mergedUsr = false): { image: DebianImageSpec; debs: Map<string, string> } {
   const vmlinuz = bzImage(execFileSync('zstd', ['-c', '-q'], { input: elfWithNotes([{ name: 'Xen', type: 18 }]) }));
   const lib = mergedUsr ? 'usr/lib' : 'lib';
   const img = makeDeb(dir, `linux-image-${RELEASE}`, {
@@ -59,7 +59,7 @@ function fakeImage(dir: string, mergedUsr = false): { image: ImageSpec; debs: Ma
   });
   const common = makeDeb(dir, 'linux-headers-1.0.0-1-common', { 'usr/src/linux-headers-1.0.0-1-common/Makefile': 'all:\n\t@echo common\n' });
   const kbuild = makeDeb(dir, 'linux-kbuild-1.0', { 'usr/lib/linux-kbuild-1.0/scripts/x': 'x' });
-  const image: ImageSpec = {
+  const image: DebianImageSpec = {
     id: 'fake-1.0',
     description: 'fake',
     arch: 'x86_64',
@@ -177,12 +177,12 @@ t.test('prepareKernel: an arm64 Image is used as is, and must be one', async (t)
   const arm64Image = Buffer.alloc(4096);
   arm64Image.write('ARM\x64', 0x38, 'latin1');
   const base = fakeImage(work).image;
-  const make = (vmlinuz: Buffer, tag: string): { image: ImageSpec; debs: Map<string, string> } => {
+  const make = (vmlinuz: Buffer, tag: string): { image: DebianImageSpec; debs: Map<string, string> } => {
     const img = makeDeb(work, `linux-image-${release}${tag}`, { [`boot/vmlinuz-${release}`]: vmlinuz });
     const headers = makeDeb(work, `linux-headers-${release}${tag}`, { [`usr/src/linux-headers-${release}/Makefile`]: 'include /usr/src/c/Makefile\n' });
     const common = makeDeb(work, `common${tag}`, { 'usr/src/c/Makefile': 'all:\n' });
     const kbuild = makeDeb(work, `kbuild${tag}`, { 'usr/lib/k/x': 'x' });
-    const image: ImageSpec = {
+    const image: DebianImageSpec = {
       ...base,
       id: `fake-arm64${tag}`,
       arch: 'arm64',
@@ -226,7 +226,7 @@ t.test('fetchDeb: a wrong hash is refetched once, then a CacheError', async (t) 
 
 t.test('the cache dir name changes with the pins', async (t) => {
   const { image } = fakeImage(mkdtempSync(join(tmpdir(), 'fetch-')));
-  const other: ImageSpec = { ...image, packages: { ...image.packages, kbuild: { ...image.packages.kbuild, sha256: 'f'.repeat(64) } } };
+  const other: DebianImageSpec = { ...image, packages: { ...image.packages, kbuild: { ...image.packages.kbuild, sha256: 'f'.repeat(64) } } };
   t.match(kernelDirName(image), /^fake-1\.0-[0-9a-f]{12}$/);
   t.not(kernelDirName(image), kernelDirName(other));
   t.equal(kernelDirName(image), kernelDirName({ ...image, description: 'changed' }), 'only pins matter');

@@ -14,7 +14,7 @@ t.test('every committed image validates, and the default is among them', async (
   t.ok(all.length >= 2);
   t.ok(all.some((i) => i.id === DEFAULT_IMAGE_ID));
   t.ok(all.some((i) => i.id === 'bullseye-5.10'));
-  for (const i of all) t.equal(i.packages.image.sha256.length, 64, `${i.id} pins a sha256`);
+  for (const i of all) for (const pin of Object.values(i.packages)) t.equal(pin.sha256.length, 64, `${i.id} pins ${pin.name} by sha256`);
 });
 
 t.test('a missing or wrong field is a UsageError naming the file and the field', async (t) => {
