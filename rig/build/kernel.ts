@@ -79,13 +79,13 @@ export function isObjectLine(line: string): boolean {
   return /^\s+(CC|AS)\s+\S+\.o$/.test(line);
 }
 
-interface Inputs {
+export interface Inputs {
   readonly fragments: readonly { readonly name: string; readonly text: string }[];
   readonly patches: readonly { readonly name: string; readonly text: string }[];
   readonly toolchainVersion: string;
 }
 
-async function readInputs(image: BuiltImageSpec, imagesDir: string): Promise<Inputs> {
+export async function readInputs(image: BuiltImageSpec, imagesDir: string): Promise<Inputs> {
   const read = async (name: string) => ({ name, text: await readFile(join(imagesDir, name), 'utf8') });
   const fragments = await Promise.all(image.build.fragments.map(read));
   const patches = await Promise.all((image.build.patches ?? []).map(read));
@@ -153,7 +153,7 @@ function alive(pid: number): boolean {
  * Take the entry's lock (O_EXCL file holding our pid). A lock whose process is gone is stale and
  * broken; a live one is waited for (another rig is building the same kernel).
  */
-async function lock(path: string, onWait: () => void): Promise<() => Promise<void>> {
+export async function lockEntry(path: string, onWait: () => void): Promise<() => Promise<void>> {
   let waited = false;
   for (;;) {
     try {
@@ -201,8 +201,7 @@ async function makeKernel(
   paths: ReturnType<typeof builtPaths>,
   opts: { jobs: number; nice: number; emit: EventSink },
 ): Promise<number> {
-  const cc = `${image.toolchain.crossCompile ?? ''}${image.toolchain.cc}`;
-  const argv = ['nice', '-n', String(opts.nice), 'make', `O=${paths.out}`, 'ARCH=x86_64', `CC=${cc}`, `HOSTCC=${cc}`, `-j${opts.jobs}`, 'bzImage', 'modules_prepare', 'scripts_gdb'];
+  const argv = ['nice', '-n', String(opts.nice), ...makeBase(image, paths), `-j${opts.jobs}`, 'bzImage', 'modules_prepare', 'scripts_gdb'];
   const logStream = createWriteStream(paths.log, { flags: 'a' });
   logStream.write(`$ ${argv.join(' ')}\n`);
   const child = execa(argv[0], argv.slice(1), { cwd: paths.src, reject: false, all: true, stdin: 'ignore', buffer: false });
@@ -245,6 +244,48 @@ async function pruneObjects(out: string): Promise<void> {
   await walk(out);
 }
 
+/**
+ * Fetch and verify the source package, unpack it into dir/src, apply the patches, and configure it
+ * into dir/out (`allnoconfig` with the fragments, then `olddefconfig`). Every option a fragment asks
+ * for must be in the resulting .config, else a KernelBuildError names the ones that did not stick.
+ * Returns the .config's values.
+ */
+export async function configureSource(image: BuiltImageSpec, opts: KernelBuildOptions, dir: string, inputs?: Inputs): Promise<Map<string, string>> {
+  const cacheDir = resolve(opts.cacheDir ?? cacheRoot());
+  const emit = opts.onEvent ?? nullSink;
+  const given = inputs ?? (await readInputs(image, opts.imagesDir ?? defaultImagesDir));
+  const paths = builtPaths(dir);
+  await mkdir(dir, { recursive: true });
+  emit({ type: 'stage', image: image.id, stage: 'fetch', message: `fetching ${image.packages.source.name} ${image.packages.source.version}` });
+  const deb = await fetchDeb(image.packages.source, opts.download ?? aptDownloader(image, cacheDir), cacheDir);
+  if ((await sha256File(deb)) !== image.packages.source.sha256) throw new CacheError(`${deb} does not match its pin`, { hint: `delete ${deb} and retry` });
+  emit({ type: 'stage', image: image.id, stage: 'extract', message: `extracting ${image.packages.source.name}` });
+  await extractSource(deb, paths.src, paths.log);
+  for (const p of given.patches) {
+    await writeFile(join(dir, 'patch'), p.text);
+    await run(['patch', '-p1', '--forward', '--batch', '-i', join(dir, 'patch')], paths.src, paths.log);
+  }
+  const asked = given.fragments.flatMap((f) => parseFragment(f.text));
+  const merged = join(dir, 'fragments.config');
+  await writeFile(merged, given.fragments.map((f) => `# ${f.name}\n${f.text}`).join('\n'));
+  const base = makeBase(image, paths);
+  await run([...base, `KCONFIG_ALLCONFIG=${merged}`, 'allnoconfig'], paths.src, paths.log);
+  await run([...base, 'olddefconfig'], paths.src, paths.log);
+  const config = parseDotConfig(await readFile(join(paths.out, '.config'), 'utf8'));
+  const missing = missingOptions(asked, config);
+  if (missing.length > 0) {
+    throw new KernelBuildError(`${image.id}: config options did not stick after olddefconfig: ${missing.map((o) => `${o.name}=${o.value}`).join(', ')}`, {
+      hint: `fix the fragments in images/ (${image.build.fragments.join(', ')}): a dependency is missing or the option does not exist`,
+    });
+  }
+  return config;
+}
+
+function makeBase(image: BuiltImageSpec, paths: ReturnType<typeof builtPaths>): string[] {
+  const cc = `${image.toolchain.crossCompile ?? ''}${image.toolchain.cc}`;
+  return ['make', `O=${paths.out}`, 'ARCH=x86_64', `CC=${cc}`, `HOSTCC=${cc}`];
+}
+
 /** Build (or take from the cache) a 'built' image's kernel; the result boots and builds modules like any image. */
 export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuildOptions = {}): Promise<PreparedKernel> {
   if (image.arch !== 'x86_64') throw new InfraError(`${image.id}: only x86_64 kernels can be built so far`);
@@ -257,7 +298,7 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
   if (await readMarker(dir)) return prepared;
 
   await mkdir(join(cacheDir, 'kbuild'), { recursive: true });
-  const unlock = await lock(`${dir}${LOCK}`, () =>
+  const unlock = await lockEntry(`${dir}${LOCK}`, () =>
     emit({ type: 'stage', image: image.id, stage: 'build', message: `waiting for another rig building ${image.id}` }),
   );
   try {
@@ -266,29 +307,7 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
     await mkdir(dir, { recursive: true });
     const started = Date.now();
     try {
-      emit({ type: 'stage', image: image.id, stage: 'fetch', message: `fetching ${image.packages.source.name} ${image.packages.source.version}` });
-      const deb = await fetchDeb(image.packages.source, opts.download ?? aptDownloader(image, cacheDir), cacheDir);
-      if ((await sha256File(deb)) !== image.packages.source.sha256) throw new CacheError(`${deb} does not match its pin`, { hint: `delete ${deb} and retry` });
-      emit({ type: 'stage', image: image.id, stage: 'extract', message: `extracting ${image.packages.source.name}` });
-      await extractSource(deb, paths.src, paths.log);
-      for (const p of inputs.patches) {
-        await writeFile(join(dir, 'patch'), p.text);
-        await run(['patch', '-p1', '--forward', '--batch', '-i', join(dir, 'patch')], paths.src, paths.log);
-      }
-      const asked = inputs.fragments.flatMap((f) => parseFragment(f.text));
-      const merged = join(dir, 'fragments.config');
-      await writeFile(merged, inputs.fragments.map((f) => `# ${f.name}\n${f.text}`).join('\n'));
-      const cc = `${image.toolchain.crossCompile ?? ''}${image.toolchain.cc}`;
-      const base = ['make', `O=${paths.out}`, 'ARCH=x86_64', `CC=${cc}`, `HOSTCC=${cc}`];
-      await run([...base, `KCONFIG_ALLCONFIG=${merged}`, 'allnoconfig'], paths.src, paths.log);
-      await run([...base, 'olddefconfig'], paths.src, paths.log);
-      const missing = missingOptions(asked, parseDotConfig(await readFile(join(paths.out, '.config'), 'utf8')));
-      if (missing.length > 0) {
-        throw new KernelBuildError(
-          `${image.id}: config options did not stick after olddefconfig: ${missing.map((o) => `${o.name}=${o.value}`).join(', ')}`,
-          { hint: `fix the fragments in images/ (${image.build.fragments.join(', ')}): a dependency is missing or the option does not exist` },
-        );
-      }
+      await configureSource(image, { cacheDir, imagesDir: opts.imagesDir, onEvent: emit, download: opts.download }, dir, inputs);
       emit({ type: 'stage', image: image.id, stage: 'build', message: `building kernel ${image.id} (about ${image.build.objects} objects; log: ${paths.log})` });
       const objects = await makeKernel(image, paths, { jobs: opts.jobs ?? availableParallelism(), nice: opts.nice ?? 10, emit });
       const release = (await readFile(join(paths.out, 'include', 'config', 'kernel.release'), 'utf8')).trim();

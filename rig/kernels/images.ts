@@ -107,10 +107,14 @@ export function loadImages(dir: string = imagesDir): ImageSpec[] {
   return files.map((f) => parseImage(join(dir, f), readFileSync(join(dir, f), 'utf8')));
 }
 
-/** Resolve an id, a comma list of ids, or `all` (default: the default image). */
+/**
+ * Resolve an id, a comma list of ids, or `all` (default: the default image). `all` is every image
+ * made from Debian's kernel packages; images the rig compiles itself (kind 'built', a build of
+ * about 15 minutes on first use) are run only when named.
+ */
 export function resolveImages(spec: string = DEFAULT_IMAGE_ID, all: readonly ImageSpec[] = loadImages()): ImageSpec[] {
   const ids = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (ids.length === 1 && ids[0] === 'all') return [...all];
+  if (ids.length === 1 && ids[0] === 'all') return all.filter((i) => i.kind !== 'built');
   if (ids.length === 0) throw new UsageError('no image given', { hint: `valid images: ${all.map((i) => i.id).join(', ')}, all` });
   const out: ImageSpec[] = [];
   for (const id of ids) {

@@ -15,7 +15,8 @@ import type { RigEvent } from '../../rig/core/events.ts';
 t.setTimeout(30 * 60_000);
 
 const only = process.env.KTEST_RIG_MATRIX_IMAGES?.split(',');
-const images = loadImages().filter((i) => i.id !== DEFAULT_IMAGE_ID && (!only || only.includes(i.id)));
+// Built images (the debug kernel) have their own test: test/integration/debug-kernel.test.ts.
+const images = loadImages().filter((i) => i.id !== DEFAULT_IMAGE_ID && i.kind !== 'built' && (!only || only.includes(i.id)));
 const cacheDir = cacheRoot();
 
 for (const image of images) {

@@ -64,7 +64,9 @@ t.test('resolveImages: one id, a comma list, all, and unknown ids', async (t) =>
   t.same(resolveImages('bookworm-6.1', all).map((i) => i.id), ['bookworm-6.1']);
   t.same(resolveImages(undefined, all).map((i) => i.id), [DEFAULT_IMAGE_ID]);
   t.same(resolveImages('bullseye-5.10, bookworm-6.1,bullseye-5.10', all).map((i) => i.id), ['bullseye-5.10', 'bookworm-6.1']);
-  t.same(resolveImages('all', all).map((i) => i.id), all.map((i) => i.id));
+  t.same(resolveImages('all', all).map((i) => i.id), all.filter((i) => i.kind !== 'built').map((i) => i.id), 'all: the Debian-kernel images');
+  t.notOk(resolveImages('all', all).some((i) => i.id === 'bookworm-6.1-debug'), 'all leaves out the image the rig would compile for 15 minutes');
+  t.same(resolveImages('bookworm-6.1-debug', all).map((i) => i.id), ['bookworm-6.1-debug'], 'a built image by name');
   const err = t.throws(() => resolveImages('bookworm-6.1,nope-9', all), UsageError) as unknown as UsageError;
   t.match(err.message, /unknown image "nope-9"/);
   for (const i of all) t.match(err.message, i.id, 'lists the valid ids');

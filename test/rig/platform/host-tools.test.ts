@@ -157,15 +157,20 @@ t.test('install commands', async (t) => {
 t.test('needsForImages', async (t) => {
   const host = { kind: 'host' as const, cc: 'gcc-12' };
   const root = { kind: 'buildroot' as const, cc: 'gcc-14', suite: 'trixie' };
-  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'x86_64', toolchain: host }]), { arches: ['x86_64'], buildroots: false });
-  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'arm64', toolchain: root }]), { arches: ['x86_64', 'arm64'], buildroots: true });
-  t.same(needsForImages([]), { arches: [], buildroots: false });
+  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'x86_64', toolchain: host }]), { arches: ['x86_64'], buildroots: false, kernelBuilds: false });
+  t.same(needsForImages([{ arch: 'x86_64', toolchain: host }, { arch: 'arm64', toolchain: root }]), { arches: ['x86_64', 'arm64'], buildroots: true, kernelBuilds: false });
+  t.same(needsForImages([]), { arches: [], buildroots: false, kernelBuilds: false });
+  t.same(needsForImages([{ arch: 'x86_64', toolchain: host, kind: 'built' }]), { arches: ['x86_64'], buildroots: false, kernelBuilds: true }, 'a built image needs the kernel-build tools');
+  const kb = requiredTools({ arches: ['x86_64'], buildroots: false, kernelBuilds: true }).map((x) => x.package);
+  for (const pkg of ['flex', 'bison', 'bc', 'lz4', 'libelf-dev']) t.ok(kb.includes(pkg), `kernel builds need ${pkg}`);
+  t.notOk(requiredTools({ arches: ['x86_64'], buildroots: false }).some((x) => x.package === 'flex'), 'stock images do not');
 });
 
 t.test('needsFromArg', async (t) => {
   t.equal(needsFromArg('all'), ALL_NEEDS);
   t.equal(needsFromArg(undefined), ALL_NEEDS);
-  t.same(needsFromArg('x86_64,buildroots'), { arches: ['x86_64'], buildroots: true, dev: false });
+  t.same(needsFromArg('x86_64,buildroots'), { arches: ['x86_64'], buildroots: true, kernelBuilds: false, dev: false });
+  t.same(needsFromArg('x86_64,kernelbuild'), { arches: ['x86_64'], buildroots: false, kernelBuilds: true, dev: false });
   t.throws(() => needsFromArg('x86_64,sparc'), /unknown need sparc/);
 });
 
