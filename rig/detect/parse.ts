@@ -102,7 +102,8 @@ function stepTrace(b: Builder, line: string): boolean {
 
 /** Finds every kernel report in console/dmesg text: one record per occurrence, in order. */
 export function findReports(text: string, opts: FindOptions = {}): KernelReport[] {
-  const lines = text.split(/\r?\n/).map((l) => stripTimestamp(l.replace(/\r/g, '')));
+  // kmemleak.verbose=1 prints its leak reports to the console behind its pr_fmt prefix.
+  const lines = text.split(/\r?\n/).map((l) => stripTimestamp(l.replace(/\r/g, '')).replace(/^kmemleak: (?=unreferenced object|  )/, ''));
   const builders: Builder[] = [];
   let cur: Builder | undefined;
   lines.forEach((line, index) => {

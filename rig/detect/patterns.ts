@@ -71,7 +71,40 @@ function accessOf(lines: readonly string[]): string {
 export const PANIC_CONSEQUENCE =
   /^(?:Fatal exception(?: in interrupt)?|softlockup: hung tasks|hung_task: blocked tasks|RCU Stall|Hard LOCKUP|Machine halted\.?|.*panic_on_warn set|Fatal hardware error!?|kernel stack overflow|corrupted stack end detected inside scheduler|Oops - BUG: Fatal exception|Attempted to kill init!.*|.*: panic_on_warn set.*)\s*$/;
 
+/** lockdep's own frames and the lock primitives it reports from (never the module's function). */
+const lockdepFrames =
+  /^(?:lockdep_\w+|__lockdep_\w+|print_\w+|check_\w+|validate_chain|__lock_acquire|lock_acquire\w*|lock_release|__lock_release|lock_is_held_type|mark_lock\w*|mark_usage|mark_held_locks|valid_state|debug_check_no_locks_freed|debug_locks_off|__debug_check_no_obj_freed|lock_acquired|lock_contended|__mutex_lock\w*|mutex_lock\w*|mutex_unlock\w*|__mutex_unlock\w*|__rt_mutex\w*|down_\w+|up_\w+|_raw_\w+|__raw_\w+|do_raw_\w+|rcu_\w+|__rcu_\w+|rcu_lockdep_current_cpu_online|lockdep_rcu_suspicious|kfree|__kmem_cache_free|slab_free\w*|kmem_cache_free|__slab_free|do_slab_free|lock_timer_base|call_timer_fn|__run_timers|run_timer_softirq|__do_softirq|handle_softirqs|irq_exit_rcu|__irq_exit_rcu|sysvec_\w+|asm_sysvec_\w+|__sysvec_\w+|do_softirq\w*)$/;
+
+/** Headers of lockdep's reports (6.1 kernel/locking/lockdep.c), which print no "end trace" line. */
+const LOCKDEP =
+  /^WARNING: (possible circular locking dependency detected|possible recursive locking detected|inconsistent lock state|possible irq lock inversion dependency detected|bad unlock balance detected!|held lock freed!|suspicious RCU usage|lock held when returning to user space!|Nested lock was not taken|bad contention detected!|[\w-]+-safe -> [\w-]+-unsafe lock order detected|possible circular locking dependency detected)\.?\s*$/;
+
 export const PATTERNS: readonly ReportPattern[] = [
+  {
+    kind: 'lockdep',
+    header: LOCKDEP,
+    title: ({ match }) => `lockdep: ${match[1].replace(/!$/, '')}`,
+    fatal: false,
+    endAfterTrace: true,
+    traceStart: /^Call [Tt]race:/,
+    skip: new RegExp(`${lockdepFrames.source}|${allocators.source}`),
+  },
+  {
+    kind: 'sleep-in-atomic',
+    header: /^BUG: sleeping function called from invalid context at (\S+)/,
+    title: () => 'BUG: sleeping function called from invalid context',
+    fatal: false,
+    endAfterTrace: true,
+    skip: new RegExp(`^(?:__might_resched|__might_sleep|might_sleep\\w*|__might_fault|might_alloc|__cond_resched\\w*|should_failslab|slab_pre_alloc_hook\\w*)$|${allocators.source}|${sched.source}`),
+  },
+  {
+    kind: 'schedule-atomic',
+    header: /^BUG: scheduling while atomic: /,
+    title: () => 'BUG: scheduling while atomic',
+    fatal: false,
+    endAfterTrace: true,
+    skip: new RegExp(`^(?:__schedule_bug|schedule_debug)$|${sched.source}`),
+  },
   {
     kind: 'kasan',
     header: /^BUG: KASAN: ([\w-]+(?: or [\w-]+)?) in (\S+)/,

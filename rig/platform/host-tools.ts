@@ -482,8 +482,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,kernelbuild,dev]
-');
+  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,kernelbuild,dev]\n');
   return 2;
 }
 

@@ -9,7 +9,7 @@ import { findModuleReports } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type Scenario } from '../scenario/api.ts';
-import { guestCmdline, SLAB_VALIDATE_SCRIPT } from '../vm/guest-setup.ts';
+import { guestCmdline, LEAK_BASELINE_SCRIPT, POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
 import { pool } from '../core/pool.ts';
 import { splitAllowed } from '../detect/allowed.ts';
@@ -61,6 +61,7 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
     try {
       o.onEvent({ type: 'stage', image: o.image.id, stage: 'snapshot', message: 'saving the snapshot' });
       snapshotFile = join(o.workDir, 'ready.snapshot');
+      if (o.debug) await template.exec(['sh', '-c', LEAK_BASELINE_SCRIPT], { timeoutMs: 60_000 });
       await template.saveSnapshot(snapshotFile);
     } finally {
       await template.close();
@@ -161,8 +162,8 @@ export interface Outcome {
 /** Run one scenario in a ready guest, then read the kernel log and judge it. */
 export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image' | 'moduleParams' | 'allowedReports'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
-  // With debugging on, the kmalloc slabs are validated in the same guest command that reads the log.
-  const backend = new GuestBackend(guest, art.module.name, o.debug ? SLAB_VALIDATE_SCRIPT : undefined);
+  // With debugging on, the kmalloc slabs are validated and leaks scanned in the same guest command that reads the log.
+  const backend = new GuestBackend(guest, art.module.name, o.debug ? POST_SCENARIO_SCRIPT : undefined);
   return runScenarioOn(backend, scenario, {
     module: art.module,
     uapi: art.uapi,
@@ -208,7 +209,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   }
   const consoleText = o.consoleSince?.() ?? '';
   // A live kernel's dmesg is complete; a dead guest left only its console.
-  const found = await findModuleReports(dmesg || consoleText, o.module);
+  const found = chargeable(await findModuleReports(dmesg || consoleText, o.module));
   const { allowed, reports } = splitAllowed(found, o.allowedReports ?? []);
   for (const a of allowed) o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: allowed kernel report ${a.title}` });
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
@@ -252,6 +253,14 @@ export function assertionFailure(error: AssertionFailed): ScenarioFailure {
     ...(d && 'expected' in d && { wanted: short(d.expected) }),
     ...(d?.at && { at: d.at }),
   };
+}
+
+/**
+ * Reports a scenario is charged with: every report, except leaks that the module's code did not
+ * allocate (kmemleak also finds the kernel's own unreferenced objects).
+ */
+export function chargeable(reports: readonly KernelReport[]): KernelReport[] {
+  return reports.filter((r) => r.kind !== 'memory-leak' || r.moduleFrames.length > 0);
 }
 
 function guestFailure(error: GuestError): ScenarioFailure {

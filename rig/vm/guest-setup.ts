@@ -27,3 +27,23 @@ export function guestCmdline(debug: boolean): string[] {
  */
 export const SLAB_VALIDATE_SCRIPT =
   'for f in /sys/kernel/slab/kmalloc-*/validate /sys/kernel/slab/skbuff*/validate; do [ -w "$f" ] && echo 1 > "$f"; done; true';
+
+/** kmemleak's control file (kernels built with DEBUG_KMEMLEAK: bookworm-6.1-debug). */
+export const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+
+/**
+ * After a scenario, on a kernel with kmemleak: one scan. The debug image boots with
+ * kmemleak.min_age_ms=0 (its patch; stock 6.1 waits 5 s before reporting an object) and
+ * kmemleak.verbose=1, so each new leak is printed to the kernel log read right after, and charged
+ * to this scenario. Nothing happens on kernels without kmemleak.
+ */
+export const LEAK_SCAN_SCRIPT = `if [ -w ${KMEMLEAK} ]; then echo scan > ${KMEMLEAK}; fi; true`;
+
+/**
+ * Before the snapshot: scan once and mark what the boot left unreferenced as known ("clear"), so
+ * the kernel's own objects are never reported in a scenario.
+ */
+export const LEAK_BASELINE_SCRIPT = `if [ -w ${KMEMLEAK} ]; then echo scan > ${KMEMLEAK}; echo clear > ${KMEMLEAK}; fi; true`;
+
+/** Run after each scenario with debugging on, in the command that reads the kernel log. */
+export const POST_SCENARIO_SCRIPT = `${SLAB_VALIDATE_SCRIPT}; ${LEAK_SCAN_SCRIPT}`;
