@@ -10,7 +10,8 @@
 
 static const char usage_text[] =
 	"usage: nlclient [--proto N] [--type N] [--flags N] [--seq N] [--pid N] [--len N]\n"
-	"                [--hex HEX] [--count N] [--no-recv] [--timeout-ms N] [MESSAGE]\n"
+	"                [--hex HEX] [--count N] [--no-recv] [--timeout-ms N]\n"
+	"                [--fail-nth N | --count-faults] [MESSAGE]\n"
 	"Sends MESSAGE (or the bytes of --hex) to the kernel on netlink protocol N and prints one JSON\n"
 	"line per message received: {\"seq\":1,\"type\":16,\"flags\":0,\"len\":31,\"pid\":0,\n"
 	"\"payload\":\"hello users!!!\",\"hex\":\"...\"} (+ \"error\",\"errno\" for NLMSG_ERROR; 0 = ack).\n"
@@ -24,9 +25,17 @@ static const char usage_text[] =
 	"  --count N       send N messages one after the other, each waiting for its answer\n"
 	"  --no-recv       send only\n"
 	"  --timeout-ms N  how long to wait for each answer (default 2000)\n"
+	"  --fail-nth N    fail the Nth fault point (allocation) the kernel meets while sending and\n"
+	"                  receiving (fault-injection kernels: /proc/thread-self/fail-nth); says on\n"
+	"                  stderr whether it was reached\n"
+	"  --count-faults  say on stderr how many fault points sending and receiving met\n"
 	"Numbers take 0x for hex. Exit: 0 ok, 2 usage, 3 socket error, 4 timeout, 5 kernel error.\n";
 
-enum { OPT_PROTO = 256, OPT_TYPE, OPT_FLAGS, OPT_SEQ, OPT_PID, OPT_LEN, OPT_HEX, OPT_COUNT, OPT_NO_RECV, OPT_TIMEOUT };
+enum { OPT_PROTO = 256, OPT_TYPE, OPT_FLAGS, OPT_SEQ, OPT_PID, OPT_LEN, OPT_HEX, OPT_COUNT, OPT_NO_RECV, OPT_TIMEOUT, OPT_FAIL_NTH, OPT_COUNT_FAULTS };
+
+/* --count-faults arms fail-nth this far away: never reached by one transaction. */
+#define COUNT_FAULTS_ARM 1000000000U
+#define FAIL_NTH_FILE "/proc/thread-self/fail-nth"
 
 static const struct option options[] = {
 	{ "proto", required_argument, NULL, OPT_PROTO },
@@ -39,6 +48,8 @@ static const struct option options[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "no-recv", no_argument, NULL, OPT_NO_RECV },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "fail-nth", required_argument, NULL, OPT_FAIL_NTH },
+	{ "count-faults", no_argument, NULL, OPT_COUNT_FAULTS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -83,6 +94,9 @@ struct args {
 	struct ktnl_call call;
 	const char *hex;
 	const char *message;
+	/* fail-nth to arm before the transaction (0: none); count_faults arms COUNT_FAULTS_ARM. */
+	unsigned fail_nth;
+	int count_faults;
 };
 
 /* Fills args from argv; returns 0, or an exit status (usage error printed, or 0 via -1 for --help). */
@@ -124,6 +138,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_LEN: if (parse_num(optarg, 0xffffffffULL, &v)) return usage_error("bad --len '%s'", optarg); a->call.msg.len = (uint32_t)v; a->call.msg.len_set = 1; break;
 		case OPT_COUNT: if (parse_num(optarg, 1000000, &v) || v == 0) return usage_error("bad --count '%s' (1..1000000)", optarg); a->call.count = (unsigned)v; break;
 		case OPT_TIMEOUT: if (parse_num(optarg, 86400000, &v)) return usage_error("bad --timeout-ms '%s'", optarg); a->call.timeout_ms = (int)v; break;
+		case OPT_FAIL_NTH: if (parse_num(optarg, 1000000, &v) || v == 0) return usage_error("bad --fail-nth '%s' (1..1000000)", optarg); a->fail_nth = (unsigned)v; break;
+		case OPT_COUNT_FAULTS: a->count_faults = 1; break;
 		default: return usage_error("%s", "unknown option");
 		}
 	}
@@ -133,7 +149,79 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return usage_error("unexpected argument '%s' (quote a MESSAGE with spaces)", argv[optind]);
 	if (a->message && a->hex)
 		return usage_error("%s", "give MESSAGE or --hex, not both");
+	if (a->fail_nth && a->count_faults)
+		return usage_error("%s", "give --fail-nth or --count-faults, not both");
 	return 0;
+}
+
+/* Writes n to this thread's fail-nth; 0 or -errno. */
+static int write_fail_nth(unsigned n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+	FILE *f = fopen(FAIL_NTH_FILE, "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fwrite(buf, 1, (size_t)len, f) == (size_t)len;
+	if (fclose(f) != 0 || !ok)
+		return -EIO;
+	return 0;
+}
+
+/* This thread's fail-nth countdown (0 once the fault was injected), or -1. */
+static long read_fail_nth(void)
+{
+	FILE *f = fopen(FAIL_NTH_FILE, "r");
+	unsigned long n;
+	int got;
+
+	if (!f)
+		return -1;
+	got = fscanf(f, "%lu", &n);
+	fclose(f);
+	return got == 1 ? (long)n : -1;
+}
+
+/*
+ * The transaction with fail-nth armed right before it and disarmed right after, then one stderr
+ * line: "nlclient: fail-nth N: injected", "nlclient: fail-nth N: not reached (K fault points)" or
+ * "nlclient: fault points: K". The fault points are every slab and page allocation the kernel
+ * makes in this thread: netlink's own and the module's (its input runs in the sender's thread).
+ */
+static int run_with_fail_nth(const struct args *a, struct ktnl_outcome *out)
+{
+	unsigned armed = a->count_faults ? COUNT_FAULTS_ARM : a->fail_nth;
+	struct ktnl_sock s;
+	long left;
+	int err = ktnl_open(&s, a->proto, 0), status;
+
+	memset(out, 0, sizeof(*out));
+	if (err) {
+		snprintf(out->message, sizeof(out->message), "netlink socket for protocol %d: %s", a->proto, strerror(-err));
+		return KTNL_SOCKET;
+	}
+	err = write_fail_nth(armed);
+	if (err) {
+		ktnl_close(&s);
+		fprintf(stderr, "nlclient: cannot arm %s: %s (the kernel needs CONFIG_FAULT_INJECTION: --kernel bookworm-6.1-debug)\n",
+			FAIL_NTH_FILE, strerror(-err));
+		return KTNL_USAGE;
+	}
+	status = ktnl_transact(&s, &a->call, print_msg, NULL, out);
+	left = read_fail_nth();
+	write_fail_nth(0);
+	ktnl_close(&s);
+	if (left < 0)
+		fprintf(stderr, "nlclient: cannot read %s\n", FAIL_NTH_FILE);
+	else if (a->count_faults)
+		fprintf(stderr, "nlclient: fault points: %lu\n", (unsigned long)armed - (unsigned long)left);
+	else if (left == 0)
+		fprintf(stderr, "nlclient: fail-nth %u: injected\n", armed);
+	else
+		fprintf(stderr, "nlclient: fail-nth %u: not reached (%lu fault points)\n", armed, (unsigned long)armed - (unsigned long)left);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -163,7 +251,10 @@ int main(int argc, char **argv)
 		a.call.msg.payload = a.message;
 		a.call.msg.payload_len = strlen(a.message);
 	}
-	status = ktnl_run(a.proto, 0, &a.call, print_msg, NULL, &out);
+	if (a.fail_nth || a.count_faults)
+		status = run_with_fail_nth(&a, &out);
+	else
+		status = ktnl_run(a.proto, 0, &a.call, print_msg, NULL, &out);
 	if (status != KTNL_OK)
 		fprintf(stderr, "nlclient: %s\n", out.message);
 	free(bytes);

@@ -153,6 +153,10 @@ export interface ClientCall {
   readonly count?: number;
   readonly noRecv?: boolean;
   readonly timeoutMs?: number;
+  /** Fail the Nth fault point (allocation) of this call's send and receive (fault-injection kernels). */
+  readonly failNth?: number;
+  /** Count the fault points of this call (result.faults.points). */
+  readonly countFaults?: boolean;
 }
 
 /** One reply, as nlclient prints it (one JSON line each). */
@@ -177,6 +181,15 @@ export interface ClientResult {
   /** Error line from stderr (errno name first), if any. */
   readonly error?: string;
   readonly errno?: string;
+  /** With failNth or countFaults: whether the fault was injected, and how many fault points were met. */
+  readonly faults?: ClientFaults;
+}
+
+export interface ClientFaults {
+  /** failNth given and reached: that allocation failed. */
+  readonly injected: boolean;
+  /** Fault points met (all of them with countFaults; those before the end when not reached). */
+  readonly points?: number;
 }
 
 /** A kernel report found on the console or in dmesg. */

@@ -1,5 +1,5 @@
 // nlclient's command line from a ClientCall, and its output (exit code, JSON lines, stderr) back to a ClientResult.
-import type { ClientCall, ClientReply, ClientResult } from '../core/types.ts';
+import type { ClientCall, ClientFaults, ClientReply, ClientResult } from '../core/types.ts';
 
 /** nlclient's exit codes. */
 export const ClientExit = { ok: 0, usage: 2, socket: 3, timeout: 4, kernel: 5 } as const;
@@ -19,6 +19,8 @@ export function clientArgv(call: ClientCall): string[] {
   num('--count', call.count);
   num('--timeout-ms', call.timeoutMs);
   if (call.noRecv) argv.push('--no-recv');
+  num('--fail-nth', call.failNth);
+  if (call.countFaults) argv.push('--count-faults');
   if (Buffer.isBuffer(call.message)) argv.push('--hex', call.message.toString('hex'));
   else if (call.message !== undefined) argv.push('--', call.message);
   return argv;
@@ -61,9 +63,24 @@ export function errnoOf(line: string): string | undefined {
   return /\b(E[A-Z][A-Z0-9_]+)\b/.exec(line)?.[1];
 }
 
+/** nlclient's fault-injection lines (--fail-nth, --count-faults). */
+const FAULT_LINE = /^nlclient: (?:fault points: (\d+)|fail-nth \d+: (injected|not reached \((\d+) fault points\)))$/;
+
+/** What --fail-nth / --count-faults said on stderr, or undefined. Pure. */
+export function parseFaultLine(stderr: string): ClientFaults | undefined {
+  for (const line of stderr.split(/\r?\n/)) {
+    const m = FAULT_LINE.exec(line.trim());
+    if (!m) continue;
+    if (m[1] !== undefined) return { injected: false, points: Number(m[1]) };
+    if (m[2] === 'injected') return { injected: true };
+    return { injected: false, points: Number(m[3]) };
+  }
+  return undefined;
+}
+
 /** The error line: nlclient's (prefix removed), else the first non-empty stderr line (e.g. the shell's). */
 function errorLine(stderr: string): string | undefined {
-  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !FAULT_LINE.test(l));
   const own = lines.find((l) => l.startsWith('nlclient: '));
   if (own) return own.slice('nlclient: '.length);
   return lines[0];
@@ -77,9 +94,11 @@ export function parseClientOutput(exitCode: number, stdout: string, stderr: stri
     .filter((r): r is ClientReply => r !== undefined);
   const error = errorLine(stderr);
   const errno = error === undefined ? undefined : errnoOf(error);
+  const faults = parseFaultLine(stderr);
   return {
     exitCode,
     replies,
+    ...(faults ? { faults } : {}),
     ...(error !== undefined ? { error } : {}),
     ...(errno !== undefined ? { errno } : {}),
   };

@@ -61,6 +61,10 @@ export function transactOptions(call: ClientCall): TransactOptions {
 
 /** Performs call from the host (the module must be loaded on the host); resolves like nlclient exits. */
 export async function runHostClient(call: ClientCall): Promise<ClientResult> {
+  if (call.failNth !== undefined || call.countFaults) {
+    const error = 'EINVAL: fault injection (failNth, countFaults) runs in a guest with a fault-injection kernel (--kernel bookworm-6.1-debug), not on the host';
+    return { exitCode: ClientExit.usage, replies: [], error, errno: 'EINVAL' };
+  }
   const problem = usageProblem(call);
   if (problem !== undefined) {
     return { exitCode: ClientExit.usage, replies: [], error: `EINVAL: ${problem}`, errno: 'EINVAL' };

@@ -1,6 +1,6 @@
 // nlclient's argv from ClientCall, and ClientResult from nlclient output captured in a 6.1 guest.
 import t from 'tap';
-import { clientArgv, errnoOf, parseClientOutput, parseReplyLine } from '../../../rig/scenario/client-args.ts';
+import { clientArgv, errnoOf, parseClientOutput, parseFaultLine, parseReplyLine } from '../../../rig/scenario/client-args.ts';
 
 // Captured from nlclient in a 6.1.0-50-amd64 guest with kmod/ktest.ko loaded.
 const HELLO = '{"seq":1,"type":16,"flags":0,"len":31,"pid":0,"payload":"hello users!!!","hex":"68656c6c6f20757365727321212100"}';
@@ -83,4 +83,19 @@ t.test('errnoOf: the first word, else the first errno-like word', async (t) => {
   t.equal(errnoOf('send failed (ENOBUFS)'), 'ENOBUFS');
   t.equal(errnoOf('nothing here'), undefined);
   t.equal(errnoOf('Error: E'), undefined);
+});
+
+t.test('fault injection: --fail-nth / --count-faults on the command line, their stderr line parsed, never an error', async (t) => {
+  t.same(clientArgv({ failNth: 3, message: 'hi' }), ['--fail-nth', '3', '--', 'hi']);
+  t.same(clientArgv({ countFaults: true }), ['--count-faults']);
+  t.same(parseFaultLine('nlclient: fault points: 7\n'), { injected: false, points: 7 });
+  t.same(parseFaultLine('nlclient: fail-nth 2: injected\n'), { injected: true });
+  t.same(parseFaultLine('nlclient: fail-nth 9: not reached (7 fault points)\n'), { injected: false, points: 7 });
+  t.equal(parseFaultLine('nlclient: ENOBUFS: send failed\n'), undefined);
+  const r = parseClientOutput(3, '', 'nlclient: ENOMEM: sending seq 1: Cannot allocate memory\nnlclient: fail-nth 1: injected\n');
+  t.same(r.faults, { injected: true });
+  t.equal(r.errno, 'ENOMEM', 'the fault line is not the error line');
+  const ok = parseClientOutput(0, '', 'nlclient: fault points: 4\n');
+  t.equal(ok.error, undefined);
+  t.same(ok.faults, { injected: false, points: 4 });
 });
