@@ -99,7 +99,8 @@ t.test('the reusable workflow serves a real module repository', async (t) => {
   const rig = checkouts.filter((c) => c.includes('path: ktest-rig'));
   t.ok(rig.length >= 2 && rig.every((c) => c.includes('repository: ${{ job.workflow_repository }}') && c.includes('ref: ${{ job.workflow_sha }}')), "the rig's checkout is the workflow's own commit");
   t.ok(checkouts.some((c) => c.includes('path: src') && c.includes('submodules: ${{ inputs.submodules }}')), 'submodules where asked');
-  t.match(text, /key: ktest-rig-\$\{\{ runner\.os \}\}-\$\{\{ runner\.arch \}\}-\$\{\{ matrix\.image \}\}-v\$\{\{ steps\.keys\.outputs\.version \}\}-\$\{\{ hashFiles\(format\('ktest-rig\/images\/\{0\}\.json', matrix\.image\), 'ktest-rig\/rig\/build\/buildroot\.ts'\) \}\}/, 'cache key: image, runner arch, rig version, that image\'s pins and the build-root recipe');
+  t.match(text, /key: ktest-rig-\$\{\{ runner\.os \}\}-\$\{\{ runner\.arch \}\}-\$\{\{ matrix\.image \}\}-v\$\{\{ steps\.keys\.outputs\.version \}\}-\$\{\{ hashFiles\(format\('ktest-rig\/images\/\{0\}\.json', matrix\.image\), format\('ktest-rig\/images\/\{0\}\/\*\*', matrix\.image\), 'ktest-rig\/rig\/build\/buildroot\.ts', 'ktest-rig\/rig\/build\/kernel\.ts'\) \}\}/, 'cache key: image, runner arch, rig version, that image\'s pins, a built kernel\'s fragments and patches, the build-root and kernel-build recipes');
+  t.ok(existsSync(join(projectRoot, 'rig/build/kernel.ts')), 'the kernel-build recipe the key hashes exists');
   t.match(text, /name: ktest-rig-\$\{\{ matrix\.image \}\}-\$\{\{ job\.check_run_id \}\}/, 'artifact names unique per job, even when called twice');
   t.match(text, /summary\.ts --root "\$GITHUB_WORKSPACE\/src"/, 'annotations at the module source lines');
   t.ok(existsSync(join(projectRoot, 'rig/build/buildroot.ts')), 'the recipe file the key hashes exists');
