@@ -51,3 +51,10 @@ export default [{ name: 'probe', description: 'x', async run(t) { t.exec('not an
   t.strictSame(errors.filter((l) => !l.startsWith('wrong.ts')), [], 'no error outside wrong.ts (the types resolve through the package name)');
   t.ok(errors.some((l) => l.startsWith('wrong.ts') && /not assignable/.test(l)), `the wrong call is caught: ${tsc.stdout}`);
 });
+
+t.test('a project file loads in a repository without "type": "module" (compiled as CommonJS)', async (t) => {
+  await writeFile(join(dir, 'ktest-rig.config.ts'), "import { defineConfig } from 'ktest-rig';\nexport default defineConfig({ scenarios: ['scenarios.ts'] });\n");
+  const list = await execa('npx', ['--no-install', 'ktest-rig', '--list'], { cwd: dir, reject: false });
+  t.equal(list.exitCode, 0, list.stderr);
+  t.match(list.stdout, /^bookworm-6\.1 probe$/m, 'the project file and its scenarios, through the package name');
+});
