@@ -3,7 +3,8 @@
 // One cache entry per hash of (source pin, fragments, patches, toolchain and its version).
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { cacheEntry, checkEntry } from '../core/cache.ts';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -16,9 +17,6 @@ import { imagesDir as defaultImagesDir } from '../kernels/images.ts';
 
 /** Bump when the build tree's layout changes, so old entries are not reused. */
 const LAYOUT_VERSION = 1;
-const MARKER = '.ktest-rig-built.json';
-const LOCK = '.lock';
-const LOCK_POLL_MS = 2000;
 
 export interface KernelBuildOptions {
   readonly cacheDir?: string;
@@ -118,61 +116,11 @@ export function builtPaths(dir: string): { src: string; out: string; log: string
   };
 }
 
-interface Marker {
-  readonly layout: number;
+/** What a finished build records about itself (build.json in the entry). */
+interface BuildInfo {
   readonly release: string;
-  readonly sizes: Readonly<Record<string, number>>;
   readonly seconds: number;
   readonly objects: number;
-}
-
-async function readMarker(dir: string): Promise<Marker | undefined> {
-  try {
-    const m = JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
-    if (m.layout !== LAYOUT_VERSION) return undefined;
-    for (const [rel, size] of Object.entries(m.sizes)) {
-      const st = await stat(join(dir, rel)).catch(() => undefined);
-      if (!st || st.size !== size) return undefined;
-    }
-    return m;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Take the entry's lock (O_EXCL file holding our pid). A lock whose process is gone is stale and
- * broken; a live one is waited for (another rig is building the same kernel).
- */
-export async function lockEntry(path: string, onWait: () => void): Promise<() => Promise<void>> {
-  let waited = false;
-  for (;;) {
-    try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => unlink(path).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new InfraError(`cannot create lock ${path}`, { cause: e });
-    }
-    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
-      await unlink(path).catch(() => undefined);
-      continue;
-    }
-    if (!waited) onWait();
-    waited = true;
-    await new Promise((ok) => setTimeout(ok, LOCK_POLL_MS));
-  }
 }
 
 async function run(argv: readonly string[], cwd: string, log: string): Promise<void> {
@@ -286,53 +234,73 @@ function makeBase(image: BuiltImageSpec, paths: ReturnType<typeof builtPaths>): 
   return ['make', `O=${paths.out}`, 'ARCH=x86_64', `CC=${cc}`, `HOSTCC=${cc}`];
 }
 
+/** Files of a built tree the rig relies on (recorded and checked by the cache helper). */
+const KEPT_FILES = new Set(['out/arch/x86/boot/bzImage', 'out/vmlinux', 'out/.config', 'out/Module.symvers', 'out/Makefile', 'build.json']);
+
+/**
+ * Point the build tree's absolute paths (O='s Makefile and `source` link, gdb script links) from the
+ * temp dir the build ran in to the entry's final place. Pure on the text; the links are rewritten.
+ */
+async function relocate(tmp: string, finalDir: string): Promise<void> {
+  const out = join(tmp, 'out');
+  const makefile = join(out, 'Makefile');
+  await writeFile(makefile, (await readFile(makefile, 'utf8')).split(tmp).join(finalDir));
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const target = await readlink(p);
+        if (target.startsWith(tmp)) {
+          await unlink(p);
+          await symlink(finalDir + target.slice(tmp.length), p);
+        }
+      } else if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(out);
+}
+
 /** Build (or take from the cache) a 'built' image's kernel; the result boots and builds modules like any image. */
 export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuildOptions = {}): Promise<PreparedKernel> {
   if (image.arch !== 'x86_64') throw new InfraError(`${image.id}: only x86_64 kernels can be built so far`);
   const cacheDir = resolve(opts.cacheDir ?? cacheRoot());
   const emit = opts.onEvent ?? nullSink;
   const inputs = await readInputs(image, opts.imagesDir ?? defaultImagesDir);
-  const dir = join(cacheDir, 'kbuild', buildKey(image, inputs));
+  const name = buildKey(image, inputs);
+  const dir = join(cacheDir, 'kbuild', name);
   const paths = builtPaths(dir);
   const prepared: PreparedKernel = { image, kernelPath: paths.bzImage, vmlinuzPath: paths.bzImage, headersDir: paths.out, vmlinuxPath: paths.vmlinux };
-  if (await readMarker(dir)) return prepared;
-
-  await mkdir(join(cacheDir, 'kbuild'), { recursive: true });
-  const unlock = await lockEntry(`${dir}${LOCK}`, () =>
-    emit({ type: 'stage', image: image.id, stage: 'build', message: `waiting for another rig building ${image.id}` }),
-  );
-  try {
-    if (await readMarker(dir)) return prepared; // the other rig finished it
-    await rm(dir, { recursive: true, force: true }); // a half-finished entry is never used
-    await mkdir(dir, { recursive: true });
-    const started = Date.now();
-    try {
-      await configureSource(image, { cacheDir, imagesDir: opts.imagesDir, onEvent: emit, download: opts.download }, dir, inputs);
-      emit({ type: 'stage', image: image.id, stage: 'build', message: `building kernel ${image.id} (about ${image.build.objects} objects; log: ${paths.log})` });
-      const objects = await makeKernel(image, paths, { jobs: opts.jobs ?? availableParallelism(), nice: opts.nice ?? 10, emit });
-      const release = (await readFile(join(paths.out, 'include', 'config', 'kernel.release'), 'utf8')).trim();
-      if (release !== image.release) {
-        throw new KernelBuildError(`${image.id}: the kernel's release is ${release}, the image says ${image.release}`, { hint: `set "release": "${release}" in images/${image.id}.json` });
+  await cacheEntry({
+    dir,
+    label: `kernel ${image.id} (built from ${image.packages.source.name} ${image.packages.source.version})`,
+    key: `kbuild ${LAYOUT_VERSION} ${dir}`,
+    select: (rel) => KEPT_FILES.has(rel) || rel.startsWith('out/scripts/gdb/'),
+    onEvent: emit,
+    build: async (tmp) => {
+      const tmpPaths = builtPaths(tmp);
+      const started = Date.now();
+      try {
+        await configureSource(image, { cacheDir, imagesDir: opts.imagesDir, onEvent: emit, download: opts.download }, tmp, inputs);
+        emit({ type: 'stage', image: image.id, stage: 'build', message: `building kernel ${image.id} (about ${image.build.objects} objects; log: ${tmpPaths.log})` });
+        const objects = await makeKernel(image, tmpPaths, { jobs: opts.jobs ?? availableParallelism(), nice: opts.nice ?? 10, emit });
+        const release = (await readFile(join(tmpPaths.out, 'include', 'config', 'kernel.release'), 'utf8')).trim();
+        if (release !== image.release) {
+          throw new KernelBuildError(`${image.id}: the kernel's release is ${release}, the image says ${image.release}`, { hint: `set "release": "${release}" in images/${image.id}.json` });
+        }
+        await pruneObjects(tmpPaths.out);
+        await relocate(tmp, dir);
+        const info: BuildInfo = { release, seconds: Math.round((Date.now() - started) / 1000), objects };
+        await writeFile(join(tmp, 'build.json'), `${JSON.stringify(info, null, 2)}\n`);
+        await rm(paths.failedLog, { force: true });
+      } catch (e) {
+        // The tree is removed by the cache helper (a failed build is never used); its log is kept beside it.
+        await writeFile(paths.failedLog, await readFile(tmpPaths.log, 'utf8').catch(() => '')).catch(() => undefined);
+        if (e instanceof KernelBuildError) throw new KernelBuildError(`${e.message} (log: ${paths.failedLog})`, { hint: e.hint ?? `read the build log: ${paths.failedLog}`, cause: e });
+        if (e instanceof InfraError) throw e;
+        throw new InfraError(`building ${image.id} failed: ${(e as Error).message}`, { cause: e, hint: `the build log is kept in ${paths.failedLog}` });
       }
-      await pruneObjects(paths.out);
-      const sizes: Record<string, number> = {};
-      for (const p of [paths.bzImage, paths.vmlinux, join(paths.out, 'Module.symvers'), join(paths.out, '.config')]) {
-        sizes[p.slice(dir.length + 1)] = (await stat(p)).size;
-      }
-      const marker: Marker = { layout: LAYOUT_VERSION, release, sizes, seconds: Math.round((Date.now() - started) / 1000), objects };
-      await writeFile(join(dir, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
-      await rm(paths.failedLog, { force: true });
-    } catch (e) {
-      // Keep the log where the user can read it, never the tree: a failed build is never used.
-      await writeFile(paths.failedLog, await readFile(paths.log, 'utf8').catch(() => '')).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-      if (e instanceof KernelBuildError) throw new KernelBuildError(`${e.message} (log: ${paths.failedLog})`, { hint: e.hint ?? `read the build log: ${paths.failedLog}`, cause: e });
-      if (e instanceof InfraError) throw e;
-      throw new InfraError(`building ${image.id} failed: ${(e as Error).message}`, { cause: e, hint: `the build log is kept in ${paths.failedLog}` });
-    }
-  } finally {
-    await unlock();
-  }
+    },
+  });
   return prepared;
 }
 
@@ -340,6 +308,7 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
 export async function builtKernelInfo(image: BuiltImageSpec, opts: { cacheDir?: string; imagesDir?: string } = {}): Promise<{ dir: string; seconds: number; objects: number } | undefined> {
   const inputs = await readInputs(image, opts.imagesDir ?? defaultImagesDir);
   const dir = join(resolve(opts.cacheDir ?? cacheRoot()), 'kbuild', buildKey(image, inputs));
-  const m = await readMarker(dir);
-  return m && { dir, seconds: m.seconds, objects: m.objects };
+  if (!(await checkEntry(dir, `kbuild ${LAYOUT_VERSION} ${dir}`)).ok) return undefined;
+  const m = JSON.parse(await readFile(join(dir, 'build.json'), 'utf8')) as BuildInfo;
+  return { dir, seconds: m.seconds, objects: m.objects };
 }

@@ -1,14 +1,9 @@
-// The kernel builder's pure parts: fragments, .config checks, progress lines, the cache key, the entry lock.
+// The kernel builder's pure parts: fragments, .config checks, progress lines, the cache key (the entry's lock and atomic rename are rig/core/cache.ts's).
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import {
   buildKey,
   isObjectLine,
   lastErrorLine,
-  lockEntry,
   missingOptions,
   parseDotConfig,
   parseFragment,
@@ -65,32 +60,4 @@ t.test('the debug image: fragments and patch exist, the key changes with every i
   changed('a patch', buildKey(debug, { ...inputs, patches: [] }));
   changed('the compiler version', buildKey(debug, { ...inputs, toolchainVersion: 'gcc-12 (Debian 12.2.0-99) 12.2.0' }));
   changed('the source pin', buildKey({ ...debug, packages: { source: { ...debug.packages.source, sha256: 'f'.repeat(64) } } }, inputs));
-});
-
-t.test('entry lock: exclusive while held, a dead holder is broken', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ktest-kbuild-lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'x.lock');
-  const unlock = await lockEntry(path, () => {});
-  t.equal((await readFile(path, 'utf8')).trim(), String(process.pid));
-  let second = false;
-  let waited = false;
-  const p = lockEntry(path, () => (waited = true)).then((u) => {
-    second = true;
-    return u;
-  });
-  await new Promise((ok) => setTimeout(ok, 300));
-  t.notOk(second, 'a second taker waits while the lock is held');
-  t.ok(waited, 'and says so');
-  await unlock();
-  const unlock2 = await p;
-  t.ok(second, 'then gets it');
-  await unlock2();
-  // A holder that died: its pid no longer exists.
-  const child = spawn('true');
-  await new Promise((ok) => child.on('exit', ok));
-  await writeFile(path, `${child.pid}\n`);
-  const unlock3 = await lockEntry(path, () => t.fail('a dead holder is not waited for'));
-  t.equal((await readFile(path, 'utf8')).trim(), String(process.pid), 'stale lock broken and taken');
-  await unlock3();
 });
