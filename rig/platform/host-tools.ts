@@ -124,6 +124,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },
   { name: 'clang', package: 'clang', neededFor: ['dev'], purpose: 'libFuzzer targets (-fsanitize=fuzzer)', probe: cmd('clang', { args: ['--version'], pattern: /clang version\s+(\S+)/ }) },
   { name: 'libFuzzer runtime', package: 'libclang-rt-14-dev', neededFor: ['dev'], purpose: 'only a Recommends of clang on bookworm', probe: { kind: 'file', paths: ['/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'] } },
+  { name: 'git', package: 'git', neededFor: ['dev'], purpose: 'the example test makes a scratch git repository for the mailbox module, as its author would', probe: cmd('git', { args: ['--version'], pattern: /git version\s+(\S+)/ }) },
   { name: 'xmllint', package: 'libxml2-utils', neededFor: ['dev'], purpose: 'tests validate the JUnit report against junit-10.xsd', probe: cmd('xmllint', { args: ['--version'], pattern: /using libxml version\s+(\S+)/ }) },
   { name: 'file', package: 'file', neededFor: ['dev'], purpose: 'tests inspect built binaries', probe: cmd('file', { args: ['--version'], pattern: /file-(\S+)/ }) },
   { name: 'pgrep', package: 'procps', neededFor: ['dev'], purpose: 'tests count the QEMU processes a run left behind', probe: cmd('pgrep', { args: ['--version'], pattern: /procps-ng\s+(\S+)/ }) },
