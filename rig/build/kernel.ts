@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { cacheEntry, checkEntry } from '../core/cache.ts';
+import { cacheEntry, checkEntry, type CheckMode, type EntryState } from '../core/cache.ts';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -27,6 +27,8 @@ export interface KernelBuildOptions {
   readonly jobs?: number;
   /** Run make under `nice -n N` (default 10: a kernel build must not starve the guests). */
   readonly nice?: number;
+  /** How a cached build is checked before use (default cheap). */
+  readonly check?: CheckMode;
 }
 
 /** One option line of a fragment: `CONFIG_X=v` or `# CONFIG_X is not set` (value 'n'). */
@@ -276,6 +278,7 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
     key: `kbuild ${LAYOUT_VERSION} ${dir}`,
     select: (rel) => KEPT_FILES.has(rel) || rel.startsWith('out/scripts/gdb/'),
     onEvent: emit,
+    mode: opts.check,
     build: async (tmp) => {
       const tmpPaths = builtPaths(tmp);
       const started = Date.now();
@@ -302,6 +305,13 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
     },
   });
   return prepared;
+}
+
+/** The cached build's state (`images list` and `images verify`), without building anything. */
+export async function builtKernelState(image: BuiltImageSpec, opts: { cacheDir?: string; imagesDir?: string } = {}, mode: CheckMode = 'cheap'): Promise<EntryState> {
+  const inputs = await readInputs(image, opts.imagesDir ?? defaultImagesDir);
+  const dir = join(resolve(opts.cacheDir ?? cacheRoot()), 'kbuild', buildKey(image, inputs));
+  return checkEntry(dir, `kbuild ${LAYOUT_VERSION} ${dir}`, mode);
 }
 
 /** Seconds and objects of the cached build of an image (for bench), or undefined when not built. */

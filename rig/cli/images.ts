@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
 import { DownloadError, PinGoneError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
+import { builtKernelState } from '../build/kernel.ts';
 import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
 import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';
@@ -69,8 +70,9 @@ export async function imagesVerify(ids: string, opts: ImagesOptions = {}): Promi
   const cacheDir = opts.cacheDir ?? cacheRoot();
   const out: ImageVerify[] = [];
   for (const image of resolveImages(ids, loadImages(opts.imagesDir ?? defaultImagesDir))) {
-    const dir = join(resolve(cacheDir), 'kernels', kernelDirName(image));
-    const state = await checkTree(dir, 'full');
+    const state = isBuiltImage(image)
+      ? await builtKernelState(image, { cacheDir, imagesDir: opts.imagesDir }, 'full')
+      : await checkTree(join(resolve(cacheDir), 'kernels', kernelDirName(image)), 'full');
     if (state.ok) out.push({ id: image.id, state: 'ok' });
     else if (state.missing) out.push({ id: image.id, state: 'absent' });
     else {

@@ -32,7 +32,8 @@ import { mergeSettings } from '../project/merge.ts';
 import { patternText } from '../project/config.ts';
 import { unusedAllowed } from '../detect/allowed.ts';
 import type { EventSink } from '../core/events.ts';
-import type { ImageSpec, RunSummary } from '../core/types.ts';
+import { isBuiltImage, type ImageSpec, type RunSummary } from '../core/types.ts';
+import { builtKernelState } from '../build/kernel.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
 
@@ -218,7 +219,8 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
         const specs = new Map(loadImages().map((i) => [i.id, i]));
         const w = Math.max(...rows.map((r) => r.id.length));
         for (const r of rows) {
-          const cached = await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(specs.get(r.id)!)));
+          const spec = specs.get(r.id)!;
+          const cached = isBuiltImage(spec) ? (await builtKernelState(spec)).ok : await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(spec)));
           stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
         }
         return ExitCode.ok;

@@ -225,7 +225,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
 /** Fetch, verify, extract and decompress an image's kernel; a second call uses only the cache. */
 export async function prepareKernel(image: ImageSpec, opts: FetchOptions = {}): Promise<PreparedKernel> {
   if (isBuiltImage(image)) {
-    return prepareBuiltKernel(image, { cacheDir: opts.cacheDir, onEvent: opts.onEvent, download: opts.download });
+    return prepareBuiltKernel(image, { cacheDir: opts.cacheDir, onEvent: opts.onEvent, download: opts.download, check: opts.check });
   }
   const cacheDir = resolve(opts.cacheDir ?? cacheRoot()); // absolute: the headers Makefile embeds it
   const emit = opts.onEvent ?? nullSink;

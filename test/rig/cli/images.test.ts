@@ -1,11 +1,11 @@
 // images list/update logic: release parsing, pocket preference, flavour matching, Depends parsing, pin rewriting.
-import type { DebianImageSpec } from '../../../rig/core/types.ts';
+import type { BuiltImageSpec, DebianImageSpec } from '../../../rig/core/types.ts';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMadison, parsePackagesRecords } from '../../../rig/kernels/apt.ts';
 import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage } from '../../../rig/kernels/images.ts';
-import { dependency, imagesList, parseRelease, pickRow, pinOf, renderImage, sameFlavour, withPins } from '../../../rig/cli/images.ts';
+import { dependency, imagesList, parseRelease, pickRow, pinOf, renderImage, sameFlavour, upstreamVersion, withPins, withSourcePin } from '../../../rig/cli/images.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 
@@ -85,4 +85,21 @@ t.test('imagesList', async (t) => {
   const list = imagesList();
   t.equal(list.filter((i) => i.isDefault).length, 1);
   t.match(list.find((i) => i.id === DEFAULT_IMAGE_ID), { arch: 'x86_64', suite: 'bookworm', release: /^6\.1\./ });
+});
+
+t.test('a built image re-pins its source package; the release follows the upstream version; the file round-trips', async (t) => {
+  t.equal(upstreamVersion('6.1.176-1'), '6.1.176');
+  t.equal(upstreamVersion('6.1.192-3'), '6.1.192');
+  const debug = loadImages().find((i) => i.id === 'bookworm-6.1-debug') as BuiltImageSpec;
+  const pin = { name: 'linux-source-6.1', version: '6.1.192-3', arch: 'all', sha256: 'b'.repeat(64), filename: 'pool/main/l/linux/linux-source-6.1_6.1.192-3_all.deb' };
+  const next = withSourcePin(debug, pin);
+  t.equal(next.release, '6.1.192-ktest-debug');
+  t.same(next.packages, { source: pin });
+  t.same(next.build, debug.build, 'fragments and patches kept');
+  const reparsed = parseImage('images/bookworm-6.1-debug.json', renderImage(next)) as BuiltImageSpec;
+  t.equal(reparsed.kind, 'built');
+  t.equal(reparsed.packages.source.version, '6.1.192-3');
+  t.same(Object.keys(JSON.parse(renderImage(debug))), ['id', 'description', 'kind', 'arch', 'suite', 'release', 'packages', 'build', 'toolchain', 'qemu']);
+  const row = imagesList().find((r) => r.id === 'bookworm-6.1-debug');
+  t.equal(row?.version, debug.packages.source.version, 'images list shows the source version');
 });
