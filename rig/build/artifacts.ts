@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { prepareKernel } from '../kernels/fetch.ts';
 import { buildModule, buildGuestPrograms } from './module.ts';
-import { busyboxFor } from '../platform/arch.ts';
+import { busyboxFor } from './busybox.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { guestProgramFiles } from './programs.ts';
 import type { ProgramSpec } from '../project/load.ts';

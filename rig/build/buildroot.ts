@@ -4,12 +4,13 @@ import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promi
 import { delimiter, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
 import { defaultMirrors, KEYRING } from '../kernels/apt.ts';
-import { InfraError, MissingToolError } from '../core/errors.ts';
+import { InfraError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { envChoice, type EnvValue } from '../core/env.ts';
 import { cacheEntry, checkEntry } from '../core/cache.ts';
 import type { ToolchainSpec } from '../core/types.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 /** Bump when the root's layout or base package list changes meaning, so old roots are not reused. */
 const LAYOUT_VERSION = 1;
@@ -226,12 +227,12 @@ export type BootstrapTool = EnvValue<'KTEST_RIG_BOOTSTRAP'>;
  */
 export function pickTool(forced: BootstrapTool | undefined, available: Readonly<Record<BootstrapTool, boolean>>): BootstrapTool {
   if (forced) {
-    if (!available[forced]) throw new MissingToolError([forced], `sudo apt-get install -y ${forced}`);
+    if (!available[forced]) throw missingTool(forced);
     return forced;
   }
   if (available.mmdebstrap) return 'mmdebstrap';
   if (available.debootstrap) return 'debootstrap';
-  throw new MissingToolError(['debootstrap'], 'sudo apt-get install -y debootstrap');
+  throw missingTool('debootstrap');
 }
 
 /** Make (once) the root for `spec` and return its path (the directory to chroot into). */
@@ -265,7 +266,7 @@ async function createBuildRoot(spec: ToolchainSpec, dir: string, emit: EventSink
   const tool = pickTool(envChoice('KTEST_RIG_BOOTSTRAP'), { mmdebstrap: await onPath('mmdebstrap'), debootstrap: await onPath('debootstrap') });
   const privilege = await detectPrivilege();
   if (privilege === 'userns' && tool !== 'mmdebstrap') {
-    throw new MissingToolError(['mmdebstrap'], 'sudo apt-get install -y mmdebstrap', {
+    throw missingTool('mmdebstrap', {
       cause: new Error('without root, a build root needs mmdebstrap --mode=unshare'),
     });
   }

@@ -1,4 +1,6 @@
 // Builds the guest initramfs in pure TS: a newc cpio writer/reader and the busybox + init + agent layout.
+import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
+import { elfHeader } from '../platform/elf.ts';
 import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -143,12 +145,13 @@ export function parseNewc(archive: Buffer): InitramfsEntry[] {
 
 /** ELF e_machine of the host's Node, to tell whether a busybox can run here. */
 function hostMachine(): number | undefined {
-  return ({ x64: 62, arm64: 183 } as Record<string, number>)[process.arch];
+  const arch = hostArchOrUndefined();
+  return arch && ARCHES[arch].elfMachine;
 }
 
 /** Applet paths (bin/sh, usr/bin/awk, ...) of a busybox binary; the fixed list for a foreign arch. */
 export async function busyboxApplets(busybox: string, elf: Buffer): Promise<string[]> {
-  const machine = elf.length > 20 ? elf.readUInt16LE(18) : -1;
+  const machine = elfHeader(elf)?.machine ?? -1;
   if (machine !== hostMachine()) return FALLBACK_APPLETS.map((a) => `bin/${a}`);
   try {
     const { stdout } = await promisify(execFile)(busybox, ['--list-full']);

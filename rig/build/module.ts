@@ -7,10 +7,13 @@ import { basename, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { runInBuildRoot, SETUP_FAILED } from './buildroot.ts';
 import { cacheEntry, checkEntry } from '../core/cache.ts';
-import { BuildError, InfraError, MissingToolError, UsageError } from '../core/errors.ts';
+import { BuildError, InfraError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
 import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from '../core/types.ts';
+import { missingTool } from '../platform/host-tools.ts';
+import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
+import { elfSectionNames } from '../platform/elf.ts';
 
 export interface CommandResult {
   readonly exitCode: number;
@@ -55,23 +58,6 @@ export function compilerWarnings(log: string): string[] {
   return log.split('\n').filter((l) => /:\d+(?::\d+)?: warning: /.test(l) || /^WARNING: modpost: /.test(l));
 }
 
-/** Section names of a 64-bit little-endian ELF (empty if not one). Pure. */
-export function elfSectionNames(elf: Buffer): string[] {
-  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) return [];
-  const shoff = Number(elf.readBigUInt64LE(0x28));
-  const shentsize = elf.readUInt16LE(0x3a);
-  const shnum = elf.readUInt16LE(0x3c);
-  const shstrndx = elf.readUInt16LE(0x3e);
-  if (shoff === 0 || shoff + shnum * shentsize > elf.length || shstrndx >= shnum) return [];
-  const strtab = Number(elf.readBigUInt64LE(shoff + shstrndx * shentsize + 0x18));
-  const names: string[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const start = strtab + elf.readUInt32LE(shoff + i * shentsize);
-    const end = elf.indexOf(0, start);
-    names.push(elf.toString('latin1', start, end < 0 ? undefined : end));
-  }
-  return names;
-}
 
 /** The kernel tree's root above /usr/src (a cache dir), or '' for the host's own /usr/src. Pure. */
 export function kernelRootOf(headersDir: string): string {
@@ -88,10 +74,10 @@ export function debugPrefixFlags(moduleDir: string, headersDir: string): string[
 }
 
 /** make's argv for an out-of-tree module build. Pure. */
-export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number, extra: readonly string[] = []): string[] {
+export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain: ToolchainSpec, arch: Arch, jobs: number, extra: readonly string[] = [], host: Arch | undefined = hostArchOrUndefined()): string[] {
   const kcflags = ['-g', ...debugPrefixFlags(moduleDir, headersDir)].join(' ');
   const argv = ['make', '-C', headersDir, `M=${moduleDir}`, `-j${jobs}`, `CC=${toolchain.crossCompile ?? ''}${toolchain.cc}`, `KCFLAGS=${kcflags}`];
-  if (arch === 'arm64') argv.push('ARCH=arm64');
+  if (arch !== host) argv.push(`ARCH=${ARCHES[arch].kbuildArch}`);
   if (toolchain.crossCompile) argv.push(`CROSS_COMPILE=${toolchain.crossCompile}`);
   argv.push(...extra, 'modules');
   return argv;
@@ -99,7 +85,7 @@ export function moduleMakeArgv(headersDir: string, moduleDir: string, toolchain:
 
 const hostRunner: BuildRunner = async (argv, opts) => {
   const r = await execa(argv[0], argv.slice(1), { cwd: opts.cwd, reject: false, all: false, env: { LC_ALL: 'C' } });
-  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError([argv[0]], `sudo apt-get install ${argv[0] === 'make' ? 'make' : 'build-essential'}`);
+  if ((r as { code?: string }).code === 'ENOENT') throw missingTool(argv[0]!);
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 };
 
@@ -234,8 +220,7 @@ export const X86_64_UAPI_LINKS: Readonly<Record<string, string>> = {
 /** Compiler argv for a static guest program (without sources and -o). Pure. */
 export function guestCompilerArgv(arch: Arch, includes: readonly string[], uapiDir: string, cflags: readonly string[] = []): string[] {
   const inc = includes.map((d) => `-I${d}`);
-  if (arch === 'x86_64') return ['musl-gcc', '-static', '-Os', '-s', `-I${uapiDir}`, ...inc, ...cflags];
-  return ['aarch64-linux-gnu-gcc', '-static', '-Os', '-s', ...inc, ...cflags];
+  return [ARCHES[arch].guestCc, '-static', '-Os', '-s', ...(uapiDir ? [`-I${uapiDir}`] : []), ...inc, ...cflags];
 }
 
 async function expandSources(root: string, patterns: readonly string[]): Promise<string[]> {
@@ -267,7 +252,7 @@ async function ensureUapiDir(cacheDir: string): Promise<string> {
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   for (const [name, target] of Object.entries(X86_64_UAPI_LINKS)) {
-    if (!existsSync(target)) throw new MissingToolError(['linux-libc-dev'], 'sudo apt-get install linux-libc-dev');
+    if (!existsSync(target)) throw missingTool('linux uapi headers');
     await symlink(target, join(tmp, name));
   }
   await rename(tmp, dir).catch(() => rm(tmp, { recursive: true, force: true }));
@@ -301,7 +286,8 @@ export async function buildGuestProgram(name: string, spec: GuestProgramSpec, o:
     throw new BuildError(`guest program ${name}: missing sources ${missing.map((m) => relative(root, m)).join(', ') || spec.sources.join(', ')}`, undefined, '');
   }
   const includes = spec.includes.map((d) => join(root, d));
-  const uapi = o.arch === 'x86_64' ? await ensureUapiDir(cacheDir) : '';
+  // musl has no kernel headers of its own: musl-gcc builds see the host's uapi headers through a link dir.
+  const uapi = ARCHES[o.arch].guestCc === 'musl-gcc' ? await ensureUapiDir(cacheDir) : '';
   const argv = guestCompilerArgv(o.arch, includes, uapi, spec.cflags);
   const h = createHash('sha256').update(`${name}\n${argv.join(' ')}\n`);
   for (const f of [...sources, ...(await headersOf(includes))]) h.update(`${relative(root, f)}\n`).update(await readFile(f));
@@ -314,10 +300,10 @@ export async function buildGuestProgram(name: string, spec: GuestProgramSpec, o:
     try {
       r = await execa(full[0], full.slice(1), { reject: false, env: { LC_ALL: 'C' }, cwd: root });
     } catch (cause) {
-      throw new MissingToolError([full[0]], 'sudo apt-get install musl-tools gcc-aarch64-linux-gnu', { cause });
+      throw missingTool(full[0]!, { cause });
     }
     if ((r as { code?: string }).code === 'ENOENT') {
-      throw new MissingToolError([full[0]], o.arch === 'x86_64' ? 'sudo apt-get install musl-tools' : 'sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross');
+      throw missingTool(full[0]!);
     }
     const log = `$ ${full.join(' ')}\n${String(r.stdout)}\n${String(r.stderr)}`;
     if (r.exitCode !== 0) {

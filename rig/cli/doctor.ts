@@ -2,6 +2,7 @@
 import { access, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { probeAccel } from '../platform/kvm.ts';
+import { isArch, type Arch } from '../platform/arch/index.ts';
 import { cacheRoot } from '../core/paths.ts';
 import type { Accel } from '../core/types.ts';
 import {
@@ -64,18 +65,20 @@ export const MIN_FREE_BYTES = 2 * 1024 ** 3;
 
 // ---------- pure rows ----------
 
-const NEED_TEXT: Record<Need, string> = {
+const NEED_TEXT: Record<Exclude<Need, Arch>, string> = {
   core: 'all images',
-  x86_64: 'x86_64 images',
-  arm64: 'arm64 images',
   buildroots: '6.12/7.x build roots',
   kernelbuild: 'built kernels (bookworm-6.1-debug)',
   dev: 'development, CI',
 };
 
+function needText(need: Need): string {
+  return isArch(need) ? `${need} images` : NEED_TEXT[need];
+}
+
 /** A tool's row; a missing tool is a failure when `required` needs it, else a warning. */
 export function toolRow(check: ToolCheck, required: ToolNeeds = DEFAULT_REQUIRED): DoctorRow {
-  const neededFor = check.neededFor.map((need) => NEED_TEXT[need]).join(', ');
+  const neededFor = check.neededFor.map((need) => needText(need)).join(', ');
   const what = check.purpose ? `${check.purpose} (${neededFor})` : neededFor;
   const active = activeNeeds(required);
   const mustHave = check.neededFor.some((need) => active.has(need));

@@ -6,7 +6,8 @@ import { DownloadError, PinGoneError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { builtKernelState } from '../build/kernel.ts';
 import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
-import { DEFAULT_IMAGE_ID, debArch, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
+import { ARCHES } from '../platform/arch/index.ts';
+import { DEFAULT_IMAGE_ID, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { isBuiltImage, type BuiltImageSpec, type DebianImageSpec, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
 
@@ -139,12 +140,22 @@ function ordered(o: Record<string, unknown>, keys: readonly string[]): Record<st
   return out;
 }
 
+/** The image's QEMU settings that differ from its arch's record: all an image file needs to say. Pure. */
+export function qemuOverrides(spec: ImageSpec): Record<string, unknown> {
+  const defaults = ARCHES[spec.arch].qemu as Readonly<Record<string, unknown>>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(spec.qemu)) if (JSON.stringify(v) !== JSON.stringify(defaults[k])) out[k] = v;
+  return out;
+}
+
 /** An image file's text: stable key order, two-space indent, trailing newline. Pure. */
 export function renderImage(spec: ImageSpec): string {
   const pkgs = spec.packages as unknown as Record<string, Record<string, unknown>>;
   const packages: Record<string, unknown> = {};
   for (const [role, pin] of Object.entries(ordered(pkgs, PACKAGE_KEYS))) packages[role] = ordered(pin as Record<string, unknown>, PIN_KEYS);
-  const top = ordered({ ...(spec as unknown as Record<string, unknown>), packages }, TOP_KEYS);
+  const qemu = qemuOverrides(spec);
+  const { qemu: _merged, ...rest } = spec as unknown as Record<string, unknown>;
+  const top = ordered({ ...rest, packages, ...(Object.keys(qemu).length > 0 && { qemu }) }, TOP_KEYS);
   return `${JSON.stringify(top, null, 2)}\n`;
 }
 
@@ -166,7 +177,7 @@ export function withSourcePin(spec: BuiltImageSpec, source: PinnedPackage): Buil
 
 /** The newest linux-source-X.Y of a built image's suite. */
 async function resolveLatestSource(image: BuiltImageSpec, cacheDir: string): Promise<BuiltImageSpec> {
-  const ctx = await aptContext(image.suite, debArch(image.arch), cacheDir);
+  const ctx = await aptContext(image.suite, ARCHES[image.arch].debArch, cacheDir);
   await aptUpdate(ctx);
   const best = pickRow(await madison(ctx, [image.packages.source.name]), image.suite);
   if (!best) throw new PinGoneError(`${image.id}: no ${image.packages.source.name} in ${image.suite}`);
@@ -188,7 +199,7 @@ export async function resolveLatest(image: ImageSpec, cacheDir: string): Promise
   if (isBuiltImage(image)) return resolveLatestSource(image, cacheDir);
   const contexts = new Map<string, AptContext>();
   const ctxFor = async (arch: string): Promise<AptContext> => {
-    const a = arch === 'all' ? debArch(image.arch) : arch;
+    const a = arch === 'all' ? ARCHES[image.arch].debArch : arch;
     let ctx = contexts.get(a);
     if (!ctx) {
       ctx = await aptContext(image.suite, a, cacheDir);

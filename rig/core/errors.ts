@@ -51,7 +51,7 @@ export function exitCodeTable(command: 'run' | 'exec'): readonly ExitCodeRow[] {
 
 export interface RigErrorOptions {
   readonly cause?: unknown;
-  /** What the user should do, one line ("run: sudo apt-get install qemu-system-x86"). */
+  /** What the user should do, one line ("run: " and the install command that the host-tools table gives, say). */
   readonly hint?: string;
 }
 

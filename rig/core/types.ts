@@ -1,6 +1,7 @@
 // Shared contracts between the rig's roles: images, builds, guests, clients, kernel reports, results.
 
-export type Arch = 'x86_64' | 'arm64';
+export type { Arch } from '../platform/arch/index.ts';
+import type { Arch } from '../platform/arch/index.ts';
 export type Accel = 'kvm' | 'tcg';
 
 /** A Debian package pinned by an image (images/*.json). */

@@ -3,10 +3,13 @@ import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, relative, isAbsolute } from 'node:path';
-import { InfraError, MissingToolError } from '../core/errors.ts';
+import { InfraError } from '../core/errors.ts';
 import { MODULE_DEBUG_PREFIX } from '../core/paths.ts';
 import { findReports } from './parse.ts';
 import type { BuiltModule, InlinedCall, KernelReport, StackFrame } from '../core/types.ts';
+import { ARCHES, archOfElfMachine } from '../platform/arch/index.ts';
+import { elfHeader } from '../platform/elf.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 const run = promisify(execFile);
 
@@ -77,11 +80,6 @@ export function parseAddr2line(output: string, prefer?: (file: string) => boolea
   });
 }
 
-/** Binutils prefix and Debian package for an ELF machine (e_machine). */
-const TOOLCHAINS: Record<number, { readonly prefix: string; readonly pkg: string }> = {
-  62: { prefix: '', pkg: 'binutils' },
-  183: { prefix: 'aarch64-linux-gnu-', pkg: 'binutils-aarch64-linux-gnu' },
-};
 
 /** e_machine of an ELF file (62 x86_64, 183 aarch64), or undefined when it is not ELF. */
 export async function elfMachine(path: string): Promise<number | undefined> {
@@ -92,20 +90,20 @@ export async function elfMachine(path: string): Promise<number | undefined> {
     throw new InfraError(`cannot read ${path}`, { cause: error, hint: 'build the module first' });
   }
   try {
-    const head = Buffer.alloc(20);
-    const { bytesRead } = await file.read(head, 0, 20, 0);
-    if (bytesRead < 20 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
-    return head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await file.read(head, 0, 64, 0);
+    return elfHeader(head.subarray(0, bytesRead))?.machine;
   } finally {
     await file.close();
   }
 }
 
-async function tool(bin: string, args: string[], pkg: string): Promise<string> {
+/** Runs a binutils tool; `row` names the host-tools row whose package provides it. */
+async function tool(bin: string, args: string[], row: string): Promise<string> {
   try {
     return (await run(bin, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingToolError([bin], `sudo apt-get install ${pkg}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool(row, { label: bin, cause: error });
     throw new InfraError(`${basename(bin)} ${args.join(' ')} failed`, { cause: error });
   }
 }
@@ -130,10 +128,12 @@ export function displayPath(file: string, root: string): string {
  */
 export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts: SymbolizeOptions = {}): Promise<StackFrame[]> {
   const machine = await elfMachine(koPath);
-  const chain = TOOLCHAINS[machine ?? 62] ?? TOOLCHAINS[62];
-  const readelf = opts.readelf ?? `${chain.prefix}readelf`;
-  const addr2line = opts.addr2line ?? `${chain.prefix}addr2line`;
-  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], chain.pkg), tool(readelf, ['-sW', koPath], chain.pkg)]);
+  const prefix = ARCHES[archOfElfMachine(machine ?? ARCHES.x86_64.elfMachine) ?? 'x86_64'].binutilsPrefix;
+  // Cross binutils come as one package: the addr2line row names it.
+  const binutils = `${prefix}addr2line`;
+  const readelf = opts.readelf ?? `${prefix}readelf`;
+  const addr2line = opts.addr2line ?? `${prefix}addr2line`;
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], binutils), tool(readelf, ['-sW', koPath], binutils)]);
   const table = parseReadelf(sections, symbols);
   const root = opts.sourceRoot ?? dirname(koPath);
   // The module's own files: under the debug prefix, relative to its build dir, or under it.
@@ -150,7 +150,7 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   const found = new Map<number, InlinedCall[]>();
   for (const [section, indexes] of bySection) {
     const addrs = indexes.map((i) => `0x${wanted[i]!.address.toString(16)}`);
-    const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], chain.pkg);
+    const out = await tool(addr2line, ['-e', koPath, '-j', section, '-f', '-i', '-a', ...addrs], binutils);
     parseAddr2lineChains(out).forEach((calls, k) => calls.length > 0 && found.set(indexes[k], calls));
   }
   return frames.map((f, i) => {

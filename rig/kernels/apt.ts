@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { DownloadError, MissingToolError, PinGoneError } from '../core/errors.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { envString } from '../core/env.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 export const DEBIAN_SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
@@ -91,7 +92,7 @@ export function aptOptions(dir: string, debArch: string, isRoot: boolean): strin
 
 /** Create (idempotently) the private configuration for (suite, debArch). */
 export async function aptContext(suite: string, debArch: string, cacheDir: string = cacheRoot()): Promise<AptContext> {
-  if (!existsSync(KEYRING)) throw new MissingToolError(['debian-archive-keyring'], 'sudo apt-get install debian-archive-keyring');
+  if (!existsSync(KEYRING)) throw missingTool('debian-archive-keyring');
   const dir = join(cacheDir, 'apt', `${suite}-${debArch}`);
   for (const d of ['sources.list.d', 'preferences.d', 'lists/partial', 'cache/archives/partial']) {
     await mkdir(join(dir, d), { recursive: true });

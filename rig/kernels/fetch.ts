@@ -1,17 +1,19 @@
 // Download an image's pinned .debs into the cache, verify them, extract them atomically, and make the kernel bootable.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { cacheEntry, checkEntry, exists, sha256File, type CheckMode, type EntryState } from '../core/cache.ts';
 import { execa } from 'execa';
 import { aptContext, aptDownload, type AptContext } from './apt.ts';
-import { CacheError, MissingToolError } from '../core/errors.ts';
+import { CacheError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
-import { debArch } from './images.ts';
+import { ARCHES } from '../platform/arch/index.ts';
+import { readHead } from '../platform/elf.ts';
 import { decompressKernel, isArm64Image } from './vmlinux.ts';
 import { prepareBuiltKernel } from '../build/kernel.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { isBuiltImage, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 /** Bump when the extracted layout changes, so old trees are not reused. */
 const LAYOUT_VERSION = 2;
@@ -46,7 +48,7 @@ export function kernelPaths(image: ImageSpec, dir: string): { root: string; vmli
   return {
     root,
     vmlinuz,
-    kernel: image.arch === 'x86_64' ? join(dir, 'vmlinux') : vmlinuz,
+    kernel: ARCHES[image.arch].kernelImage === 'pvh-vmlinux' ? join(dir, 'vmlinux') : vmlinuz,
     headers: join(root, 'usr', 'src', `linux-headers-${image.release}`),
     modules: join(root, 'lib', 'modules', image.release),
   };
@@ -63,7 +65,7 @@ export function rewriteHeadersMakefile(text: string, root: string): string {
 export { sha256File };
 
 function contextFor(image: ImageSpec, pin: PinnedPackage, cacheDir: string): Promise<AptContext> {
-  return aptContext(image.suite, pin.arch === 'all' ? debArch(image.arch) : pin.arch, cacheDir);
+  return aptContext(image.suite, pin.arch === 'all' ? ARCHES[image.arch].debArch : pin.arch, cacheDir);
 }
 
 /** Downloads one pinned .deb into destDir and returns its path (apt-get download, or a fake in tests). */
@@ -164,14 +166,13 @@ async function mergedUsrLinks(root: string, release: string): Promise<void> {
   }
 }
 
-async function readHead(path: string, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
+/** What QEMU will boot, made from the packaged kernel as the arch's record says. */
+async function prepareBootKernel(image: ImageSpec, vmlinuz: string, tmp: string): Promise<void> {
+  switch (ARCHES[image.arch].kernelImage) {
+    case 'pvh-vmlinux':
+      return decompressKernel(vmlinuz, join(tmp, 'vmlinux'));
+    case 'image':
+      if (!isArm64Image(await readHead(vmlinuz, 64))) throw new CacheError(`${image.id}: ${relative(tmp, vmlinuz)} is not an uncompressed ${image.arch} Image`);
   }
 }
 
@@ -206,7 +207,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
   await mkdir(tmpRoot, { recursive: true });
   for (const deb of debs) {
     const r = await execa('dpkg-deb', ['-x', deb, tmpRoot], { reject: false });
-    if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(['dpkg-deb'], 'sudo apt-get install dpkg');
+    if ((r as { code?: string }).code === 'ENOENT') throw missingTool('dpkg-deb');
     if (r.exitCode !== 0) {
       throw new CacheError(`dpkg-deb -x ${deb} failed: ${String(r.stderr).trim()}`, { hint: 'delete the file and retry' });
     }
@@ -218,8 +219,7 @@ async function extractTree(image: ImageSpec, debs: readonly string[], tmp: strin
   await writeFile(makefile, rewriteHeadersMakefile(await readFile(makefile, 'utf8'), finalPaths.root));
   const vmlinuz = join(tmp, relative(finalDir, finalPaths.vmlinuz));
   if (!(await exists(vmlinuz))) throw new CacheError(`${image.id}: no boot/vmlinuz-${image.release} in the image packages`);
-  if (image.arch === 'x86_64') await decompressKernel(vmlinuz, join(tmp, 'vmlinux'));
-  else if (!isArm64Image(await readHead(vmlinuz, 64))) throw new CacheError(`${image.id}: ${relative(tmp, vmlinuz)} is not an uncompressed arm64 Image`);
+  await prepareBootKernel(image, vmlinuz, tmp);
 }
 
 /** Fetch, verify, extract and decompress an image's kernel; a second call uses only the cache. */

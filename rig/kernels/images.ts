@@ -3,18 +3,14 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { projectRoot } from '../core/paths.ts';
-import type { Arch, ImageSpec } from '../core/types.ts';
+import type { ImageSpec } from '../core/types.ts';
+import { ARCHES, ARCH_NAMES, isArch, type Arch } from '../platform/arch/index.ts';
 
 export const DEFAULT_IMAGE_ID = 'bookworm-6.1';
 export const imagesDir: string = join(projectRoot, 'images');
 
-const ARCHES: readonly Arch[] = ['x86_64', 'arm64'];
 const PACKAGE_ROLES = ['image', 'headers', 'headersCommon', 'kbuild'] as const;
 
-/** Debian architecture name of a guest arch (amd64, arm64). */
-export function debArch(arch: Arch): string {
-  return arch === 'x86_64' ? 'amd64' : 'arm64';
-}
 
 type Json = Record<string, unknown>;
 
@@ -52,7 +48,7 @@ function checkPackage(file: string, v: unknown, field: string): void {
 export function validateImage(file: string, data: unknown): ImageSpec {
   const o = obj(file, data, '(top level)');
   for (const k of ['id', 'description', 'arch', 'suite', 'release']) str(file, o, k, '');
-  if (!ARCHES.includes(o.arch as Arch)) fail(file, 'arch', `must be one of ${ARCHES.join(', ')}`);
+  if (!isArch(String(o.arch))) fail(file, 'arch', `must be one of ${ARCH_NAMES.join(', ')} (rig/platform/arch/)`);
   if (o.kind !== undefined && o.kind !== 'debian' && o.kind !== 'built') fail(file, 'kind', 'must be "debian" (the default) or "built"');
   const pkgs = obj(file, o.packages, 'packages');
   if (o.kind === 'built') {
@@ -75,7 +71,9 @@ export function validateImage(file: string, data: unknown): ImageSpec {
   str(file, tc, 'suite', 'toolchain.', tc.kind !== 'buildroot');
   str(file, tc, 'crossCompile', 'toolchain.', true);
   strList(file, tc, 'packages', 'toolchain.');
-  const q = obj(file, o.qemu, 'qemu');
+  // QEMU settings: the arch's record (rig/platform/arch/), then what the image's own "qemu" overrides.
+  const q: Json = { ...ARCHES[o.arch as Arch].qemu, ...obj(file, o.qemu ?? {}, 'qemu') };
+  o.qemu = q;
   for (const k of ['binary', 'machine', 'cpu', 'console', 'commandPort']) str(file, q, k, 'qemu.');
   if (q.commandChannel !== 'serial' && q.commandChannel !== 'virtconsole') {
     fail(file, 'qemu.commandChannel', 'must be "serial" or "virtconsole"');

@@ -1,7 +1,9 @@
 // Turn a bzImage into a PVH-bootable ELF vmlinux: locate the xz/zstd payload, decompress it, check the ELF and its PVH note.
 import { open, readFile, rm } from 'node:fs/promises';
 import { execa } from 'execa';
-import { CacheError, MissingToolError } from '../core/errors.ts';
+import { CacheError } from '../core/errors.ts';
+import { hasPvhNote, isElf64 } from '../platform/elf.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 export type PayloadFormat = 'xz' | 'zstd';
 
@@ -15,8 +17,6 @@ export interface Payload {
 
 export const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
-/** Xen ELF note type XEN_ELFNOTE_PHYS32_ENTRY: the PVH entry point QEMU boots an ELF kernel by. */
-export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 
 function formatAt(buf: Buffer, offset: number): PayloadFormat | undefined {
   if (buf.subarray(offset, offset + XZ_MAGIC.length).equals(XZ_MAGIC)) return 'xz';
@@ -51,38 +51,6 @@ export function isArm64Image(buf: Buffer): boolean {
   return buf.length >= 64 && buf.toString('latin1', 0x38, 0x3c) === 'ARM\x64';
 }
 
-/** True for a 64-bit little-endian ELF. Pure. */
-export function isElf64(buf: Buffer): boolean {
-  return buf.length >= 64 && buf.readUInt32BE(0) === 0x7f454c46 && buf[4] === 2 && buf[5] === 1;
-}
-
-/** True when the ELF has a Xen PVH entry note (name "Xen", type 18) in a PT_NOTE segment. Pure. */
-export function hasPvhNote(elf: Buffer): boolean {
-  if (!isElf64(elf)) return false;
-  const phoff = Number(elf.readBigUInt64LE(0x20));
-  const phentsize = elf.readUInt16LE(0x36);
-  const phnum = elf.readUInt16LE(0x38);
-  for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * phentsize;
-    if (ph + 56 > elf.length || elf.readUInt32LE(ph) !== 4 /* PT_NOTE */) continue;
-    const start = Number(elf.readBigUInt64LE(ph + 8));
-    const end = Math.min(elf.length, start + Number(elf.readBigUInt64LE(ph + 32)));
-    for (let p = start; p + 12 <= end; ) {
-      const namesz = elf.readUInt32LE(p);
-      const descsz = elf.readUInt32LE(p + 4);
-      const type = elf.readUInt32LE(p + 8);
-      const name = elf.toString('latin1', p + 12, p + 12 + Math.max(0, namesz - 1));
-      if (name === 'Xen' && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
-      p += 12 + align4(namesz) + align4(descsz);
-    }
-  }
-  return false;
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
-
 /** Decompress a bzImage's payload to `outPath` and check that the result is a PVH-bootable ELF. */
 export async function decompressKernel(bzImagePath: string, outPath: string): Promise<void> {
   const buf = await readFile(bzImagePath);
@@ -95,10 +63,10 @@ export async function decompressKernel(bzImagePath: string, outPath: string): Pr
   try {
     result = await execa(argv[0], argv.slice(1), { input, stdout: { file: outPath }, reject: false });
   } catch (cause) {
-    throw new MissingToolError([argv[0]], 'sudo apt-get install xz-utils zstd', { cause });
+    throw missingTool(argv[0], { cause });
   }
   if (result.failed && (result as { code?: string }).code === 'ENOENT') {
-    throw new MissingToolError([argv[0]], 'sudo apt-get install xz-utils zstd');
+    throw missingTool(argv[0]);
   }
   // A scanned (not header-delimited) zstd stream has trailing bytes zstd complains about; the ELF check decides.
   const problem = await checkVmlinux(outPath);

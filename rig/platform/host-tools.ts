@@ -1,12 +1,16 @@
 // Host tools the rig needs, as data: checks them and installs the missing Debian packages when allowed.
-import { access, constants, open, readdir } from 'node:fs/promises';
+import { access, constants, readdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { InfraError, MissingToolError, exitCodeOf, formatError } from '../core/errors.ts';
 import { nullSink, type EventSink, type RigEvent } from '../core/events.ts';
 import { envFlag } from '../core/env.ts';
-import type { Arch, ImageSpec } from '../core/types.ts';
+import type { RigErrorOptions } from '../core/errors.ts';
+import type { ImageSpec } from '../core/types.ts';
+import { ARCHES, ARCH_NAMES, isArch, type Arch } from './arch/index.ts';
+import { isStaticElf, readHead } from './elf.ts';
+import { cmd, gnuVersion, qemuVersion, type ToolRow } from './tool-row.ts';
 
 /**
  * Why a tool is needed. A tool is required when any of its reasons applies:
@@ -35,7 +39,7 @@ export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolch
 }
 
 /** Everything: both arches, build roots and development tools (CI, `doctor`). */
-export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] as const, buildroots: true, kernelBuilds: true, dev: true });
+export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ARCH_NAMES, buildroots: true, kernelBuilds: true, dev: true });
 
 /**
  * What `npm test` needs: every image of images/ (both arches, build roots) and the development tools
@@ -43,62 +47,25 @@ export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ['x86_64', 'arm64'] 
  */
 export const TEST_SUITE_NEEDS: ToolNeeds = ALL_NEEDS;
 
-/** How to read a tool's version from its own output. Falls back to the package's dpkg version. */
-export interface VersionSpec {
-  readonly args: readonly string[];
-  /** First capture group is the version. */
-  readonly pattern: RegExp;
-}
+export type { ToolProbe, VersionSpec } from './tool-row.ts';
 
-export type ToolProbe =
-  | {
-      readonly kind: 'command';
-      /** Looked up on PATH (plus /usr/sbin and /sbin, where debootstrap lives). */
-      readonly command: string;
-      readonly version?: VersionSpec;
-      /** The binary must be statically linked (no ELF interpreter): it runs inside the guest. */
-      readonly static?: boolean;
-    }
-  | {
-      readonly kind: 'file';
-      /** Any of these exists; a path segment may be `*` (e.g. /usr/lib/llvm-*). */
-      readonly paths: readonly string[];
-    };
-
-export interface HostTool {
-  readonly name: string;
-  /** Debian package that provides it. */
-  readonly package: string;
+export interface HostTool extends ToolRow {
   readonly neededFor: readonly Need[];
-  readonly purpose: string;
-  readonly probe: ToolProbe;
 }
-
-const gnuVersion: VersionSpec = { args: ['--version'], pattern: /^.*\)\s+(\d[^\s]*)\s*$/m };
-const qemuVersion: VersionSpec = { args: ['--version'], pattern: /version\s+(\d[^\s]*)/ };
-const cmd = (command: string, version?: VersionSpec, extra: { static?: boolean } = {}): ToolProbe => ({
-  kind: 'command',
-  command,
-  ...(version ? { version } : {}),
-  ...extra,
-});
 
 /**
  * The table: one row per tool. A new host dependency is a new row (.ci/run installs every row's
- * package). Package names assume an amd64 Debian/Ubuntu host (arm64 guests are cross-built).
+ * package). Package names assume an amd64 Debian/Ubuntu host (arm64 guests are cross-built). The rows
+ * an architecture needs live in its record (rig/platform/arch/<arch>.ts) and come first.
  */
 export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
-  { name: 'qemu-system-x86_64', package: 'qemu-system-x86', neededFor: ['x86_64'], purpose: 'boot x86_64 guests', probe: cmd('qemu-system-x86_64', qemuVersion) },
-  { name: 'qemu-system-aarch64', package: 'qemu-system-arm', neededFor: ['arm64'], purpose: 'boot arm64 guests', probe: cmd('qemu-system-aarch64', qemuVersion) },
+  ...ARCH_NAMES.flatMap((arch) => ARCHES[arch].hostTools.map((row): HostTool => ({ ...row, neededFor: [arch] }))),
   { name: 'qemu-img', package: 'qemu-utils', neededFor: ['dev'], purpose: 'inspect disk images and snapshots by hand (the rig does not call it)', probe: cmd('qemu-img', qemuVersion) },
   { name: 'gcc-12', package: 'gcc-12', neededFor: ['core'], purpose: 'build modules (the 5.10 and 6.1 headers)', probe: cmd('gcc-12', gnuVersion) },
   { name: 'gcc', package: 'gcc', neededFor: ['core'], purpose: 'musl-gcc wraps x86_64-linux-gnu-gcc; the host target builds with gcc', probe: cmd('gcc', gnuVersion) },
   { name: 'make', package: 'make', neededFor: ['core'], purpose: 'kbuild', probe: cmd('make', { args: ['--version'], pattern: /GNU Make\s+(\S+)/ }) },
   { name: 'libelf', package: 'libelf1', neededFor: ['core'], purpose: "the headers' objtool links libelf.so.1", probe: { kind: 'file', paths: ['/usr/lib/*-linux-gnu/libelf.so.1', '/lib/*-linux-gnu/libelf.so.1', '/usr/lib64/libelf.so.1'] } },
   { name: 'pahole', package: 'dwarves', neededFor: ['dev'], purpose: 'module BTF; host builds skip it (no vmlinux), build roots have their own', probe: cmd('pahole', { args: ['--version'], pattern: /v?(\d[^\s]*)/ }) },
-  { name: 'musl-gcc', package: 'musl-tools', neededFor: ['x86_64'], purpose: 'build the static guest client', probe: cmd('musl-gcc') },
-  { name: 'linux uapi headers', package: 'linux-libc-dev', neededFor: ['x86_64'], purpose: 'netlink headers for the static client', probe: { kind: 'file', paths: ['/usr/include/linux/netlink.h'] } },
-  { name: 'busybox', package: 'busybox-static', neededFor: ['x86_64'], purpose: 'the initramfs shell (must be static)', probe: cmd('busybox', { args: ['--help'], pattern: /BusyBox\s+v(\S+)/ }, { static: true }) },
   { name: 'cpio', package: 'cpio', neededFor: ['dev'], purpose: 'integration tests pack initramfs by hand (the rig writes newc itself)', probe: cmd('cpio', { args: ['--version'], pattern: /cpio\)\s+(\S+)/ }) },
   { name: 'insmod', package: 'kmod', neededFor: ['core'], purpose: 'the host target loads the module', probe: cmd('insmod', { args: ['--version'], pattern: /kmod version\s+(\S+)/ }) },
   { name: 'dpkg-deb', package: 'dpkg', neededFor: ['core'], purpose: 'extract kernel packages', probe: cmd('dpkg-deb', { args: ['--version'], pattern: /version\s+(\d\S*)/ }) },
@@ -116,9 +83,6 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'lz4', package: 'lz4', neededFor: ['kernelbuild'], purpose: 'compress built kernels (fast to decompress under TCG)', probe: cmd('lz4', { args: ['--version'], pattern: /v(\d[\d.]*)/ }) },
   { name: 'patch', package: 'patch', neededFor: ['kernelbuild'], purpose: "apply a built image's patches (images/*/*.patch)", probe: cmd('patch', gnuVersion) },
   { name: 'libelf headers', package: 'libelf-dev', neededFor: ['kernelbuild'], purpose: 'objtool of a kernel build', probe: { kind: 'file', paths: ['/usr/include/gelf.h'] } },
-  { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },
-  { name: 'aarch64-linux-gnu-addr2line', package: 'binutils-aarch64-linux-gnu', neededFor: ['arm64'], purpose: 'symbolise arm64 module frames', probe: cmd('aarch64-linux-gnu-addr2line', gnuVersion) },
-  { name: 'arm64 libc (static)', package: 'libc6-dev-arm64-cross', neededFor: ['arm64'], purpose: 'link the static arm64 client', probe: { kind: 'file', paths: ['/usr/aarch64-linux-gnu/lib/libc.a'] } },
   { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
   { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },
@@ -191,33 +155,25 @@ export function manualInstallCommand(packages: readonly string[], asRoot = false
   return `${asRoot ? '' : 'sudo '}apt-get install -y ${packages.join(' ')}`;
 }
 
-/** Whether KTEST_RIG_NO_INSTALL forbids installing. */
-export function installForbidden(env: NodeJS.ProcessEnv): boolean {
-  return envFlag('KTEST_RIG_NO_INSTALL', env);
+/** The table's rows for a tool, by row name or command ('qemu-system-arm' is found by 'qemu-system-aarch64'). */
+export function toolRow(nameOrCommand: string): HostTool | undefined {
+  return HOST_TOOLS.find((t) => t.name === nameOrCommand || (t.probe.kind === 'command' && t.probe.command === nameOrCommand));
 }
 
 /**
- * Whether an ELF image is statically linked (no PT_INTERP program header). Undefined when the
- * buffer is not an ELF file or its program headers lie beyond the buffer.
+ * The error for tools of the table that are not there: its hint is the install command for their
+ * packages, from the table (the one place package names live). A name outside the table is its own package.
  */
-export function isStaticElf(buf: Buffer): boolean | undefined {
-  if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
-  const is64 = buf[4] === 2;
-  const le = buf[5] === 1;
-  if (buf[4] !== 1 && !is64) return undefined;
-  const u16 = (at: number) => (le ? buf.readUInt16LE(at) : buf.readUInt16BE(at));
-  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
-  const u64 = (at: number) => Number(le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at));
-  if (is64 && buf.length < 64) return undefined;
-  const phoff = is64 ? u64(0x20) : u32(0x1c);
-  const phentsize = u16(is64 ? 0x36 : 0x2a);
-  const phnum = u16(is64 ? 0x38 : 0x2c);
-  if (phentsize < 4 || phoff + phnum * phentsize > buf.length) return undefined;
-  const PT_INTERP = 3;
-  for (let i = 0; i < phnum; i++) {
-    if (u32(phoff + i * phentsize) === PT_INTERP) return false;
-  }
-  return true;
+export function missingTool(names: string | readonly string[], options: RigErrorOptions & { readonly label?: string } = {}): MissingToolError {
+  const list = typeof names === 'string' ? [names] : names;
+  const packages = [...new Set(list.map((n) => toolRow(n)?.package ?? n))];
+  const { label, ...rest } = options;
+  return new MissingToolError(label ? [label] : list, manualInstallCommand(packages, process.getuid?.() === 0), rest);
+}
+
+/** Whether KTEST_RIG_NO_INSTALL forbids installing. */
+export function installForbidden(env: NodeJS.ProcessEnv): boolean {
+  return envFlag('KTEST_RIG_NO_INSTALL', env);
 }
 
 // ---------- probing the host ----------
@@ -310,17 +266,6 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
-async function readHead(path: string, bytes: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await handle.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
 async function dpkgVersion(pkg: string, runner: CommandRunner): Promise<string | undefined> {
   // One line per installed architecture (libelf1:amd64, libelf1:arm64): the first is enough.
   const result = await runner('dpkg-query', ['-W', '-f=${Version}\n', pkg], { timeoutMs: 10_000 }).catch(() => undefined);
@@ -347,7 +292,7 @@ export async function probeTool(tool: HostTool, options: ProbeOptions = {}): Pro
   const path = await findCommand(probe.command, env, root);
   if (!path) return { ...base, ok: false, problem: `${probe.command} not on PATH` };
   if (probe.static) {
-    const isStatic = isStaticElf(await readHead(path, 64 * 1024).catch(() => Buffer.alloc(0)));
+    const isStatic = isStaticElf(await readHead(path, 64 * 1024));
     if (isStatic !== true) {
       return { ...base, ok: false, problem: `${path} is ${isStatic === false ? 'dynamically linked' : 'not an ELF binary'}; need a static one` };
     }
@@ -446,11 +391,11 @@ export function needsFromArg(arg: string | undefined): ToolNeeds {
   if (!arg || arg === 'all') return ALL_NEEDS;
   if (arg === 'test') return TEST_SUITE_NEEDS;
   const words = arg.split(',').filter(Boolean);
-  const known = ['x86_64', 'arm64', 'buildroots', 'kernelbuild', 'dev', 'core'];
+  const known = [...ARCH_NAMES, 'buildroots', 'kernelbuild', 'dev', 'core'];
   const unknown = words.filter((word) => !known.includes(word));
   if (unknown.length) throw new Error(`unknown need ${unknown.join(', ')}; valid: all, ${known.join(', ')}`);
   return {
-    arches: words.filter((word): word is Arch => word === 'x86_64' || word === 'arm64'),
+    arches: words.filter(isArch),
     buildroots: words.includes('buildroots'),
     kernelBuilds: words.includes('kernelbuild'),
     dev: words.includes('dev'),

@@ -1,4 +1,5 @@
 // `--target host`: build the module for the running kernel, load it on the host, run the same scenarios through the addon.
+import { hostArch } from '../platform/arch/index.ts';
 import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ export async function hostFacts(): Promise<HostFacts> {
 
 /** The running kernel as a PreparedKernel, so the same build code serves both targets. */
 function hostKernel(f: HostFacts): PreparedKernel {
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  const arch = hostArch();
   const image: DebianImageSpec = {
     id: 'host',
     description: `the host's running kernel ${f.release}`,

@@ -1,7 +1,8 @@
 // The QEMU process: spawn, bounded console capture, a process-wide registry that never leaves a QEMU behind.
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
-import { MissingToolError, QemuError } from '../core/errors.ts';
+import { QemuError } from '../core/errors.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 /** How QEMU ended. `error` is set when it could not even start. */
 export interface QemuExit {
@@ -226,7 +227,7 @@ export class QemuProcess {
   /** Start QEMU; throws MissingToolError when the binary is not on PATH. */
   static start(opts: QemuStartOptions): QemuProcess {
     if (!findInPath(opts.binary)) {
-      throw new MissingToolError([opts.binary], `sudo apt-get install ${opts.binary.includes('aarch64') ? 'qemu-system-arm' : 'qemu-system-x86'}`);
+      throw missingTool(opts.binary);
     }
     return new QemuProcess(opts);
   }

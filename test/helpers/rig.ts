@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { buildInitramfs } from '../../rig/build/initramfs.ts';
 import { buildGuestPrograms } from '../../rig/build/module.ts';
-import { busyboxFor } from '../../rig/platform/arch.ts';
+import { busyboxFor } from '../../rig/build/busybox.ts';
 import { tmpdir } from 'node:os';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
 import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/kernels/images.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest } from '../../rig/vm/guest.ts';
 import { buildGuestPrograms } from '../../rig/build/module.ts';
-import { busyboxFor } from '../../rig/platform/arch.ts';
+import { busyboxFor } from '../../rig/build/busybox.ts';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
 import { resolveImages } from '../../rig/kernels/images.ts';
 import { buildInitramfs } from '../../rig/build/initramfs.ts';

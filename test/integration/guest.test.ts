@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Guest } from '../../rig/vm/guest.ts';
 import { GuestError, QemuError } from '../../rig/core/errors.ts';
-import { PROBE_RECIPES, runProbe } from '../../rig/platform/kvm.ts';
+import { runProbe } from '../../rig/platform/kvm.ts';
+import { ARCHES } from '../../rig/platform/arch/index.ts';
 import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { defaultKernel, gone, guestFixture } from '../helpers/rig.ts';
 
@@ -100,7 +101,7 @@ t.test('guest', async (t) => {
   });
 
   t.test('the KVM probe firmware runs to the end under TCG', async (t) => {
-    const recipe = PROBE_RECIPES.x86_64;
+    const recipe = ARCHES.x86_64.kvmProbe;
     const verdict = await runProbe({ ...recipe, args: (fw) => recipe.args(fw).map((a) => (a === 'kvm' ? 'tcg' : a)) }, 5000);
     t.same(verdict, { accel: 'kvm', reason: 'kvm probe passed' }, 'exit status (0x42 << 1) | 1 under TCG');
   });

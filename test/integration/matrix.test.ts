@@ -3,7 +3,9 @@ import t from 'tap';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxFor, elfInfo, ARCH_TOOLS } from '../../rig/platform/arch.ts';
+import { busyboxFor } from '../../rig/build/busybox.ts';
+import { elfInfo } from '../../rig/platform/elf.ts';
+import { ARCHES } from '../../rig/platform/arch/index.ts';
 import { buildRootDir, buildRootIsValid } from '../../rig/build/buildroot.ts';
 import { buildGuestPrograms, buildModule } from '../../rig/build/module.ts';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
@@ -30,7 +32,7 @@ for (const image of images) {
     const kernel = await prepareKernel(image, { cacheDir, onEvent });
     t.comment(`${image.id}: kernel ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const head = await readFile(kernel.kernelPath).then((b) => b.subarray(0, 4096));
-    if (image.arch === 'x86_64') t.equal(elfInfo(head)?.machine, ARCH_TOOLS.x86_64.elfMachine, 'decompressed x86_64 vmlinux');
+    if (image.arch === 'x86_64') t.equal(elfInfo(head)?.machine, ARCHES.x86_64.elfMachine, 'decompressed x86_64 vmlinux');
     else t.equal(head.toString('latin1', 56, 60), 'ARM\x64', 'arm64 Image magic');
 
     started = Date.now();
@@ -42,19 +44,19 @@ for (const image of images) {
     if (image.toolchain.kind === 'buildroot') t.ok(await buildRootIsValid(image.toolchain, buildRootDir(image.toolchain, cacheDir)), 'a valid build root is cached');
     t.same(modules.map((m) => m.name), ['ktest']);
     const ko = await readFile(modules[0].koPath);
-    t.equal(elfInfo(ko)?.machine, ARCH_TOOLS[image.arch].elfMachine, `ktest.ko is a ${image.arch} object`);
+    t.equal(elfInfo(ko)?.machine, ARCHES[image.arch].elfMachine, `ktest.ko is a ${image.arch} object`);
     const vermagic = /vermagic=(\S+)/.exec(ko.toString('latin1'))?.[1];
     t.equal(vermagic, image.release, 'vermagic names the image kernel');
 
     const programs = await buildGuestPrograms({ arch: image.arch, outDir: join(work, 'guest'), cacheDir });
     for (const [name, path] of Object.entries(programs)) {
       const info = elfInfo(await readFile(path));
-      t.equal(info?.machine, ARCH_TOOLS[image.arch].elfMachine, `${name} is for ${image.arch}`);
+      t.equal(info?.machine, ARCHES[image.arch].elfMachine, `${name} is for ${image.arch}`);
       t.equal(info?.dynamic, false, `${name} is static`);
     }
     const busybox = await busyboxFor(image.arch, { cacheDir, onEvent });
     const bb = elfInfo(await readFile(busybox));
-    t.equal(bb?.machine, ARCH_TOOLS[image.arch].elfMachine, `busybox is for ${image.arch}`);
+    t.equal(bb?.machine, ARCHES[image.arch].elfMachine, `busybox is for ${image.arch}`);
     t.equal(bb?.dynamic, false, 'busybox is static');
   });
 }

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuestPrograms, buildModule, moduleBuildKey, overlaps, compilerWarnings, elfSectionNames, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../../rig/build/module.ts';
+import { buildGuestPrograms, buildModule, moduleBuildKey, overlaps, compilerWarnings, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../../rig/build/module.ts';
+import { elfSectionNames } from '../../../rig/platform/elf.ts';
 import { BuildError } from '../../../rig/core/errors.ts';
 import type { ImageSpec, PreparedKernel } from '../../../rig/core/types.ts';
 
@@ -23,11 +24,12 @@ t.test('first compiler error from captured logs', async (t) => {
 });
 
 t.test('make argv per toolchain', async (t) => {
-  const host = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2);
+  const host = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2, [], 'x86_64');
+  t.ok(moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2, [], 'arm64').includes('ARCH=x86'), 'ARCH= from the record when cross-building');
   t.same(host, ['make', '-C', '/k', 'M=/m', '-j2', 'CC=gcc-12', 'KCFLAGS=-g -fdebug-prefix-map=/m=/ktest-rig/kmod', 'modules']);
   const cached = moduleMakeArgv('/c/kernels/k1/root/usr/src/linux-headers-6.1.0-50-amd64', '/tmp/b/kmod', { kind: 'host', cc: 'gcc-12' }, 'x86_64', 2);
   t.ok(cached.includes('KCFLAGS=-g -fdebug-prefix-map=/tmp/b/kmod=/ktest-rig/kmod -fdebug-prefix-map=/c/kernels/k1/root/=/'), 'module and cache paths mapped to stable ones');
-  const arm = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12', crossCompile: 'aarch64-linux-gnu-' }, 'arm64', 4);
+  const arm = moduleMakeArgv('/k', '/m', { kind: 'host', cc: 'gcc-12', crossCompile: 'aarch64-linux-gnu-' }, 'arm64', 4, [], 'x86_64');
   t.ok(arm.includes('ARCH=arm64'));
   t.ok(arm.includes('CROSS_COMPILE=aarch64-linux-gnu-'));
   t.ok(arm.includes('CC=aarch64-linux-gnu-gcc-12'));

@@ -65,6 +65,7 @@ t.test('renderImage: stable key order and a trailing newline; committed files ar
   const text = renderImage(shuffled);
   t.ok(text.endsWith('}\n'));
   t.same(Object.keys(JSON.parse(text)), ['id', 'description', 'arch', 'suite', 'release', 'packages', 'toolchain', 'qemu']);
+  t.notOk('binary' in JSON.parse(text).qemu, 'what the arch record says is not repeated in the file');
   t.same(Object.keys(JSON.parse(text).packages), ['image', 'headers', 'headersCommon', 'kbuild']);
   t.same(Object.keys(JSON.parse(text).packages.kbuild), ['name', 'version', 'arch', 'sha256', 'filename']);
 });

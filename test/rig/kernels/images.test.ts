@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../rig/core/errors.ts';
-import { DEFAULT_IMAGE_ID, debArch, imagesDir, loadImages, parseImage, resolveImages, validateImage } from '../../../rig/kernels/images.ts';
+import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage, resolveImages, validateImage } from '../../../rig/kernels/images.ts';
+import { ARCHES } from '../../../rig/platform/arch/index.ts';
 
 const goodText = readFileSync(join(imagesDir, `${DEFAULT_IMAGE_ID}.json`), 'utf8');
 const good = (): Record<string, any> => JSON.parse(goodText);
@@ -29,7 +30,8 @@ t.test('a missing or wrong field is a UsageError naming the file and the field',
     ['qemu.commandChannel', (o) => (o.qemu.commandChannel = 'usb')],
     ['qemu.append', (o) => (o.qemu.append = 'panic=-1')],
     ['qemu.memoryMb', (o) => (o.qemu.memoryMb = 12)],
-    ['qemu', (o) => delete o.qemu],
+    ['qemu.console', (o) => (o.qemu.console = '')],
+    ['qemu', (o) => (o.qemu = 'pc')],
   ];
   for (const [field, mutate] of cases) {
     const o = good();
@@ -40,6 +42,21 @@ t.test('a missing or wrong field is a UsageError naming the file and the field',
     t.equal(err.exitCode, 2);
   }
   t.doesNotThrow(() => validateImage('images/x.json', good()));
+});
+
+t.test('QEMU settings: the arch record, then the image\'s overrides', async (t) => {
+  const o = good();
+  delete o.qemu;
+  const plain = validateImage('images/x.json', o);
+  t.equal(plain.qemu.binary, ARCHES.x86_64.qemu.binary, 'no qemu section: all from the arch record');
+  t.equal(plain.qemu.commandPort, 'ttyS1');
+  const arm = good();
+  arm.arch = 'arm64';
+  arm.qemu = { cpu: 'max' };
+  const spec = validateImage('images/x.json', arm);
+  t.equal(spec.qemu.cpu, 'max', 'an override wins');
+  t.equal(spec.qemu.machine, 'virt', 'the rest from the arm64 record');
+  t.same(spec.qemu.guestModules, ARCHES.arm64.qemu.guestModules);
 });
 
 t.test('malformed JSON and an id that does not match the file name', async (t) => {
@@ -54,7 +71,7 @@ t.test('loadImages reads a directory and fails on a bad file in it', async (t) =
   t.same(loadImages(dir).map((i) => i.id), [DEFAULT_IMAGE_ID]);
   const o = good();
   o.id = 'broken';
-  delete o.qemu.console;
+  o.qemu.console = 7;
   writeFileSync(join(dir, 'broken.json'), JSON.stringify(o));
   t.throws(() => loadImages(dir), { message: /broken\.json: field "qemu\.console"/ });
 });
@@ -73,7 +90,3 @@ t.test('resolveImages: one id, a comma list, all, and unknown ids', async (t) =>
   t.throws(() => resolveImages(' , ', all), UsageError);
 });
 
-t.test('debArch', async (t) => {
-  t.equal(debArch('x86_64'), 'amd64');
-  t.equal(debArch('arm64'), 'arm64');
-});

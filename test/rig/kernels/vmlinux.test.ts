@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheError } from '../../../rig/core/errors.ts';
 import { elfWithNotes, bzImage } from '../../fixtures/images/synthetic-kernel.ts';
-import { checkVmlinux, decompressKernel, findPayload, hasPvhNote, isArm64Image, isElf64, XZ_MAGIC, ZSTD_MAGIC } from '../../../rig/kernels/vmlinux.ts';
+import { checkVmlinux, decompressKernel, findPayload, isArm64Image, XZ_MAGIC, ZSTD_MAGIC } from '../../../rig/kernels/vmlinux.ts';
+import { hasPvhNote, isElf64 } from '../../../rig/platform/elf.ts';
 
 t.test('findPayload uses the setup header, else the first magic', async (t) => {
   const junk = Buffer.concat([Buffer.alloc(100, 7), ZSTD_MAGIC]); // a decoy magic before the real payload

@@ -12,12 +12,13 @@ import {
   HOST_TOOLS,
   TEST_SUITE_NEEDS,
   checkTools,
+  missingTool,
+  toolRow,
   activeNeeds,
   ensureTools,
   expandPath,
   installCommands,
   installForbidden,
-  isStaticElf,
   manualInstallCommand,
   missingPackages,
   needsForImages,
@@ -172,18 +173,6 @@ t.test('needsFromArg', async (t) => {
   t.same(needsFromArg('x86_64,buildroots'), { arches: ['x86_64'], buildroots: true, kernelBuilds: false, dev: false });
   t.same(needsFromArg('x86_64,kernelbuild'), { arches: ['x86_64'], buildroots: false, kernelBuilds: true, dev: false });
   t.throws(() => needsFromArg('x86_64,sparc'), /unknown need sparc/);
-});
-
-t.test('isStaticElf reads PT_INTERP from program headers', async (t) => {
-  const PT_LOAD = 1;
-  const PT_INTERP = 3;
-  t.equal(isStaticElf(elf([PT_LOAD, PT_LOAD])), true, 'static 64-bit LE');
-  t.equal(isStaticElf(elf([6, PT_INTERP, PT_LOAD])), false, 'dynamic 64-bit LE');
-  t.equal(isStaticElf(elf([PT_LOAD], { is64: false, le: false })), true, 'static 32-bit BE');
-  t.equal(isStaticElf(elf([PT_INTERP], { is64: false, le: false })), false, 'dynamic 32-bit BE');
-  t.equal(isStaticElf(Buffer.from('#!/bin/sh\necho hello, this is a script and no ELF at all\n')), undefined, 'not ELF');
-  t.equal(isStaticElf(elf([PT_LOAD, PT_LOAD]).subarray(0, 80)), undefined, 'truncated program headers');
-  t.equal(isStaticElf(Buffer.alloc(0)), undefined, 'empty');
 });
 
 t.test('probing this host', async (t) => {
@@ -416,4 +405,16 @@ t.test('every command the tests and the rig spawn is a row of the table or part 
   }
   const unknown = [...spawned].filter((c) => !known.has(c) && !essential.has(c) && !known.has(aliases[c] ?? '') && !/^(a|b|bookworm|trixie|sid|bullseye)(-|$)/.test(c));
   t.same(unknown, [], 'a command a test needs is a host-tools row (so npm test installs it)');
+});
+
+t.test('install hints come from the table: no hand-written apt-get line, every missingTool() name is a row', async (t) => {
+  const files = (await readdir(join(projectRoot, 'rig'), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => join('rig', f));
+  for (const file of files) {
+    const text = await readFile(join(projectRoot, file), 'utf8');
+    if (file !== join('rig', 'platform', 'host-tools.ts')) t.notMatch(text, /apt-get install/, `${file} writes no install command of its own`);
+    for (const m of text.matchAll(/missingTool\(\s*'([^']+)'/g)) t.ok(toolRow(m[1]!), `${file}: missingTool('${m[1]}') is a row`);
+  }
+  const e = missingTool('qemu-system-aarch64', { cause: new Error('x') });
+  t.match(e.hint, /apt-get install -y qemu-system-arm$/);
+  t.match(missingTool('busybox', { label: 'busybox (static)' }).message, /busybox \(static\)/);
 });

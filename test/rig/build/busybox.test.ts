@@ -1,48 +1,15 @@
-// Unit tests for per-arch data, ELF checks and the busybox cache (no network: the cache is pre-filled).
+// Unit tests for the guest busybox: static checks and the per-arch cache (no network: the cache is pre-filled).
 import t from 'tap';
 import { missingTools } from '../../helpers/host-tools.ts';
 import { writeRecord } from '../../../rig/core/cache.ts';
 import { existsSync } from 'node:fs';
+import { fakeElf } from '../../helpers/elf.ts';
 import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCH_TOOLS, BUSYBOX_KEY, busyboxFor, crossPrefix, elfInfo, hostArch, hostPackagesFor, isStaticFor } from '../../../rig/platform/arch.ts';
-import { InfraError, MissingToolError } from '../../../rig/core/errors.ts';
-
-/** A minimal 64-bit little-endian ELF header with one program header (PT_INTERP when dynamic). */
-function fakeElf(machine: number, dynamic: boolean): Buffer {
-  const buf = Buffer.alloc(64 + 56);
-  buf.writeUInt32BE(0x7f454c46, 0);
-  buf[4] = 2; // ELFCLASS64
-  buf[5] = 1; // little endian
-  buf.writeUInt16LE(2, 16); // ET_EXEC
-  buf.writeUInt16LE(machine, 18);
-  buf.writeBigUInt64LE(64n, 32); // e_phoff
-  buf.writeUInt16LE(56, 54); // e_phentsize
-  buf.writeUInt16LE(1, 56); // e_phnum
-  buf.writeUInt32LE(dynamic ? 3 : 1, 64); // PT_INTERP or PT_LOAD
-  return buf;
-}
-
-t.test('arch data', async (t) => {
-  t.equal(hostArch('x64'), 'x86_64');
-  t.equal(hostArch('arm64'), 'arm64');
-  t.throws(() => hostArch('riscv64'), InfraError);
-  t.equal(crossPrefix('arm64', 'x86_64'), 'aarch64-linux-gnu-');
-  t.equal(crossPrefix('x86_64', 'x86_64'), '');
-  t.equal(crossPrefix('x86_64', 'arm64'), 'x86_64-linux-gnu-');
-  t.same(hostPackagesFor(['x86_64', 'arm64'], 'x86_64'), ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-system-arm']);
-  t.same(hostPackagesFor(['x86_64'], 'x86_64'), []);
-  t.equal(ARCH_TOOLS.arm64.qemuBinary, 'qemu-system-aarch64');
-});
-
-t.test('elfInfo', async (t) => {
-  t.same(elfInfo(fakeElf(183, false)), { machine: 183, is64: true, dynamic: false });
-  t.same(elfInfo(fakeElf(62, true)), { machine: 62, is64: true, dynamic: true });
-  t.equal(elfInfo(Buffer.from('#!/bin/sh\n'.padEnd(80))), undefined);
-  t.equal(elfInfo(Buffer.alloc(10)), undefined);
-});
+import { BUSYBOX_KEY, busyboxFor, isStaticFor } from '../../../rig/build/busybox.ts';
+import { MissingToolError } from '../../../rig/core/errors.ts';
 
 t.test('isStaticFor on real host binaries', { skip: process.arch === 'x64' ? false : 'the host-tools table assumes an amd64 host' }, async (t) => {
   const missing = await missingTools('busybox');

@@ -1,65 +1,17 @@
-// Per-arch host tools as data (cross compilers, qemu, Debian arch), and the guest's static busybox for any arch.
+// The guest's static busybox for any arch: the host's own for the native arch, else Debian's busybox-static:<arch>, cached.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { aptContext, aptDownload, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
-import { CacheError, DownloadError, InfraError, MissingToolError } from '../core/errors.ts';
+import { CacheError, DownloadError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { cacheEntry, checkEntry } from '../core/cache.ts';
-import type { Arch } from '../core/types.ts';
-
-/** What the host needs to build and boot guests of one arch. */
-export interface ArchTools {
-  readonly arch: Arch;
-  /** Debian architecture name. */
-  readonly debArch: string;
-  /** GNU triplet (cross-compiler prefix without the dash). */
-  readonly triplet: string;
-  /** ELF e_machine of the arch's binaries. */
-  readonly elfMachine: number;
-  readonly qemuBinary: string;
-  /** Host packages needed when the guest arch differs from the host's (cross compiler, its libc, qemu). */
-  readonly crossPackages: readonly string[];
-}
-
-export const ARCH_TOOLS: Readonly<Record<Arch, ArchTools>> = Object.freeze({
-  x86_64: {
-    arch: 'x86_64',
-    debArch: 'amd64',
-    triplet: 'x86_64-linux-gnu',
-    elfMachine: 62,
-    qemuBinary: 'qemu-system-x86_64',
-    crossPackages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross', 'qemu-system-x86'],
-  },
-  arm64: {
-    arch: 'arm64',
-    debArch: 'arm64',
-    triplet: 'aarch64-linux-gnu',
-    elfMachine: 183,
-    qemuBinary: 'qemu-system-aarch64',
-    crossPackages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-system-arm'],
-  },
-});
-
-/** The guest arch matching this Node process's CPU. */
-export function hostArch(nodeArch: string = process.arch): Arch {
-  if (nodeArch === 'x64') return 'x86_64';
-  if (nodeArch === 'arm64') return 'arm64';
-  throw new InfraError(`unsupported host CPU ${nodeArch}`, { hint: 'ktest-rig runs on x86_64 and arm64 hosts' });
-}
-
-/** Cross-compiler prefix for `arch` on this host ('' when native), e.g. aarch64-linux-gnu-. Pure. */
-export function crossPrefix(arch: Arch, host: Arch = hostArch()): string {
-  return arch === host ? '' : `${ARCH_TOOLS[arch].triplet}-`;
-}
-
-/** Host packages needed for guests of `arches` beyond the native toolchain. Pure. */
-export function hostPackagesFor(arches: readonly Arch[], host: Arch = hostArch()): string[] {
-  return [...new Set(arches.filter((a) => a !== host).flatMap((a) => ARCH_TOOLS[a].crossPackages))].sort();
-}
+import { ARCHES, hostArch, type Arch } from '../platform/arch/index.ts';
+import { elfInfo, readHead } from '../platform/elf.ts';
+import { missingTool } from '../platform/host-tools.ts';
 
 /** Where the guest busybox comes from: Debian's busybox-static of this suite. */
 export const BUSYBOX_PACKAGE = 'busybox-static';
@@ -75,38 +27,10 @@ export interface BusyboxOptions {
   readonly hostBusybox?: string;
 }
 
-/** ELF header facts of a file: class, e_machine, whether it asks for an interpreter (dynamic). Pure. */
-export function elfInfo(buf: Buffer): { machine: number; is64: boolean; dynamic: boolean } | undefined {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[5] !== 1) return undefined;
-  const is64 = buf[4] === 2;
-  const machine = buf.readUInt16LE(18);
-  const phoff = is64 ? Number(buf.readBigUInt64LE(32)) : buf.readUInt32LE(28);
-  const phentsize = buf.readUInt16LE(is64 ? 54 : 42);
-  const phnum = buf.readUInt16LE(is64 ? 56 : 44);
-  let dynamic = false;
-  for (let i = 0; i < phnum; i++) {
-    const off = phoff + i * phentsize;
-    if (off + 4 > buf.length) break;
-    if (buf.readUInt32LE(off) === 3 /* PT_INTERP */) dynamic = true;
-  }
-  return { machine, is64, dynamic };
-}
-
-async function elfHead(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Is `path` a static ELF executable for `arch`? */
 export async function isStaticFor(path: string, arch: Arch): Promise<boolean> {
-  const info = elfInfo(await elfHead(path).catch(() => Buffer.alloc(0)));
-  return info !== undefined && info.machine === ARCH_TOOLS[arch].elfMachine && !info.dynamic;
+  const info = elfInfo(await readHead(path));
+  return info !== undefined && info.machine === ARCHES[arch].elfMachine && !info.dynamic;
 }
 
 interface BusyboxMarker {
@@ -151,15 +75,16 @@ export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise
   const host = opts.host ?? hostArch();
   if (arch === host) {
     const bin = opts.hostBusybox ?? '/bin/busybox';
-    if (!existsSync(bin)) throw new MissingToolError(['busybox'], 'sudo apt-get install -y busybox-static');
+    if (!existsSync(bin)) throw missingTool('busybox');
     if (!(await isStaticFor(bin, arch))) {
-      throw new MissingToolError(['busybox (static)'], 'sudo apt-get install -y busybox-static', {
+      throw missingTool('busybox', {
+        label: 'busybox (static)',
         cause: new Error(`${bin} is not a static ${arch} executable`),
       });
     }
     return bin;
   }
-  const { debArch } = ARCH_TOOLS[arch];
+  const { debArch } = ARCHES[arch];
   const cacheDir = opts.cacheDir ?? cacheRoot();
   const dir = join(cacheDir, 'busybox', debArch);
   const emit = opts.onEvent ?? nullSink;
