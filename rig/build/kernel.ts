@@ -8,7 +8,8 @@ import { cacheEntry, checkEntry, type CheckMode, type EntryState } from '../core
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { CacheError, InfraError, KernelBuildError, MissingToolError } from '../core/errors.ts';
+import { CacheError, InfraError, KernelBuildError } from '../core/errors.ts';
+import { missingTool } from '../platform/host-tools.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import type { BuiltImageSpec, PreparedKernel } from '../core/types.ts';
@@ -91,7 +92,7 @@ export async function readInputs(image: BuiltImageSpec, imagesDir: string): Prom
   const patches = await Promise.all((image.build.patches ?? []).map(read));
   const cc = `${image.toolchain.crossCompile ?? ''}${image.toolchain.cc}`;
   const r = await execa(cc, ['--version'], { reject: false }).catch(() => undefined);
-  if (!r || r.exitCode !== 0) throw new MissingToolError([cc], `apt-get install -y ${image.toolchain.cc}`);
+  if (!r || r.exitCode !== 0) throw missingTool(cc);
   return { fragments, patches, toolchainVersion: String(r.stdout).split('\n')[0] };
 }
 
