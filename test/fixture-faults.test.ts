@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../rig/core/paths.ts';
 import { faultLine, faultLines, faultReportProblems } from './helpers/fault-lines.ts';
 import { expectations, scenarios } from './fixtures/scenarios/crasher.ts';
+import * as debugbugs from './fixtures/scenarios/debugbugs.ts';
 
 const crasher = join(projectRoot, 'test/fixtures/kmods/crasher');
 
@@ -63,4 +64,23 @@ t.test('a fault marked twice, or outside a function, is an error', async (t) => 
   writeFileSync(join(dir, 'a.c'), 'static int g(int a,\n\t     int b)\n{\n\tif (a)\n\t\treturn b;\t/* @fault z */\n\treturn 0;\n}\n');
   t.match(faultLine(dir, 'z'), { function: 'g', line: 5, text: 'return b;' });
   t.throws(() => faultLine(dir, 'nope'), /no statement is marked/);
+});
+
+t.test('debugbugs: every bug it offers is marked, is a scenario, and is expected at its own marked line', async (t) => {
+  const dir = join(projectRoot, 'test/fixtures/kmods/debugbugs');
+  const source = readFileSync(join(dir, 'debugbugs.c'), 'utf8');
+  const list = /#define DEBUGBUGS_LIST \\\n((?:\s*"[^"]*"\s*\\?\n)+)/.exec(source)?.[1] ?? '';
+  const offered = [...list.matchAll(/"([^"]*)"/g)].map((m) => m[1]!).join('').replace(/\\n$/, '').trim().split(/\s+/);
+  t.ok(offered.length >= 15, `${offered.length} bugs offered`);
+  const marks = faultLines(dir);
+  for (const bug of offered) t.ok(marks.has(bug), `@fault ${bug} is marked`);
+  const names = debugbugs.scenarios.map((s) => s.name).filter((n) => n !== 'clean');
+  t.same(Object.keys(debugbugs.expectations).sort(), [...names].sort(), 'one expectation per scenario');
+  for (const [name, e] of Object.entries(debugbugs.expectations)) {
+    t.ok(offered.includes(name), `${name} is a trigger value`);
+    const mark = marks.get(e.fault);
+    t.ok(mark, `${name}: @fault ${e.fault} is marked`);
+    if (mark) t.ok(e.title.endsWith(` in ${mark.function}`), `${name}: the title names ${mark.function}`);
+  }
+  t.equal(marks.get('alloc-site')?.function, 'debugbugs_alloc_unchecked', 'the unchecked allocation (for fault injection) is marked');
 });
