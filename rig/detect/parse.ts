@@ -42,6 +42,8 @@ const INLINE = /^[A-Za-z_.$][\w.$]*\s+\S+:\d+(?::\d+)?\s+\[inline\]$/;
 const PC_LINE = /^(?:RIP: [0-9a-f]{4}:|pc : |PC is at |epc : )([A-Za-z_.$][\w.$]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?:\s+\[([\w-]+)(?:\s+[0-9a-f]+)?\])?/;
 const TRACE_START = /^Call [Tt]race:/;
 const TRACE_MARK = /^<\/?(?:TASK|IRQ|NMI|SOFTIRQ|#\w+|EOE|EOI)>$/;
+/** An unreliable frame the kernel could not name ("? 0xffffffffc0007000", e.g. 5.10 in a module's init): part of a trace. */
+const UNNAMED = /^\?\s+0x[0-9a-f]+$/;
 const DEFAULT_END = /^---\[ end (?:trace|Kernel panic)/;
 const MODULES = /^Modules linked in:(.*)$/;
 const TAINT = /\bTainted: ([A-Z][A-Z ]*?)\s*(?:\)|\s\d|\s\S+ #|$)/;
@@ -95,7 +97,7 @@ function stepTrace(b: Builder, line: string): boolean {
     b.depth += t.startsWith('</') ? -1 : 1;
     return false;
   }
-  if (FRAME.test(t) || INLINE.test(t) || b.depth > 0) return false;
+  if (FRAME.test(t) || INLINE.test(t) || UNNAMED.test(t) || b.depth > 0) return false;
   b.trace = 'done';
   return !!b.row.endAfterTrace;
 }
@@ -155,7 +157,7 @@ function framesOf(b: Builder): StackFrame[] {
     const m = t.match(FRAME);
     if (m) {
       if (!m[1]) frames.push(frameOf(m[2], m[3], m[4], m[5]));
-    } else if (depth <= 0 && !INLINE.test(t)) state = 'done';
+    } else if (depth <= 0 && !INLINE.test(t) && !UNNAMED.test(t)) state = 'done';
   }
   if (pc && !(frames[0] && frames[0].symbol === pc.symbol && frames[0].offset === pc.offset)) frames.unshift(pc);
   return frames;

@@ -158,8 +158,9 @@ export const PATTERNS: readonly ReportPattern[] = [
   },
   {
     kind: 'stack-overflow',
-    header: /^BUG: (?:TASK|IRQ|NMI|#?\w+) stack guard page was hit at /,
-    title: () => 'BUG: stack guard page was hit',
+    // x86_64 (5.10 names no stack: "BUG: stack guard page was hit at"); arm64 (the overflow stack's report).
+    header: /^(?:BUG: (?:(?:TASK|IRQ|NMI|#?\w+) )?stack guard page was hit at |Insufficient stack space to handle exception!)/,
+    title: ({ match }) => (match[0].startsWith('Insufficient') ? 'kernel stack overflow' : 'BUG: stack guard page was hit'),
     fatal: false,
     titleFromRecursion: true,
     skip: allocators,

@@ -3,7 +3,10 @@ import t from 'tap';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findReports } from '../../../rig/detect/parse.ts';
-import { inCI, lineDiff, parseGolden, renderGolden, summary } from '../../helpers/golden.ts';
+import { inCI, lineDiff, parseGolden, renderGolden, summary, type Golden } from '../../helpers/golden.ts';
+import { loadImages } from '../../../rig/kernels/images.ts';
+import { expectations } from '../../fixtures/scenarios/crasher.ts';
+import { CAPTURED_BY, goldenName } from '../../../scripts/capture-goldens.ts';
 
 const dir = join(import.meta.dirname, '..', '..', 'fixtures', 'logs');
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -33,6 +36,47 @@ if (update && inCI()) {
     });
   }
 }
+
+/** Kinds stock kernels cannot produce on the rig's images; each hand-written log says why in its `# why:`. */
+const PENDING_DEBUG_KERNEL = /^pending the debug kernel\b/;
+
+const goldens = new Map<string, Golden>(files.map((f) => [f, parseGolden(readFileSync(join(dir, f), 'utf8'), f)]));
+const byScript = [...goldens].filter(([, g]) => g.provenance.source === 'captured' && g.provenance['captured-by']?.startsWith(CAPTURED_BY));
+
+t.test('every golden log says where it came from', async (t) => {
+  const images = new Map(loadImages().map((i) => [i.id, i]));
+  for (const [file, g] of goldens) {
+    const p = g.provenance;
+    t.ok(p.source === 'captured' || p.source === 'hand-written', `${file}: # source: captured or hand-written (got ${p.source})`);
+    if (p.source === 'captured') t.ok(p['captured-by'], `${file}: # captured-by: says how`);
+    if (p.source === 'hand-written') t.ok(p.why, `${file}: # why: says why no available kernel can produce it`);
+    if (p['captured-by']?.startsWith(CAPTURED_BY)) {
+      const image = images.get(p.image ?? '');
+      t.ok(image, `${file}: # image: ${p.image} is in images/`);
+      t.equal(p.kernel, image?.release, `${file}: # kernel: is that image's release`);
+      t.ok(p.fault, `${file}: # fault: names the crasher fault`);
+    }
+  }
+});
+
+t.test('hand-written logs only for kinds no script capture has on that arch', async (t) => {
+  const arch = (file: string): string => /-(x86_64|arm64)-/.exec(file)?.[1] ?? '';
+  const captured = new Set(byScript.flatMap(([file, g]) => g.expected.map((e) => `${arch(file)} ${e.kind}`)));
+  for (const [file, g] of goldens) {
+    if (g.provenance.source !== 'hand-written' || PENDING_DEBUG_KERNEL.test(g.provenance.why ?? '')) continue;
+    for (const e of g.expected) t.notOk(captured.has(`${arch(file)} ${e.kind}`), `${file}: a real ${arch(file)} kernel produced ${e.kind}: capture it, do not write it`);
+  }
+});
+
+t.test('every image in images/ has a captured log of every crasher fault', async (t) => {
+  const names = new Set(byScript.map(([file]) => file));
+  for (const image of loadImages()) {
+    for (const [scenario] of Object.entries(expectations(image.arch))) {
+      const suffix = goldenName('', image, scenario).slice(1);
+      t.ok([...names].some((n) => n.endsWith(`-${suffix}`)), `${image.id}: ${scenario} captured (*-${suffix})`);
+    }
+  }
+});
 
 t.test('the header diff UPDATE_GOLDEN prints', async (t) => {
   t.same(lineDiff('# kind: a\n# title: old', '# kind: a\n# title: new'), ['  # kind: a', '- # title: old', '+ # title: new']);
