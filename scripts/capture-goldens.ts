@@ -65,7 +65,7 @@ async function previousCaptures(image: ImageSpec, scenario: string): Promise<str
 }
 
 async function captureImage(image: ImageSpec, only: readonly string[] | undefined): Promise<string[]> {
-  const expected = Object.entries(expectations(image.arch)).filter(([name]) => !only || only.includes(name));
+  const expected = Object.entries(expectations(image)).filter(([name]) => !only || only.includes(name));
   const work = await mkdtemp(join(tmpdir(), 'ktest-rig-capture-'));
   const problems: string[] = [];
   try {

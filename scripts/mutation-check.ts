@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../rig/core/paths.ts';
 import { faultLines } from '../test/helpers/fault-lines.ts';
 import { expectations } from '../test/fixtures/scenarios/crasher.ts';
+import { DEFAULT_IMAGE_ID, resolveImages } from '../rig/kernels/images.ts';
 
 interface Outcome {
   readonly mutation: string;
@@ -136,7 +137,7 @@ async function main(): Promise<number> {
         await writeFile(join(d, crasher, 'crasher.c'), source);
       }, async (d) => {
         const r = await tap(d, ['test/integration/detectors.test.ts']);
-        return Object.entries(expectations('x86_64')).map(([scenario, e]) => ({
+        return Object.entries(expectations(resolveImages(DEFAULT_IMAGE_ID)[0]!)).map(([scenario, e]) => ({
           test: `detectors.test.ts: ${scenario} (@fault ${e.fault})`,
           caught: new RegExp(`not ok \\d+ - ${scenario}(?: fails|: )`).test(r.output),
           detail: `exit ${r.exitCode}`,

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../rig/core/paths.ts';
+import { loadImages } from '../rig/kernels/images.ts';
 import { faultLine, faultLines, faultReportProblems } from './helpers/fault-lines.ts';
 import { expectations, scenarios } from './fixtures/scenarios/crasher.ts';
 import * as debugbugs from './fixtures/scenarios/debugbugs.ts';
@@ -24,9 +25,9 @@ t.test('every fault crasher.c offers is marked once, in its own function', async
 
 t.test('every fault scenario has one expectation naming a marked fault and its function', async (t) => {
   const marks = faultLines(crasher);
-  for (const arch of ['x86_64', 'arm64'] as const) {
-    const exp = expectations(arch);
-    t.same(Object.keys(exp).sort(), scenarios.map((s) => s.name).filter((n) => n !== 'clean').sort(), `${arch}: every fault scenario is expected`);
+  for (const image of loadImages()) {
+    const exp = expectations(image);
+    t.same(Object.keys(exp).sort(), scenarios.map((s) => s.name).filter((n) => n !== 'clean').sort(), `${image.id}: every fault scenario is expected`);
     for (const [name, e] of Object.entries(exp)) {
       const mark = marks.get(e.fault);
       t.ok(mark, `${name}: @fault ${e.fault} is marked`);

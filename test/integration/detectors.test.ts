@@ -28,7 +28,7 @@ t.test('each fault of the crasher module is a failed scenario with the right rep
   const by = new Map<string, ScenarioResult>(summary.scenarios.map((s) => [s.name, s]));
   const image = resolveImages(DEFAULT_IMAGE_ID)[0]!;
   const fixture = join(projectRoot, 'test/fixtures/kmods/crasher');
-  for (const [name, expected] of Object.entries(expectations(image.arch))) {
+  for (const [name, expected] of Object.entries(expectations(image))) {
     const r = by.get(name);
     t.equal(r?.status, 'fail', `${name} fails`);
     const mark = faultLine(fixture, expected.fault);
