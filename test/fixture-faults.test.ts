@@ -49,6 +49,8 @@ t.test('faultReportProblems accepts only the exact kind, title and line', async 
   const header = { symbol: '__list_add', file: '/cache/linux-headers/include/linux/list.h', line: 69 };
   t.same(faultReportProblems([{ ...good, moduleFrames: [header, ...good.moduleFrames] }], mark, exp), [], 'an out-of-line header helper before the marked frame');
   t.match(faultReportProblems([{ ...good, moduleFrames: [header] }], mark, exp), [/no module frame/], 'only header frames');
+  const relativeHeader = { ...header, file: 'include/linux/list.h' };
+  t.same(faultReportProblems([{ ...good, moduleFrames: [relativeHeader, ...good.moduleFrames] }], mark, exp), [], 'a header path relative to the build tree');
   t.match(faultReportProblems([{ ...good, moduleFrames: [{ symbol: mark.function, file: 'crasher.c', line: mark.line + 1 }] }], mark, exp), [/innermost module frame/]);
   t.match(faultReportProblems([{ ...good, moduleFrames: good.moduleFrames.slice(1) }], mark, exp), [/innermost module frame is crasher_run/], 'only a caller frame');
   t.match(faultReportProblems([], mark, exp), [/^no report/]);

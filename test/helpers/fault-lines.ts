@@ -62,8 +62,9 @@ export interface FaultCheck {
 /**
  * The problems with a scenario's reports for the marked fault (empty when right): the first report
  * is of exactly the expected kind, has exactly the expected title (which names the marked function
- * when it names one), and its innermost module frame in the module's own source (a relative path;
- * kernel headers resolve to absolute ones) is the marked statement's file:line (`reportedAt`: the
+ * when it names one), and its innermost module frame in the module's own source (a file of the
+ * fixture directory, named without a directory; kernel headers resolve to paths with one) is the
+ * marked statement's file:line (`reportedAt`: the
  * statement where the kernel finds the fault, when that is not the fault itself; null when the
  * kernel reports it with no module frame at all).
  */
@@ -80,8 +81,8 @@ export function faultReportProblems(reports: readonly ReportLike[], mark: FaultL
   }
   if (/ in \w+$/.test(expected.title) && !expected.title.endsWith(` in ${mark.function}`)) problems.push(`expected title names ${expected.title.split(' in ').pop()}, but @fault ${mark.name} is in ${mark.function}`);
   // The innermost module frame in the fixture's own source (frames before it may be kernel-header
-  // helpers the compiler kept out of line in the module, such as __list_add).
-  const top = first.moduleFrames.find((f) => f.file === undefined || !f.file.startsWith('/'));
+  // helpers the compiler kept out of line in the module, such as __list_add in include/linux/list.h).
+  const top = first.moduleFrames.find((f) => f.file === undefined || !f.file.includes('/'));
   const where = top ? `${top.symbol ?? '?'} ${top.file ?? '?'}:${top.line ?? '?'}` : 'no module frame';
   if (top?.file !== reportedAt.file || top.line !== reportedAt.line) problems.push(`innermost module frame is ${where}, expected ${reportedAt.file}:${reportedAt.line} (${reportedAt.text})`);
   return problems;
