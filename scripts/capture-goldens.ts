@@ -2,7 +2,7 @@
 //
 //   npm run capture-goldens -- [--kernel ID[,ID...]|all] [--only SCENARIO[,SCENARIO...]]
 //
-// For each image (default: all of images/) it runs the rig as a user does (`rig --kmod
+// For each image (default: every stock Debian kernel of images/) it runs the rig as a user does (`rig --kmod
 // test/fixtures/kmods/crasher --scenarios test/fixtures/scenarios/crasher.ts --logs DIR`, under nice),
 // then writes test/fixtures/logs/<kind>-<arch>-<major.minor>-<scenario>.log: a header saying where
 // the log came from (image, kernel release, fault, this script) and what the detector finds in it
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../rig/core/paths.ts';
-import { resolveImages } from '../rig/kernels/images.ts';
+import { loadImages, resolveImages } from '../rig/kernels/images.ts';
 import { findReports } from '../rig/detect/parse.ts';
 import type { ImageSpec } from '../rig/core/types.ts';
 import { expectations } from '../test/fixtures/scenarios/crasher.ts';
@@ -26,6 +26,9 @@ export const CAPTURED_BY = 'scripts/capture-goldens.ts';
 const LOGS = join(projectRoot, 'test/fixtures/logs');
 const FIXTURE = 'test/fixtures/kmods/crasher';
 const SCENARIOS = 'test/fixtures/scenarios/crasher.ts';
+
+/** The stock Debian kernels of images/ (a kernel the rig builds, `kind: built`, is the debug kernel's business). */
+export const stockImages = (): ImageSpec[] => loadImages().filter((image) => image.kind !== 'built');
 
 /** `6.1.0-50-amd64` -> `6.1`. */
 export const majorMinor = (release: string): string => /^(\d+\.\d+)/.exec(release)?.[1] ?? release;
@@ -97,7 +100,7 @@ async function captureImage(image: ImageSpec, only: readonly string[] | undefine
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { kernel: { type: 'string', default: 'all' }, only: { type: 'string' } } });
-  const images = resolveImages(values.kernel);
+  const images = values.kernel === 'all' ? stockImages() : resolveImages(values.kernel);
   const only = values.only?.split(',').filter(Boolean);
   const problems: string[] = [];
   for (const image of images) problems.push(...(await captureImage(image, only)));

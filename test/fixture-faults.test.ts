@@ -25,7 +25,7 @@ t.test('every fault crasher.c offers is marked once, in its own function', async
 
 t.test('every fault scenario has one expectation naming a marked fault and its function', async (t) => {
   const marks = faultLines(crasher);
-  for (const image of loadImages()) {
+  for (const image of loadImages().filter((i) => i.kind !== 'built')) {
     const exp = expectations(image);
     t.same(Object.keys(exp).sort(), scenarios.map((s) => s.name).filter((n) => n !== 'clean').sort(), `${image.id}: every fault scenario is expected`);
     for (const [name, e] of Object.entries(exp)) {
