@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { aptContext, aptDownload, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
+import { aptContext, aptDownload, compareDebVersions, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
 import { CacheError, DownloadError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
@@ -39,16 +39,10 @@ interface BusyboxMarker {
   readonly debSha256: string;
 }
 
-/** Pick the newest record (apt lists every version it knows; dpkg orders them). */
-async function newest(records: readonly PackageRecord[]): Promise<PackageRecord | undefined> {
+/** The newest record (apt lists every version it knows), by Debian version order. Pure. */
+export function newest(records: readonly PackageRecord[]): PackageRecord | undefined {
   let best: PackageRecord | undefined;
-  for (const r of records) {
-    if (!best) best = r;
-    else {
-      const gt = await execa('dpkg', ['--compare-versions', r.version, 'gt', best.version], { reject: false });
-      if (gt.exitCode === 0) best = r;
-    }
-  }
+  for (const r of records) if (!best || compareDebVersions(r.version, best.version) > 0) best = r;
   return best;
 }
 
@@ -93,7 +87,7 @@ export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise
   emit({ type: 'stage', stage: 'fetch', message: `fetching ${BUSYBOX_PACKAGE}:${debArch} for the ${arch} guest` });
   const ctx = await aptContext(BUSYBOX_SUITE, debArch, cacheDir);
   await ensureLists(ctx);
-  const record = await newest(await showPackage(ctx, BUSYBOX_PACKAGE));
+  const record = newest(await showPackage(ctx, BUSYBOX_PACKAGE));
   if (!record) {
     throw new DownloadError(`${BUSYBOX_PACKAGE}:${debArch} is not in ${BUSYBOX_SUITE}`, { hint: 'check network access to deb.debian.org' });
   }

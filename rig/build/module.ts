@@ -21,7 +21,7 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs a build command somewhere (the host, or helper E's build root). */
+/** Runs a build command somewhere (the host, or a suite's build root: build/buildroot.ts). */
 export type BuildRunner = (argv: readonly string[], opts: { readonly cwd?: string; readonly binds: readonly string[] }) => Promise<CommandResult>;
 
 export interface BuildModuleOptions {

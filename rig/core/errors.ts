@@ -111,6 +111,14 @@ export class QemuError extends InfraError {
   override name = 'QemuError';
 }
 
+/**
+ * The rig broke one of its own rules (exec on a guest it closed, a malformed nonce it made, a snapshot
+ * while commands run): a bug of the rig, not of the user's command line or scenarios. Exit 3.
+ */
+export class InternalError extends InfraError {
+  override name = 'InternalError';
+}
+
 /** The module or the guest client did not compile. Exit 4. */
 export class BuildError extends RigError {
   override name = 'BuildError';

@@ -112,14 +112,6 @@ export function selectScenarios(list: readonly Scenario[], filter: ScenarioFilte
   return picked;
 }
 
-/** Taint bit letters, in bit order (Documentation/admin-guide/tainted-kernels.rst). */
-const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTN';
-export function taintLetters(value: number): string[] {
-  const out: string[] = [];
-  for (let bit = 0; bit < TAINT_LETTERS.length; bit++) if (value & (1 << bit)) out.push(TAINT_LETTERS[bit]!);
-  return out;
-}
-
 /** Files of the assertion machinery itself: a call site is the first frame outside them. */
 const ASSERTION_FILES = new Set([fileURLToPath(import.meta.url), fileURLToPath(new URL('./context.ts', import.meta.url))]);
 

@@ -1,7 +1,8 @@
 // Builds the ScenarioContext a scenario runs with, on top of a Backend (guest or host).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AssertionFailed } from '../core/errors.ts';
-import { assertions, taintLetters, type Backend, type ModuleParams, type ScenarioContext } from './api.ts';
+import { taintFlags } from '../detect/taint.ts';
+import { assertions, type Backend, type ModuleParams, type ScenarioContext } from './api.ts';
 import type { ExecResult } from '../core/types.ts';
 
 export interface ContextOptions {
@@ -64,7 +65,7 @@ export function makeContext(o: ContextOptions): ScenarioContext {
     client: (call = {}) => backend.client({ proto: o.proto, ...call }),
     exec: (argv, options) => backend.exec(argv, options),
     dmesg: () => backend.kernelLog(o.beginMarker),
-    taint: async () => taintLetters(await backend.taintValue()),
+    taint: async () => taintFlags(await backend.taintValue()),
     sleep: (ms) => sleep(ms),
     log: o.log,
     ...assertions,

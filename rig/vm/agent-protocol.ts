@@ -31,7 +31,7 @@
 // ignored and counted (FrameDecoder.ignoredLines): a guest process cannot forge a result without the
 // nonce, and command output is base64 so it can never look like a frame.
 import { randomBytes } from 'node:crypto';
-import { UsageError } from '../core/errors.ts';
+import { InternalError, UsageError } from '../core/errors.ts';
 
 /** Longest host -> guest line the agent accepts, newline included (must match AGENT_MAX_LINE in agent.c). */
 export const MAX_REQUEST_LINE = 1024 * 1024;
@@ -70,8 +70,8 @@ export function newNonce(): string {
 }
 
 function checkHeader(nonce: string, id: number): void {
-  if (!NONCE_RE.test(nonce)) throw new UsageError(`bad agent nonce ${JSON.stringify(nonce)}`);
-  if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new UsageError(`bad agent command id ${id}`);
+  if (!NONCE_RE.test(nonce)) throw new InternalError(`bad agent nonce ${JSON.stringify(nonce)}`);
+  if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new InternalError(`bad agent command id ${id}`);
 }
 
 /** Base64 of bytes, "-" for none. */
@@ -175,7 +175,7 @@ export class FrameDecoder {
   #ignored = 0;
 
   constructor(readonly nonce: string) {
-    if (!NONCE_RE.test(nonce)) throw new UsageError(`bad agent nonce ${JSON.stringify(nonce)}`);
+    if (!NONCE_RE.test(nonce)) throw new InternalError(`bad agent nonce ${JSON.stringify(nonce)}`);
   }
 
   /** Non-empty lines dropped so far: garbage, another nonce, malformed or over-long frames. */

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeKill, encodePing, encodeRun, FrameDecoder, newNonce, type AgentFrame } from './agent-protocol.ts';
-import { GuestError, QemuError, UsageError } from '../core/errors.ts';
+import { GuestError, InternalError, QemuError } from '../core/errors.ts';
 import { kernelCmdline, qemuArgv } from './qemu-args.ts';
 import { QemuProcess, type ConsoleBuffer, type QemuExit } from './qemu.ts';
 import { connectWithRetry, QmpClient, withDeadline } from './qmp.ts';
@@ -146,7 +146,7 @@ export class Guest {
   /** Run argv in the guest. Rejects with GuestError ('panic', 'exited', 'hang') when the guest is gone. */
   exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (this.#closing) return Promise.reject(new UsageError('exec on a closed guest'));
+    if (this.#closing) return Promise.reject(new InternalError('exec on a closed guest'));
     const id = this.#nextId++;
     const timeoutMs = opts.timeoutMs ?? this.timeouts.execMs;
     let frame: string;
@@ -187,7 +187,7 @@ export class Guest {
 
   /** Stop the guest and save its state to `file`; the guest is closed afterwards. */
   async saveSnapshot(file: string): Promise<void> {
-    if (this.#commands.size > 0) throw new UsageError('cannot snapshot a guest while commands are running');
+    if (this.#commands.size > 0) throw new InternalError('cannot snapshot a guest while commands are running');
     if (this.#dead) throw this.#dead;
     try {
       await migrateToFile(await this.qmp(), file, this.timeouts.saveMs);

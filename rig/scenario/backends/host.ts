@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { runHostClient } from '../host-client.ts';
 import { moduleParamArgs } from './guest.ts';
 import { logSince } from '../context.ts';
-import { UsageError } from '../../core/errors.ts';
+import { InfraError, UsageError } from '../../core/errors.ts';
 import type { Backend, ModuleParams } from '../api.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../../core/types.ts';
 
@@ -52,7 +52,7 @@ export class HostBackend implements Backend {
 
   async kernelLog(since: string): Promise<string> {
     const r = await run(['dmesg']);
-    if (r.exitCode !== 0) throw new UsageError(`cannot read the host's kernel log: ${r.stderr.toString().trim()}`);
+    if (r.exitCode !== 0) throw new InfraError(`cannot read the host's kernel log: ${r.stderr.toString().trim()}`, { hint: 'run as root, or set kernel.dmesg_restrict=0' });
     return logSince(r.stdout.toString('utf8'), since);
   }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUSYBOX_KEY, busyboxFor, isStaticFor } from '../../../rig/build/busybox.ts';
+import { BUSYBOX_KEY, busyboxFor, isStaticFor, newest } from '../../../rig/build/busybox.ts';
 import { MissingToolError } from '../../../rig/core/errors.ts';
 
 t.test('isStaticFor on real host binaries', { skip: process.arch === 'x64' ? false : 'the host-tools table assumes an amd64 host' }, async (t) => {
@@ -48,4 +48,11 @@ t.test('busyboxFor: foreign arch comes from the cache when a verified copy is th
   t.equal(got, join(entry, 'busybox'));
   t.match(events, [{ type: 'log', level: 'warn', message: /busybox zz-half is damaged \(no verification record/ }], 'no download, one line');
   t.notOk(existsSync(join(cache, 'busybox', 'arm64', 'zz-half')));
+});
+
+t.test('newest: Debian version order, no dpkg', async (t) => {
+  const rec = (version: string) => ({ version }) as Parameters<typeof newest>[0][number];
+  t.equal(newest([rec('1:1.35.0-4'), rec('1:1.35.0-4+b3'), rec('1:1.30.1-6')])?.version, '1:1.35.0-4+b3');
+  t.equal(newest([rec('1.36~rc1-1'), rec('1.35-1')])?.version, '1.36~rc1-1');
+  t.equal(newest([]), undefined);
 });

@@ -10,3 +10,9 @@ t.throws(() => taintFlags(-1), RangeError);
 t.strictSame(unexpectedTaint(['O', 'E']), []);
 t.strictSame(unexpectedTaint(['W', 'O', 'E', 'D']), ['W', 'D']);
 t.strictSame(unexpectedTaint(['W'], ['W']), []);
+
+t.test('J (bit 19, 6.15+) is decoded: the scenario API uses this decoder at run time', async (t) => {
+  t.same(taintFlags(2 ** 19 | 4096), ['O', 'J']);
+  t.same(taintFlags(1 | 512), ['P', 'W']);
+  t.same(taintFlags(0), []);
+});

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { validateScenarios, selectScenarios, taintLetters, parseUapiConstants, assertions, callSite } from '../../../rig/scenario/api.ts';
+import { validateScenarios, selectScenarios, parseUapiConstants, assertions, callSite } from '../../../rig/scenario/api.ts';
 import { UsageError, AssertionFailed } from '../../../rig/core/errors.ts';
 import { parseFilter } from '../../../rig/scenario/filter.ts';
 import { scenarios } from '../../../rig/scenario/ktest.ts';
@@ -26,12 +26,6 @@ t.test('selectScenarios by substring and /regex/', async (t) => {
   t.throws(() => selectScenarios(list, parseFilter('nope'), 'nope'), /--only nope matches no scenario; names: echo-4k, echo-max, load/);
 });
 
-t.test('taint letters follow the kernel bit order', async (t) => {
-  t.same(taintLetters(0), []);
-  t.same(taintLetters(4096 | 8192), ['O', 'E']);
-  t.same(taintLetters(1 | 512), ['P', 'W']);
-  t.same(taintLetters(128), ['D']);
-});
 
 t.test('parseUapiConstants reads #define lines', async (t) => {
   const h = '#define KTEST_MSG_ECHO 0x11 /* echo */\n#define KTEST_MAX_PAYLOAD (16384)\n#define KTEST_NAME "ktest"\n#define X 7u\n';

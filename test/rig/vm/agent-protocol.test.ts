@@ -17,7 +17,7 @@ import {
   MAX_REQUEST_LINE,
   type AgentFrame,
 } from '../../../rig/vm/agent-protocol.ts';
-import { UsageError } from '../../../rig/core/errors.ts';
+import { InternalError, UsageError } from '../../../rig/core/errors.ts';
 import { missingTools } from '../../helpers/host-tools.ts';
 import { projectRoot } from '../../../rig/core/paths.ts';
 
@@ -52,11 +52,11 @@ t.test('encoders', async (t) => {
   t.throws(() => encodeRun('abc', 1, ['x'], { timeoutMs: -1 }), UsageError);
   t.throws(() => encodeRun('abc', 1, ['x'], { timeoutMs: 1.5 }), UsageError);
   t.throws(() => encodeRun('abc', 1, ['x'], { timeoutMs: 1, stdin: Buffer.alloc(MAX_REQUEST_LINE) }), UsageError);
-  t.throws(() => encodePing('a b', 1), UsageError);
-  t.throws(() => encodePing('', 1), UsageError);
-  t.throws(() => encodePing('abc', -1), UsageError);
-  t.throws(() => encodePing('abc', 2 ** 32), UsageError);
-  t.throws(() => new FrameDecoder('no spaces allowed'), UsageError);
+  t.throws(() => encodePing('a b', 1), InternalError);
+  t.throws(() => encodePing('', 1), InternalError);
+  t.throws(() => encodePing('abc', -1), InternalError);
+  t.throws(() => encodePing('abc', 2 ** 32), InternalError);
+  t.throws(() => new FrameDecoder('no spaces allowed'), InternalError);
 });
 
 t.test('fields: base64 or "-" for empty, strict on decode', async (t) => {
