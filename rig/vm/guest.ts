@@ -9,7 +9,7 @@ import { GuestError, InternalError, QemuError } from '../core/errors.ts';
 import { kernelCmdline, qemuArgv } from './qemu-args.ts';
 import { QemuProcess, type ConsoleBuffer, type QemuExit } from './qemu.ts';
 import { connectWithRetry, QmpClient, withDeadline } from './qmp.ts';
-import { migrateToFile, waitMigration } from './snapshot.ts';
+import { migrateToFile, waitMigration } from './migrate.ts';
 import { timeoutsFor, type Timeouts } from './timeouts.ts';
 import type { Accel, ExecOptions, ExecResult, QemuSpec } from '../core/types.ts';
 

@@ -22,7 +22,6 @@ const KNOWN: readonly string[] = [
   'project -> cli',
   'detect -> project',
   'cycle: rig/build/kernel.ts rig/kernels/fetch.ts',
-  'cycle: rig/vm/guest.ts rig/vm/snapshot.ts',
 ];
 
 function files(dir: string): string[] {

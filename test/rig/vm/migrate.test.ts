@@ -1,5 +1,5 @@
 import t from 'tap';
-import { migrateToFile, MIGRATE_MAX_BANDWIDTH, waitMigration } from '../../../rig/vm/snapshot.ts';
+import { migrateToFile, MIGRATE_MAX_BANDWIDTH, waitMigration } from '../../../rig/vm/migrate.ts';
 import { QemuError } from '../../../rig/core/errors.ts';
 
 /** A scripted QMP: records commands, answers query-migrate from a list of statuses. */
