@@ -1,4 +1,4 @@
-// `rig exec`: boot a fresh guest, load the module, run one command in it, and judge the kernel afterwards.
+// `rig exec`: boot a fresh guest, load the module, run one command in it, and judge the kernel afterwards (exit codes: EXEC_EXIT_CODES).
 import { Guest } from '../vm/guest.ts';
 import { probeAccel } from '../platform/kvm.ts';
 import { findModuleReports as moduleReports } from '../detect/symbolize.ts';
@@ -8,10 +8,12 @@ import { prepareArtifacts } from '../build/artifacts.ts';
 import { guestOptionsFor } from '../run/image.ts';
 import { verifiedBoot } from '../run/verified-boot.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
+import { lostReport } from '../run/image.ts';
+import { findReports } from '../detect/parse.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, BuiltModule, ImageSpec, KernelReport } from '../core/types.ts';
+import type { Accel, BuiltModule, ExecResult, ImageSpec, KernelReport } from '../core/types.ts';
 import type { ProgramSpec } from '../project/load.ts';
-import type { ModuleParams } from '../scenario/api.ts';
+import type { KernelMessages, ModuleParams } from '../scenario/api.ts';
 
 export interface ExecCommandOptions {
   readonly image: ImageSpec;
@@ -27,6 +29,8 @@ export interface ExecCommandOptions {
   readonly makeArgs?: readonly string[];
   readonly programs?: readonly ProgramSpec[];
   readonly moduleParams?: ModuleParams;
+  /** Bytes for CMD's standard input (exec forwards its own when it is not a terminal). */
+  readonly stdin?: Buffer;
   readonly onEvent: EventSink;
 }
 
@@ -35,10 +39,10 @@ export interface ExecCommandResult {
   readonly exitCode: number;
   readonly stdout: Buffer;
   readonly stderr: Buffer;
-  /** Kernel messages while the module was loaded and CMD ran. */
+  /** Kernel messages while the module was loaded and CMD ran (the agent's own reader: dmesg -c cannot hide them). */
   readonly kernelLog: string;
   readonly reports: readonly KernelReport[];
-  /** Why the run ended abnormally (load failure, crash, hang), if it did. */
+  /** Why the run ended abnormally (load refused, crash, hang, signal), if it did. */
   readonly problem?: string;
   /** The guest's whole console, boot included (to keep next to a report). */
   readonly console: string;
@@ -46,6 +50,27 @@ export interface ExecCommandResult {
 
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+
+/** Signal numbers (Linux, x86_64 and arm64 agree) of the names the agent reports. */
+export const SIGNALS: Readonly<Record<string, number>> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
+  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20,
+  SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29,
+  SIGPWR: 30, SIGSYS: 31,
+};
+
+/** 128 + the signal's number, as a shell reports a command killed by it (SIG<n> as the agent writes unknown ones). Pure. */
+export function signalExitCode(signal: string): number {
+  return 128 + (SIGNALS[signal] ?? Number(/^SIG(\d+)$/.exec(signal)?.[1] ?? 0));
+}
+
+/** The verdict of one exec from what happened: the kernel first, then the timeout, a signal, CMD's own status. Pure. */
+export function execVerdict(r: ExecResult, reports: readonly KernelReport[]): { exitCode: number; problem?: string } {
+  if (reports.length > 0) return { exitCode: ExecExitCode.kernelFailed, problem: `kernel reported ${reports.map((x) => x.title).join('; ')}` };
+  if (r.timedOut) return { exitCode: ExecExitCode.timedOut, problem: 'command timed out' };
+  if (r.signal) return { exitCode: signalExitCode(r.signal), problem: `command killed by ${r.signal} (exit ${signalExitCode(r.signal)})` };
+  return { exitCode: r.exitCode ?? ExecExitCode.untestable };
+}
 
 export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandResult> {
   const art = await prepareArtifacts(o);
@@ -65,23 +90,31 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
   const backend = new GuestBackend(guest, module.name);
   const marker = `ktest-rig: exec begin`;
   const mark = guest.console.mark();
+  const judge = async (msgs: KernelMessages): Promise<KernelReport[]> => {
+    for (const r of findReports(msgs.user)) o.onEvent({ type: 'log', level: 'warn', message: `user space wrote "${r.title}" to /dev/kmsg: not a kernel report, not judged` });
+    const found = await moduleReports(msgs.kernel, module);
+    return msgs.lost > 0 ? [...found, lostReport(msgs.lost)] : found;
+  };
   try {
     await backend.markKernelLog(marker);
     if (o.load) {
       const loaded = await backend.loadModule(o.moduleParams);
       if (loaded.exitCode !== 0) {
-        const kernelLog = await backend.kernelLog(marker);
-        return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog, reports: await moduleReports(kernelLog, module), problem: `loading ${module.name} failed (${describeExec(loaded)})` };
+        const msgs = await backend.kernelMessages(marker);
+        const reports = await judge(msgs);
+        const why = `the kernel refused to load ${module.name} (${describeExec(loaded)})`;
+        return reports.length > 0
+          ? { exitCode: ExecExitCode.kernelFailed, stdout: empty, stderr: empty, kernelLog: msgs.all, reports, problem: `${why}; kernel reported ${reports.map((x) => x.title).join('; ')}` }
+          : { exitCode: ExecExitCode.moduleRefused, stdout: empty, stderr: empty, kernelLog: msgs.all, reports, problem: why };
       }
     }
-    const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS });
-    const kernelLog = await backend.kernelLog(marker);
-    const reports = await moduleReports(kernelLog, module);
-    const exitCode = reports.length > 0 ? ExecExitCode.kernelCrashed : r.timedOut ? ExecExitCode.timedOut : (r.exitCode ?? 128);
-    return { exitCode, stdout: r.stdout, stderr: r.stderr, kernelLog, reports, ...(reports.length ? { problem: `kernel reported ${reports.map((x) => x.title).join('; ')}` } : r.timedOut ? { problem: 'command timed out' } : {}) };
+    const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, stdin: o.stdin });
+    const msgs = await backend.kernelMessages(marker);
+    const reports = await judge(msgs);
+    return { ...execVerdict(r, reports), stdout: r.stdout, stderr: r.stderr, kernelLog: msgs.all, reports };
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
     const consoleText = guest.console.since(mark);
-    return { exitCode: ExecExitCode.kernelCrashed, stdout: empty, stderr: empty, kernelLog: consoleText, reports: await moduleReports(consoleText, module), problem: `guest ${error.kind}: ${error.message}` };
+    return { exitCode: ExecExitCode.kernelFailed, stdout: empty, stderr: empty, kernelLog: consoleText, reports: await moduleReports(consoleText, module), problem: `guest ${error.kind}: ${error.message}` };
   }
 }

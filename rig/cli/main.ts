@@ -26,7 +26,7 @@ import { writeJsonReport, writeJsonReportSync } from '../report/json.ts';
 import { formatJunit, writeJunitReport } from '../report/junit.ts';
 import { rigVersion } from '../core/version.ts';
 import { writeFileSync } from 'node:fs';
-import { BuildError, ExitCode, SignalExitCode, UsageError, exitCodeOf, formatError } from '../core/errors.ts';
+import { BuildError, ExitCode, SignalExitCode, UsageError, execExitCodeOf, exitCodeOf, formatError } from '../core/errors.ts';
 import { findProjectFile, loadProject, type Project } from '../project/load.ts';
 import { mergeSettings } from '../project/merge.ts';
 import { patternText } from '../project/config.ts';
@@ -170,16 +170,35 @@ async function keepConsole(dir: string, imageId: string, text: string): Promise<
   return file;
 }
 
-async function exec(args: ExecArgs, stdout: Out, stderr: Out): Promise<number> {
+async function exec(args: ExecArgs, stdout: Out, stderr: Out, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
+  try {
+    return await execOrThrow(args, stdout, stderr, stdin);
+  } catch (error) {
+    // Nothing was tested (no build, no guest): 125 tells git bisect to skip this commit; usage stays 2.
+    if (error instanceof BuildError && args.verbose) stderr.write(`${error.log}\n`);
+    stderr.write(`${formatError(error)}\n`);
+    return execExitCodeOf(error);
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: NodeJS.ReadStream): Promise<number> {
   const settings = mergeSettings({ kmod: args.kmod, params: args.params, kernels: { kind: 'default' } }, await project(args.config), DEFAULT_KMOD_DIR);
   const first = settings.kernels.kind === 'ids' ? settings.kernels.ids[0] : undefined;
   const [image] = resolveImages(args.kernel ?? first ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
   const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
   await ensureTools(needsForImages([image!]), { onEvent });
+  // A pipe or a file on our stdin goes to CMD's; a terminal does not (CMD would wait for it forever).
+  const input = stdin.isTTY ? undefined : await readAll(stdin);
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
-    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, onEvent });
+    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, onEvent });
     reporter.finish();
     stdout.write(r.stdout);
     stderr.write(r.stderr);

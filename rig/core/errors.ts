@@ -10,8 +10,19 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** `exec` subcommand: codes besides the command's own status. */
-export const ExecExitCode = { timedOut: 124, kernelCrashed: 125 } as const;
+/**
+ * `exec`: codes besides CMD's own status (128 + N when CMD died of signal N). Made for `git bisect run`:
+ * 125 (untestable) skips a commit, other codes from 1 to 127 mark it bad.
+ */
+export const ExecExitCode = {
+  /** The kernel refused the module (insmod failed): the module's fault, the kernel is fine. */
+  moduleRefused: 119,
+  /** The kernel crashed, hung or printed a report (bisect: bad). */
+  kernelFailed: 120,
+  timedOut: 124,
+  /** Nothing was tested: the module did not build, or the infrastructure failed (bisect: skip). */
+  untestable: 125,
+} as const;
 
 /** Exit codes after a signal: guests are killed and temporary files removed first. */
 export const SignalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
@@ -19,14 +30,16 @@ export const SignalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as cons
 /** What each code means: a code added above without its meaning here does not compile. */
 const MEANING: { readonly [K in keyof typeof ExitCode]: string } = {
   ok: 'every scenario passed',
-  scenarioFailed: 'a scenario failed (assertion, kernel report, hang, panic)',
-  usage: 'usage or configuration error: bad option or environment variable, unknown kernel, malformed scenario file or image',
-  infra: 'infrastructure error: missing tool, download, QEMU, corrupted cache that cannot be refetched',
+  scenarioFailed: 'a scenario failed (assertion, kernel report, hang, panic, kernel messages lost)',
+  usage: 'usage or configuration error: bad option or environment variable, unknown kernel, malformed scenario file or image, --kmod without Kbuild or Makefile',
+  infra: 'infrastructure error: missing tool, download, QEMU failed or was killed from outside (the signal is named), corrupted cache that cannot be refetched',
   build: 'the module or the guest client did not build (the compiler\'s first error is shown)',
 };
 const EXEC_MEANING: { readonly [K in keyof typeof ExecExitCode]: string } = {
-  timedOut: 'CMD timed out (--timeout)',
-  kernelCrashed: 'the kernel crashed, hung or printed a report',
+  moduleRefused: 'the kernel refused to load the module (insmod failed; its message is shown); CMD did not run',
+  kernelFailed: 'the kernel crashed, hung, panicked, printed a report or lost messages (git bisect: bad)',
+  timedOut: 'CMD timed out (--timeout); its process group was killed',
+  untestable: 'untestable: the module did not build, or the infrastructure failed (tools, download, QEMU failed or killed from outside) (git bisect: skip)',
 };
 
 export interface ExitCodeRow {
@@ -39,14 +52,19 @@ export interface ExitCodeRow {
 export function exitCodeTable(command: 'run' | 'exec'): readonly ExitCodeRow[] {
   const row = (code: number | string, meaning: string): ExitCodeRow => ({ code: String(code), meaning });
   const signals = row(Object.values(SignalExitCode).join(', '), `interrupted (${Object.keys(SignalExitCode).join(', ')}): guests are killed and temporary files removed first`);
-  const failures = (['usage', 'infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]));
   if (command === 'run') return [...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => row(ExitCode[k], MEANING[k])), signals];
   return [
     row('CMD\'s', 'the status CMD exited with, when the kernel stayed healthy'),
+    row('128+N', 'CMD died of signal N (named on stderr: 137 SIGKILL, 143 SIGTERM)'),
     ...(Object.keys(ExecExitCode) as (keyof typeof ExecExitCode)[]).map((k) => row(ExecExitCode[k], EXEC_MEANING[k])),
-    ...failures,
-    signals,
+    row(ExitCode.usage, MEANING.usage),
+    row(`${SignalExitCode.SIGINT}, ${SignalExitCode.SIGTERM}`, 'the rig itself was interrupted: guests are killed and temporary files removed first'),
   ];
+}
+
+/** Exit code of `exec` for an error before or around CMD: usage stays 2; anything else means nothing was tested (125). */
+export function execExitCodeOf(error: unknown): number {
+  return error instanceof RigError && error.exitCode === ExitCode.usage ? ExitCode.usage : ExecExitCode.untestable;
 }
 
 export interface RigErrorOptions {

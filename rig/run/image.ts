@@ -6,9 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
 import { probeAccel } from '../platform/kvm.ts';
 import { findModuleReports } from '../detect/symbolize.ts';
+import { findReports } from '../detect/parse.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
-import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type Scenario } from '../scenario/api.ts';
+import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
 import { guestCmdline, LEAK_BASELINE_SCRIPT, POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
 import { pool } from '../core/pool.ts';
@@ -196,24 +197,52 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   const marker = `ktest-rig: scenario ${scenario.name} begin ${randomBytes(4).toString('hex')}`;
   let failure: ScenarioFailure | undefined;
   let dmesg = '';
+  let judged: string | undefined;
+  let lost = 0;
   try {
     await backend.markKernelLog(marker);
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
     failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams);
     if (failure?.kind !== 'hang') {
-      dmesg = await backend.kernelLog(marker);
+      const msgs = await kernelMessagesOf(backend, marker);
+      dmesg = msgs.all;
+      judged = msgs.kernel;
+      lost = msgs.lost;
+      for (const r of findReports(msgs.user)) {
+        o.onEvent({ type: 'log', level: 'warn', message: `${scenario.name}: user space wrote "${r.title}" to /dev/kmsg: not a kernel report, not judged` });
+      }
     }
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
     failure ??= guestFailure(error);
   }
   const consoleText = o.consoleSince?.() ?? '';
-  // A live kernel's dmesg is complete; a dead guest left only its console.
-  const found = chargeable(await findModuleReports(dmesg || consoleText, o.module));
+  // A live kernel's own records (user space's left out); a dead guest left only its console.
+  const found = chargeable(await findModuleReports(judged ?? (dmesg || consoleText), o.module));
+  if (lost > 0) found.push(lostReport(lost));
   const { allowed, reports } = splitAllowed(found, o.allowedReports ?? []);
   for (const a of allowed) o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: allowed kernel report ${a.title}` });
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
   return { failure, allowed, console: consoleText, dmesg };
+}
+
+/** The kernel's messages since a mark: the backend's unclearable source when it has one, else its dmesg. */
+export async function kernelMessagesOf(backend: Backend, marker: string): Promise<KernelMessages> {
+  if (backend.kernelMessages) return backend.kernelMessages(marker);
+  const all = await backend.kernelLog(marker);
+  return { all, kernel: all, user: '', lost: 0 };
+}
+
+/** Messages the kernel overwrote before anyone read them may have held a report: that is a report too. */
+export function lostReport(lost: number): KernelReport {
+  return {
+    kind: 'lost-messages',
+    title: `kernel log overrun: ${lost} message${lost === 1 ? '' : 's'} lost before they were read`,
+    frames: [],
+    moduleFrames: [],
+    fatal: false,
+    raw: `ktest-rig: the kernel overwrote ${lost} record(s) of its log buffer before the agent read them; a report may have been among them`,
+  };
 }
 
 async function runScenarioBody(

@@ -23,10 +23,26 @@ export interface Backend {
    * after a flood overwrote the ring buffer).
    */
   kernelLog(since: string): Promise<string>;
+  /**
+   * The kernel's messages since the `since` mark, from a source the scenario cannot clear, split by
+   * who wrote them (guests: the agent's own /dev/kmsg reader). Without it the judge reads kernelLog.
+   */
+  kernelMessages?(since: string): Promise<KernelMessages>;
   /** /proc/sys/kernel/tainted. */
   taintValue(): Promise<number>;
   /** Write one line into the kernel log (scenario boundaries). */
   markKernelLog(line: string): Promise<void>;
+}
+
+export interface KernelMessages {
+  /** Everything since the mark, as dmesg prints it. */
+  readonly all: string;
+  /** Only the kernel's own records: the text crash detection reads. */
+  readonly kernel: string;
+  /** Records user space wrote to /dev/kmsg (never judged as kernel reports). */
+  readonly user: string;
+  /** Records lost since the mark (overwritten before they were read, or dropped from the reader's buffer). */
+  readonly lost: number;
 }
 
 export type ModuleParams = Readonly<Record<string, string | number | boolean>>;

@@ -10,6 +10,10 @@
 //   X <nonce> <id> <timeout_ms> <stdin_b64|-> <argv0_b64> [<argv1_b64> ...]   run a command
 //   K <nonce> <id>                                                           SIGKILL its process group
 //   P <nonce> <id>                                                           ping
+//   L <nonce> <id> <from_seq>                                                kernel log: the agent's own
+//                                                        /dev/kmsg reader's records from from_seq on, as
+//                                                        stdout O frames of <id> (a header line, then one
+//                                                        record per line), then E with status 0
 // guest -> host
 //   R <nonce> <id>                                       pong ("ready"); a distinct letter so that a
 //                                                        ping echoed by a not-yet-raw tty is no pong
@@ -124,6 +128,13 @@ export function encodeRun(
 export function encodeKill(nonce: string, id: number): string {
   checkHeader(nonce, id);
   return `K ${nonce} ${id}\n`;
+}
+
+/** `L` frame: the kernel-log records the agent kept (its own /dev/kmsg reader) with seq >= from. */
+export function encodeKmsg(nonce: string, id: number, from: number): string {
+  checkHeader(nonce, id);
+  if (!Number.isInteger(from) || from < 0 || from > MAX_ID) throw new UsageError(`bad kernel-log sequence ${from}`);
+  return `L ${nonce} ${id} ${from}\n`;
 }
 
 /** `P` frame: ask for a pong (agent readiness). */

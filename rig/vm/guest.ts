@@ -4,8 +4,9 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeKill, encodePing, encodeRun, FrameDecoder, newNonce, type AgentFrame } from './agent-protocol.ts';
-import { GuestError, InternalError, QemuError } from '../core/errors.ts';
+import { encodeKill, encodeKmsg, encodePing, encodeRun, FrameDecoder, newNonce, type AgentFrame } from './agent-protocol.ts';
+import { parseKmsg, type KmsgRead } from '../detect/kmsg.ts';
+import { GuestError, InfraError, InternalError, QemuError } from '../core/errors.ts';
 import { kernelCmdline, qemuArgv } from './qemu-args.ts';
 import { QemuProcess, type ConsoleBuffer, type QemuExit } from './qemu.ts';
 import { connectWithRetry, QmpClient, withDeadline } from './qmp.ts';
@@ -31,8 +32,6 @@ export interface GuestOptions {
 
 /** The marker the kernel prints when it panics; with panic=-1 and -no-reboot QEMU exits right after. */
 export const PANIC_MARKER = 'Kernel panic - not syncing';
-/** After the panic line, wait this long at most for the rest of the panic output (QEMU exits first). */
-const PANIC_SETTLE_MS = 1000;
 /** Bytes of console attached to a GuestError. */
 export const ERROR_CONSOLE_TAIL = 16 * 1024;
 /** Longest unix socket path (sun_path is 108 bytes with its NUL). */
@@ -60,7 +59,8 @@ export class Guest {
   #nextId = 1;
   readonly #commands = new Map<number, RunningCommand>();
   readonly #pings = new Map<number, () => void>();
-  #dead: GuestError | undefined;
+  /** Why the guest is gone: its kernel (GuestError), or QEMU killed or failing (QemuError, the host's side). */
+  #dead: GuestError | QemuError | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(qemu: QemuProcess, dir: string, qmpSocket: string, accel: Accel, timeouts: Timeouts) {
@@ -71,14 +71,9 @@ export class Guest {
     this.timeouts = timeouts;
     this.#decoder = new FrameDecoder(this.#nonce);
     this.exited = qemu.exited;
-    let panicSeen = false;
-    qemu.console.onLine((line) => {
-      if (panicSeen || !line.includes(PANIC_MARKER)) return;
-      panicSeen = true;
-      // panic() prints its stack after the marker line; QEMU exits right after (panic=-1): keep that too.
-      void Promise.race([qemu.exited, sleep(PANIC_SETTLE_MS)]).then(() => this.#die('panic', 'the guest kernel panicked'));
-    });
-    void qemu.exited.then(() => this.#die(this.#panicked() ? 'panic' : 'exited', 'QEMU exited'));
+    // A panic is a panic when the kernel stopped: with panic=-1 and -no-reboot QEMU exits at once. Text
+    // that merely looks like one (user space can write anything to /dev/kmsg) kills nothing.
+    void qemu.exited.then((exit) => this.#onQemuExit(exit));
   }
 
   /** The kernel console (bounded): text(), mark(), since(mark), tail(bytes), onLine(cb). */
@@ -161,6 +156,23 @@ export class Guest {
       this.#send(frame);
       this.#watchdog(id, timeoutMs + this.timeouts.execGraceMs);
     });
+  }
+
+  /**
+   * The kernel-log records the agent's own /dev/kmsg reader kept, from sequence number `from` on
+   * (user space cannot clear them: `dmesg -c` does not move a reader). `from` past the end: only the header.
+   */
+  async readKmsg(from = 0): Promise<KmsgRead> {
+    if (this.#dead) throw this.#dead;
+    const id = this.#nextId++;
+    const frame = encodeKmsg(this.#nonce, id, Math.min(from, 0xffff_ffff));
+    const r = await new Promise<ExecResult>((resolve, reject) => {
+      this.#commands.set(id, { stdout: [], stderr: [], resolve, reject });
+      this.#send(frame);
+      this.#watchdog(id, this.timeouts.execMs + this.timeouts.execGraceMs);
+    });
+    if (r.exitCode !== 0) throw new InfraError(`the guest agent cannot read the kernel log: ${r.stderr.toString('utf8').trim()}`);
+    return parseKmsg(r.stdout.toString('utf8'));
   }
 
   /** Is the agent answering? Resolves false after `timeoutMs` without a pong. */
@@ -338,7 +350,10 @@ export class Guest {
       const command = this.#commands.get(id);
       this.#commands.delete(id);
       command?.reject(
-        new GuestError(alive ? 'the agent did not end a command it killed' : 'the guest stopped answering', 'hang', this.#tail()),
+        // The kernel stopped after its panic line (no answer since): a panic; otherwise a hang.
+        alive || !this.#panicked()
+          ? new GuestError(alive ? 'the agent did not end a command it killed' : 'the guest stopped answering', 'hang', this.#tail())
+          : new GuestError('the guest kernel panicked (it stopped answering after its panic line)', 'panic', this.#tail()),
       );
     }, afterMs);
     timer.unref();
@@ -349,7 +364,7 @@ export class Guest {
   }
 
   #panicked(): boolean {
-    return this.console.tail(CONSOLE_SCAN_BYTES).includes(PANIC_MARKER) || this.#dead?.kind === 'panic';
+    return this.console.tail(CONSOLE_SCAN_BYTES).includes(PANIC_MARKER) || (this.#dead instanceof GuestError && this.#dead.kind === 'panic');
   }
 
   #tail(): string {
@@ -358,10 +373,29 @@ export class Guest {
 
   /** The guest is gone: reject everything in flight, once. */
   #die(kind: 'panic' | 'exited', why: string): void {
+    this.#fail(new GuestError(kind === 'panic' ? 'the guest kernel panicked' : why, kind, this.#tail()));
+  }
+
+  #fail(error: GuestError | QemuError): void {
     if (this.#dead) return;
-    this.#dead = new GuestError(kind === 'panic' ? 'the guest kernel panicked' : why, kind, this.#tail());
-    for (const command of this.#commands.values()) command.reject(this.#dead);
+    this.#dead = error;
+    for (const command of this.#commands.values()) command.reject(error);
     this.#commands.clear();
+  }
+
+  /**
+   * QEMU ended without our asking (close() marks the guest dead first). Killed by a signal: someone
+   * outside the rig did it, an infrastructure error naming the signal. A non-zero status: QEMU failed.
+   * Status 0 is the guest ending (-no-reboot): a panic when the kernel printed its panic line.
+   */
+  #onQemuExit(exit: QemuExit): void {
+    if (this.#dead) return;
+    if (exit.signal) {
+      this.#fail(new QemuError(`QEMU (pid ${this.#qemu.pid}) was killed by ${exit.signal} from outside the rig`, { hint: 'something on the host killed it (OOM killer, a cleanup script, a CI timeout): see the host\'s kernel log' }));
+    } else if (exit.exitCode !== 0 && exit.exitCode !== null && !this.#panicked()) {
+      const stderr = this.#qemu.stderr().trim();
+      this.#fail(new QemuError(`QEMU exited with status ${exit.exitCode}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`));
+    } else this.#die(this.#panicked() ? 'panic' : 'exited', 'QEMU exited');
   }
 
   #startFailure(what: string): Error {
@@ -379,10 +413,6 @@ export class Guest {
 
 /** How far back the console is searched for the panic marker. */
 const CONSOLE_SCAN_BYTES = 256 * 1024;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** A private dir for the sockets, short enough for unix socket paths. */
 async function guestTempDir(workDir: string | undefined): Promise<string> {

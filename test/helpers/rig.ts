@@ -33,7 +33,7 @@ export interface CliRun {
  * `npm run rig -- ...args` as a user runs it (node + tsx + rig/cli/main.ts, without npm's banner). The run
  * gets a TMPDIR of its own, so its QEMU processes (their argv names files in it) can be counted after.
  */
-export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string | Buffer): Promise<CliRun> {
   const tmp = await mkdtemp(join(tmpdir(), 'ktest-rig-cli-'));
   try {
     const r = await execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), ...args], {
@@ -41,7 +41,7 @@ export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}):
       reject: false,
       env: { ...env, TMPDIR: tmp },
       extendEnv: !('PATH' in env),
-      stdin: 'ignore',
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
       timeout: 20 * 60_000,
     });
     const left = await execa('pgrep', ['-f', `qemu-system-.*${tmp}`], { reject: false });

@@ -1,4 +1,4 @@
-// `rig exec`: a command in a fresh guest, its output and exit status, 124 on timeout, 125 when the kernel crashed.
+// `rig exec`: a command in a fresh guest, its output and exit status, 124 on timeout, 120 when the kernel crashed.
 import t from 'tap';
 import { join } from 'node:path';
 import { rig } from '../helpers/rig.ts';
@@ -21,9 +21,9 @@ t.test('exec --no-load leaves the module out', async (t) => {
   t.match(r.stderr, /EPROTONOSUPPORT/);
 });
 
-t.test('exec exits 125 when the kernel crashed', async (t) => {
+t.test('exec exits 120 when the kernel crashed', async (t) => {
   const r = await rig(['exec', '--kmod', join(projectRoot, 'test/fixtures/kmods/crasher'), '--', 'sh', '-c', 'echo null > /sys/module/crasher/parameters/trigger']);
-  t.equal(r.exitCode, 125, 'exit code', { stderr: r.stderr.slice(-1500) });
+  t.equal(r.exitCode, 120, 'exit code', { stderr: r.stderr.slice(-1500) });
   t.match(r.stderr, /BUG: kernel NULL pointer dereference/);
   t.equal(r.qemuLeft, 0);
 });

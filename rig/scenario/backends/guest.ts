@@ -1,7 +1,8 @@
 // The guest backend: module control, client calls and the kernel log through commands run by the guest agent.
 import type { Guest } from '../../vm/guest.ts';
 import { clientArgv, parseClientOutput } from '../client-args.ts';
-import type { Backend, ModuleParams } from '../api.ts';
+import type { Backend, KernelMessages, ModuleParams } from '../api.ts';
+import { splitByFacility } from '../../detect/kmsg.ts';
 import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../../core/types.ts';
 
 /** Where the initramfs puts the modules under test. */
@@ -54,11 +55,23 @@ export class GuestBackend implements Backend {
     return parseClientOutput(r.exitCode ?? 128, r.stdout.toString('utf8'), r.stderr.toString('utf8'));
   }
 
-  /** Filtered in the guest: the serial line is slow, and the boot log need not cross it every time. */
+  /** After a mark: from the agent's own reader. Otherwise dmesg, filtered in the guest (the serial line is slow). */
   async kernelLog(since: string): Promise<string> {
+    if (this.#marks.has(since)) return (await this.kernelMessages(since)).all;
     const script = this.beforeLogRead ? `${this.beforeLogRead}\n${KERNEL_LOG_SINCE}` : KERNEL_LOG_SINCE;
     const r = await this.exec(['sh', '-c', script, 'sh', since], { timeoutMs: 30_000 });
     return r.stdout.toString('utf8');
+  }
+
+  /** Where each mark left the agent's kernel-log reader: its next sequence number and loss count. */
+  readonly #marks = new Map<string, { readonly next: number; readonly lost: number }>();
+
+  /** The kernel log after a mark, read from the agent's own /dev/kmsg reader (immune to dmesg -c). */
+  async kernelMessages(since: string): Promise<KernelMessages> {
+    if (this.beforeLogRead) await this.exec(['sh', '-c', this.beforeLogRead], { timeoutMs: 30_000 });
+    const mark = this.#marks.get(since) ?? { next: 0, lost: 0 };
+    const read = await this.guest.readKmsg(mark.next);
+    return { ...splitByFacility(read.records.filter((r) => r.seq >= mark.next)), lost: read.lost + read.dropped - mark.lost };
   }
 
   async taintValue(): Promise<number> {
@@ -68,5 +81,7 @@ export class GuestBackend implements Backend {
 
   async markKernelLog(line: string): Promise<void> {
     await this.exec(['sh', '-c', 'printf "%s\\n" "$1" > /dev/kmsg', 'sh', line]);
+    const head = await this.guest.readKmsg(0xffff_ffff); // the header only: where the reader is now
+    this.#marks.set(line, { next: head.next, lost: head.lost + head.dropped });
   }
 }
