@@ -32,6 +32,10 @@ export interface GuestOptions {
 
 /** The marker the kernel prints when it panics; with panic=-1 and -no-reboot QEMU exits right after. */
 export const PANIC_MARKER = 'Kernel panic - not syncing';
+/** After a panic line, wait this long for QEMU to exit (panic=-1) before asking the agent whether the kernel still runs. */
+const PANIC_SETTLE_MS = 1000;
+/** Pings (each timeouts.pingMs) the agent may miss after a panic line before the kernel counts as stopped. */
+const PANIC_PINGS = 2;
 /** Bytes of console attached to a GuestError. */
 export const ERROR_CONSOLE_TAIL = 16 * 1024;
 /** Longest unix socket path (sun_path is 108 bytes with its NUL). */
@@ -71,8 +75,15 @@ export class Guest {
     this.timeouts = timeouts;
     this.#decoder = new FrameDecoder(this.#nonce);
     this.exited = qemu.exited;
-    // A panic is a panic when the kernel stopped: with panic=-1 and -no-reboot QEMU exits at once. Text
-    // that merely looks like one (user space can write anything to /dev/kmsg) kills nothing.
+    // A panic is a panic when the kernel stopped: with panic=-1 and -no-reboot QEMU exits at once; else
+    // the agent stops answering. Text that merely looks like one (user space can write anything to
+    // /dev/kmsg, and it reaches the console) kills nothing: after the line, QEMU must exit or a ping fail.
+    let panicSeen = false;
+    qemu.console.onLine((line) => {
+      if (panicSeen || !line.includes(PANIC_MARKER)) return;
+      panicSeen = true;
+      void this.#confirmPanic().finally(() => (panicSeen = false));
+    });
     void qemu.exited.then((exit) => this.#onQemuExit(exit));
   }
 
@@ -376,6 +387,14 @@ export class Guest {
     this.#fail(new GuestError(kind === 'panic' ? 'the guest kernel panicked' : why, kind, this.#tail()));
   }
 
+  /** After a panic line: QEMU exits (a real panic with panic=-1), or the agent answers (user space's text), or not (the kernel stopped). */
+  async #confirmPanic(): Promise<void> {
+    const exited = await Promise.race([this.exited.then(() => true), sleep(PANIC_SETTLE_MS).then(() => false)]);
+    if (exited || this.#dead || !this.#socket) return; // the exit handler classifies
+    for (let i = 0; i < PANIC_PINGS; i++) if (await this.ping()) return;
+    if (!this.#qemu.exit) this.#die('panic', 'the guest kernel panicked');
+  }
+
   #fail(error: GuestError | QemuError): void {
     if (this.#dead) return;
     this.#dead = error;
@@ -418,4 +437,8 @@ const CONSOLE_SCAN_BYTES = 256 * 1024;
 async function guestTempDir(workDir: string | undefined): Promise<string> {
   const base = workDir && join(workDir, 'g-XXXXXX', 'qmp.sock').length <= MAX_SOCKET_PATH ? workDir : tmpdir();
   return mkdtemp(join(base, 'g-'));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

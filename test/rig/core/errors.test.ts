@@ -1,6 +1,6 @@
 // Tests the exit code table derived from the error classes' codes.
 import t from 'tap';
-import { ExitCode, ExecExitCode, SignalExitCode, exitCodeTable, UsageError, InfraError, BuildError, exitCodeOf } from '../../../rig/core/errors.ts';
+import { ExitCode, ExecExitCode, SignalExitCode, exitCodeTable, UsageError, InfraError, BuildError, exitCodeOf, execExitCodeOf } from '../../../rig/core/errors.ts';
 
 t.test('run: one row per code, signals last', async (t) => {
   const rows = exitCodeTable('run');
@@ -12,8 +12,17 @@ t.test('run: one row per code, signals last', async (t) => {
 t.test('exec: its own codes plus the shared failures', async (t) => {
   const codes = exitCodeTable('exec').map((r) => r.code);
   for (const c of Object.values(ExecExitCode)) t.ok(codes.includes(String(c)), `exec documents ${c}`);
-  for (const c of [ExitCode.usage, ExitCode.infra, ExitCode.build]) t.ok(codes.includes(String(c)), `exec documents ${c}`);
-  t.notOk(codes.includes(String(ExitCode.scenarioFailed)), 'exec has no scenarios');
+  t.ok(codes.includes(String(ExitCode.usage)), 'exec documents 2');
+  t.ok(codes.includes('128+N'), 'a command killed by a signal');
+  for (const c of [ExitCode.scenarioFailed, ExitCode.infra, ExitCode.build]) t.notOk(codes.includes(String(c)), `exec does not use ${c} (build and infrastructure failures are 125: bisect skip)`);
+  t.same([ExecExitCode.moduleRefused, ExecExitCode.kernelFailed, ExecExitCode.timedOut, ExecExitCode.untestable], [119, 120, 124, 125]);
+});
+
+t.test('exec: an error before CMD ran is untestable (125) unless it is a usage error (2)', async (t) => {
+  t.equal(execExitCodeOf(new UsageError('x')), 2);
+  t.equal(execExitCodeOf(new BuildError('x', undefined, '')), 125);
+  t.equal(execExitCodeOf(new InfraError('x')), 125);
+  t.equal(execExitCodeOf(new Error('x')), 125);
 });
 
 t.test('errors carry their codes', async (t) => {
