@@ -14,7 +14,7 @@ t.test('1. a WARNING hidden with dmesg -c still fails exec (120) and the scenari
   const r = await rig(['exec', '--kmod', crasher, '--', 'sh', '-c', 'echo warn > /sys/module/crasher/parameters/trigger; dmesg -c >/dev/null']);
   t.equal(r.exitCode, 120, 'exec: the kernel printed a report', { stderr: r.stderr.slice(-2000) });
   t.match(r.stderr, /WARNING: CPU: \d+ PID: \d+ at .*crasher/);
-  const run = await rig(['--kmod', crasher, '--scenarios', join(projectRoot, 'test/fixtures/scenarios/hostile.ts'), '--no-snapshot']);
+  const run = await rig(['--kmod', crasher, '--scenarios', join(projectRoot, 'test/fixtures/scenarios/hostile.ts')]);
   t.equal(run.exitCode, 1, 'run: a scenario failed', { stderr: run.stderr.slice(-3000) });
   t.match(run.stdout, /not ok \d+ - hide-warning/);
   t.match(run.stdout, /kernel reported WARNING/);
@@ -44,19 +44,19 @@ t.test('5. a command killed by a signal exits 128+N and the signal is named', as
   t.match(term.stderr, /command killed by SIGTERM \(exit 143\)/);
 });
 
-t.test('5. QEMU killed from outside is an infrastructure error naming the signal (exec 125, run 3)', async (t) => {
+t.test('5. QEMU killed from outside is an infrastructure error naming the signal (exec 125)', async (t) => {
   const tmp = await tempDir(t, 'ktest-outside-kill-');
   const child = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), 'exec', '--no-load', '--', 'sh', '-c', 'echo up; sleep 120'], {
     cwd: projectRoot, reject: false, env: { TMPDIR: tmp }, stdin: 'ignore', all: true,
   });
   let pid = '';
-  for (let i = 0; i < 600 && !pid; i++) {
+  for (let i = 0; i < 1200 && !pid; i++) {
     await sleep(500);
-    // the guest has booted when the command runs: wait for the agent's first output frame to be printed? no: wait for QEMU, then a little
-    pid = (await execa('pgrep', ['-f', `qemu-system-.*${tmp}`], { reject: false })).stdout.split('\n')[0] ?? '';
+    // the guest's QEMU (its command socket is in our TMPDIR), not the short KVM probe
+    pid = (await execa('pgrep', ['-f', `qemu-system-.*${tmp}.*cmd\\.sock`], { reject: false })).stdout.split('\n')[0] ?? '';
   }
   t.ok(pid, 'QEMU started');
-  await sleep(15_000); // booted and running the command (TCG, loaded machine)
+  await sleep(5000); // booting or running the command: either way QEMU dies of a signal it did not ask for
   process.kill(Number(pid), 'SIGKILL');
   const r = await child;
   t.equal(r.exitCode, 125, 'untestable: bisect skips', { all: r.all?.slice(-2000) });
