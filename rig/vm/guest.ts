@@ -174,6 +174,11 @@ export class Guest {
    * (user space cannot clear them: `dmesg -c` does not move a reader). `from` past the end: only the header.
    */
   async readKmsg(from = 0): Promise<KmsgRead> {
+    return parseKmsg(await this.readKmsgText(from));
+  }
+
+  /** The agent's answer to an L frame as it sent it (a header line, then one raw record per line). */
+  async readKmsgText(from = 0): Promise<string> {
     if (this.#dead) throw this.#dead;
     const id = this.#nextId++;
     const frame = encodeKmsg(this.#nonce, id, Math.min(from, 0xffff_ffff));
@@ -183,7 +188,7 @@ export class Guest {
       this.#watchdog(id, this.timeouts.execMs + this.timeouts.execGraceMs);
     });
     if (r.exitCode !== 0) throw new InfraError(`the guest agent cannot read the kernel log: ${r.stderr.toString('utf8').trim()}`);
-    return parseKmsg(r.stdout.toString('utf8'));
+    return r.stdout.toString('utf8');
   }
 
   /** Is the agent answering? Resolves false after `timeoutMs` without a pong. */
