@@ -3,7 +3,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
-import { probeAccel } from '../platform/kvm.ts';
+import { probeAccel } from '../vm/kvm.ts';
 import { prepareArtifacts, DEFAULT_KMOD_DIR, type Artifacts } from '../build/artifacts.ts';
 import { guestOptionsFor, runInGuest } from '../run/image.ts';
 import { resolveImages } from '../kernels/images.ts';

@@ -1,7 +1,7 @@
 // `doctor`: every host check in one table (tools, Node, KVM or TCG and why, cache dir and free space).
 import { access, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { probeAccel } from '../platform/kvm.ts';
+import { probeAccel } from '../vm/kvm.ts';
 import { isArch, type Arch } from '../platform/arch/index.ts';
 import { cacheRoot } from '../core/paths.ts';
 import type { Accel } from '../core/types.ts';
@@ -33,7 +33,7 @@ export interface DoctorRow {
   readonly detail?: string;
 }
 
-/** rig/platform/kvm.ts's probe: which accelerator QEMU can use here, and why. */
+/** rig/vm/kvm.ts's probe: which accelerator QEMU can use here, and why. */
 export type AccelProbe = () => Promise<{ readonly accel: Accel; readonly reason: string }>;
 
 export interface DoctorOptions {
@@ -47,7 +47,7 @@ export interface DoctorOptions {
   readonly tools?: readonly HostTool[];
   readonly env?: NodeJS.ProcessEnv;
   readonly runner?: CommandRunner;
-  /** Default: probeAccel from rig/platform/kvm.ts. */
+  /** Default: probeAccel from rig/vm/kvm.ts. */
   readonly probeAccel?: AccelProbe;
   /** Default: process.versions.node. */
   readonly nodeVersion?: string;

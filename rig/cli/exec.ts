@@ -1,6 +1,6 @@
 // `rig exec`: boot a fresh guest, load the module, run one command in it, and judge the kernel afterwards (exit codes: EXEC_EXIT_CODES).
 import { Guest } from '../vm/guest.ts';
-import { probeAccel } from '../platform/kvm.ts';
+import { probeAccel } from '../vm/kvm.ts';
 import { findModuleReports as moduleReports } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { describeExec } from '../scenario/context.ts';

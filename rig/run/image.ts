@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
-import { probeAccel } from '../platform/kvm.ts';
+import { probeAccel } from '../vm/kvm.ts';
 import { findModuleReports } from '../detect/symbolize.ts';
 import { findReports } from '../detect/parse.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Guest } from '../../rig/vm/guest.ts';
 import { GuestError, QemuError } from '../../rig/core/errors.ts';
-import { runProbe } from '../../rig/platform/kvm.ts';
+import { runProbe } from '../../rig/vm/kvm.ts';
 import { ARCHES } from '../../rig/platform/arch/index.ts';
 import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { defaultKernel, gone, guestFixture } from '../helpers/rig.ts';

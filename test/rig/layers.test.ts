@@ -18,7 +18,6 @@ const LEAVES: Record<string, readonly string[]> = { detect: ['core', 'platform']
  */
 const KNOWN: readonly string[] = [
   'core -> platform', // core/types.ts re-exports Arch from platform/arch until ImageSpec moves to kernels/
-  'platform -> vm', // platform/kvm.ts boots its probe through vm/qemu.ts
   'project -> cli',
   'detect -> project',
   'cycle: rig/build/kernel.ts rig/kernels/fetch.ts',

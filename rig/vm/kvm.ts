@@ -1,14 +1,14 @@
-// Is KVM usable? Proven by running a tiny firmware under -accel kvm, not by /dev/kvm existing; cached per host boot.
+// Is KVM usable? Proven by running the arch record's tiny firmware (platform/arch/) under -accel kvm, not by /dev/kvm existing; cached per host boot.
 import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheRoot } from '../core/paths.ts';
 import { envChoice } from '../core/env.ts';
-import { QemuProcess } from '../vm/qemu.ts';
-import { KVM_TIMEOUTS } from '../vm/timeouts.ts';
+import { QemuProcess } from './qemu.ts';
+import { KVM_TIMEOUTS } from './timeouts.ts';
 import type { Accel } from '../core/types.ts';
-import { ARCHES, hostArchOrUndefined, type Arch, type ProbeRecipe } from './arch/index.ts';
+import { ARCHES, hostArchOrUndefined, type Arch, type ProbeRecipe } from '../platform/arch/index.ts';
 
 export interface AccelVerdict {
   readonly accel: Accel;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { forcedAccel, probeAccel, PROBE_VERSION } from '../../../rig/platform/kvm.ts';
+import { forcedAccel, probeAccel, PROBE_VERSION } from '../../../rig/vm/kvm.ts';
 import { hostArch, hostArchOrUndefined } from '../../../rig/platform/arch/index.ts';
 
 t.test('forcedAccel', async (t) => {
