@@ -424,9 +424,9 @@ export class Guest {
 
   #startFailure(what: string): Error {
     const exit = this.#qemu.exit;
+    if (exit?.signal) return new QemuError(`${what}: QEMU (pid ${this.#qemu.pid}) was killed by ${exit.signal} from outside the rig`);
     if (exit?.error) return exit.error;
     const stderr = this.#qemu.stderr().trim();
-    if (exit?.signal) return new QemuError(`${what}: QEMU (pid ${this.#qemu.pid}) was killed by ${exit.signal} from outside the rig`);
     // QEMU itself failed (bad argv, corrupt snapshot): it exits non-zero. A guest ending exits 0.
     if (exit && exit.exitCode !== 0 && !this.#panicked()) {
       return new QemuError(`${what}: QEMU exited with ${exit.exitCode ?? exit.signal}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`);
