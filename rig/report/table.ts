@@ -3,14 +3,24 @@ import type { RunSummary, ScenarioStatus } from '../core/types.ts';
 
 const CELL: Record<ScenarioStatus, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip' };
 
-/** Plain-text table (scenarios in first-seen order, a totals row at the bottom). */
-export function summaryTable(runs: readonly RunSummary[]): string {
+/**
+ * The kernel-by-scenario grid every summary prints (this table, and the GitHub job summary in
+ * run/plan.ts): scenario names in first-seen order, and each (image, scenario) cell's status or
+ * undefined when that image did not run that scenario. Pure.
+ */
+export function scenarioGrid(runs: readonly RunSummary[]): { readonly names: string[]; readonly status: (run: RunSummary, name: string) => ScenarioStatus | undefined } {
   const names: string[] = [];
   for (const run of runs) for (const s of run.scenarios) if (!names.includes(s.name)) names.push(s.name);
+  return { names, status: (run, name) => run.scenarios.find((x) => x.name === name)?.status };
+}
+
+/** Plain-text table (scenarios in first-seen order, a totals row at the bottom). */
+export function summaryTable(runs: readonly RunSummary[]): string {
+  const grid = scenarioGrid(runs);
   const header = ['scenario', ...runs.map((r) => r.image)];
-  const rows = names.map((name) => [name, ...runs.map((r) => {
-    const s = r.scenarios.find((x) => x.name === name);
-    return s ? CELL[s.status] : '-';
+  const rows = grid.names.map((name) => [name, ...runs.map((r) => {
+    const status = grid.status(r, name);
+    return status ? CELL[status] : '-';
   })]);
   const totals = ['passed', ...runs.map((r) => (r.error ? `did not run (exit ${r.error.exitCode})` : `${r.passed}/${r.scenarios.length}`))];
   const all = [header, ...rows, totals];

@@ -1,6 +1,7 @@
 // The kernel x scenario matrix: stable work items, deterministic shards, GitHub matrix, job summary.
 import { UsageError } from '../core/errors.ts';
 import type { Arch, ImageSpec, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import { scenarioGrid } from '../report/table.ts';
 
 /** One scenario on one image: the unit that shards are made of. */
 export interface WorkItem {
@@ -80,7 +81,8 @@ export function escapeCell(text: string): string {
 export function summaryMarkdown(summaries: readonly RunSummary[]): string {
   if (summaries.length === 0) return '## ktest-rig\n\nNo runs.\n';
   const runs = [...summaries].sort((a, b) => byText(a.image, b.image));
-  const scenarios = [...new Set(runs.flatMap((run) => run.scenarios.map((s) => s.name)))].sort(byText);
+  const grid = scenarioGrid(runs);
+  const scenarios = [...grid.names].sort(byText);
   const passed = runs.reduce((n, run) => n + run.passed, 0);
   const failed = runs.reduce((n, run) => n + run.failed, 0) + runs.filter((run) => run.error).length;
   const lines = [
@@ -93,8 +95,8 @@ export function summaryMarkdown(summaries: readonly RunSummary[]): string {
   ];
   for (const name of scenarios) {
     const cells = runs.map((run) => {
-      const result = run.scenarios.find((s) => s.name === name);
-      return result ? CELL[result.status] : '—';
+      const status = grid.status(run, name);
+      return status ? CELL[status] : '—';
     });
     lines.push(`| ${escapeCell(name)} | ${cells.join(' | ')} |`);
   }
