@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { aptContext, aptDownload, compareDebVersions, ensureLists, showPackage, type PackageRecord } from '../kernels/apt.ts';
+import { aptContext, aptDownload, compareDebVersions, ensureLists, networkHint, showPackage, type PackageRecord } from '../kernels/apt.ts';
 import { CacheError, DownloadError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
@@ -89,7 +89,7 @@ export async function busyboxFor(arch: Arch, opts: BusyboxOptions = {}): Promise
   await ensureLists(ctx);
   const record = newest(await showPackage(ctx, BUSYBOX_PACKAGE));
   if (!record) {
-    throw new DownloadError(`${BUSYBOX_PACKAGE}:${debArch} is not in ${BUSYBOX_SUITE}`, { hint: 'check network access to deb.debian.org' });
+    throw new DownloadError(`${BUSYBOX_PACKAGE}:${debArch} is not in ${BUSYBOX_SUITE}`, { hint: networkHint() });
   }
   const final = join(dir, record.version.replace(/[^A-Za-z0-9.+~-]/g, '_'));
   await cacheEntry({

@@ -63,6 +63,12 @@ export function sourcesList(suite: string, debArch: string, mirrors: Mirrors = d
     .join('');
 }
 
+/** What to check when the archive cannot be reached: the mirror in use, by the setting that chose it. Pure. */
+export function networkHint(env: NodeJS.ProcessEnv = process.env): string {
+  const set = envString('KTEST_RIG_DEBIAN_MIRROR', env);
+  return set ? `check network access to ${set} (KTEST_RIG_DEBIAN_MIRROR)` : 'check network access to deb.debian.org (or set KTEST_RIG_DEBIAN_MIRROR)';
+}
+
 export function defaultMirrors(env: NodeJS.ProcessEnv = process.env): Mirrors {
   return {
     main: envString('KTEST_RIG_DEBIAN_MIRROR', env) ?? DEBIAN_MIRROR,
@@ -128,7 +134,7 @@ export async function aptUpdate(ctx: AptContext): Promise<void> {
   const r = await runApt(ctx, 'apt-get', ['-q', 'update']);
   if (r.exitCode !== 0 || /^(E|Err):/m.test(r.stderr) || /^Err:/m.test(r.stdout)) {
     throw new DownloadError(`apt-get update failed for ${ctx.suite}/${ctx.debArch}: ${lastErrorLine(r)}`, {
-      hint: 'check network access to deb.debian.org (or set KTEST_RIG_DEBIAN_MIRROR)',
+      hint: networkHint(),
     });
   }
 }
@@ -238,7 +244,7 @@ export async function aptDownload(ctx: AptContext, name: string, version: string
         });
       }
       throw new DownloadError(`download of ${name} ${version} failed: ${why}`, {
-        hint: 'check network access to deb.debian.org',
+        hint: networkHint(),
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { aptOptions, compareDebVersions, parseMadison, parsePackagesRecords, pocketsOf, sourcesList, KEYRING } from '../../../rig/kernels/apt.ts';
+import { aptOptions, compareDebVersions, networkHint, parseMadison, parsePackagesRecords, pocketsOf, sourcesList, KEYRING } from '../../../rig/kernels/apt.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 const mirrors = { main: 'http://m/debian', security: 'http://m/debian-security' };
@@ -78,4 +78,9 @@ t.test('Debian version order matches dpkg', async (t) => {
       t.equal(compareDebVersions(a, b) < 0, lt, `${a} lt ${b} as dpkg says`);
     }
   }
+});
+
+t.test('the offline hint names the mirror in use', async (t) => {
+  t.equal(networkHint({}), 'check network access to deb.debian.org (or set KTEST_RIG_DEBIAN_MIRROR)');
+  t.equal(networkHint({ KTEST_RIG_DEBIAN_MIRROR: 'http://mirror.example/debian' }), 'check network access to http://mirror.example/debian (KTEST_RIG_DEBIAN_MIRROR)');
 });
