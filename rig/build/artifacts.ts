@@ -69,7 +69,8 @@ export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
   return { kernel, modules, module, initrdPath, uapi: await readUapi(o.kmodDir) };
 }
 
-function pickModule(modules: readonly BuiltModule[], kmodDir: string): BuiltModule {
+/** The module under test among the built .ko files: the only one, else ktest, else the one named like its directory. Pure. */
+export function pickModule(modules: readonly BuiltModule[], kmodDir: string): BuiltModule {
   if (modules.length === 1) return modules[0]!;
   const dirName = basename(kmodDir);
   return modules.find((m) => m.name === 'ktest') ?? modules.find((m) => m.name === dirName) ?? modules[0]!;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { release } from 'node:os';
 import { HostBackend, isLoadedOnHost } from '../scenario/backends/host.ts';
 import { buildModule } from '../build/module.ts';
-import { readUapi } from '../build/artifacts.ts';
+import { pickModule, readUapi } from '../build/artifacts.ts';
 import { runScenarioOn, runSequence, scenarioResult, summarize } from './image.ts';
 import { UsageError } from '../core/errors.ts';
 import type { ModuleParams, Scenario } from '../scenario/api.ts';
@@ -78,7 +78,7 @@ export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<R
   if (early) throw new UsageError(`--target host: ${early}`);
   const kernel = hostKernel(f);
   const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), makeArgs: o.makeArgs, onEvent: o.onEvent });
-  const module = modules.find((m) => m.name === 'ktest') ?? modules[0]!;
+  const module = pickModule(modules, o.kmodDir);
   const refusal = hostRefusal({ ...f, loaded: (await hostFacts()).loaded }, module.name);
   if (refusal) throw new UsageError(`--target host: ${refusal}`);
   const uapi = await readUapi(o.kmodDir);
