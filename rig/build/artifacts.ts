@@ -8,6 +8,9 @@ import { busyboxFor } from './busybox.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { guestProgramFiles } from './programs.ts';
 import type { ProgramSpec } from '../project/load.ts';
+import { stripForGuest } from './strip.ts';
+import type { GuestFile } from '../vm/files.ts';
+import { GUEST_RECV } from '../vm/files.ts';
 import { parseUapiConstants } from '../scenario/api.ts';
 import { projectRoot } from '../core/paths.ts';
 import { GUEST_MODULE_DIR } from '../scenario/backends/guest.ts';
@@ -20,7 +23,10 @@ export interface Artifacts {
   readonly modules: readonly BuiltModule[];
   /** The module scenarios load (the only one, or the one named like the source dir / "ktest"). */
   readonly module: BuiltModule;
+  /** The guest's initramfs: kernel-side modules, agent, tools. Never the module under test (see guestFiles). */
   readonly initrdPath: string;
+  /** What every fresh guest receives over the files channel before its scenario: the stripped modules. */
+  readonly guestFiles: readonly GuestFile[];
   /** #define constants of the module's uapi header (kmod/ktest_uapi.h or <kmod>/*_uapi.h). */
   readonly uapi: Readonly<Record<string, number>>;
 }
@@ -58,15 +64,21 @@ export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
     guestModules,
     files: [
       { path: '/bin/nlclient', source: programs.nlclient, mode: 0o755 },
-      ...userPrograms,
-      ...modules.map((m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: m.koPath })),
+      ...(programs.recv ? [{ path: GUEST_RECV, source: programs.recv, mode: 0o755 }] : []),
       ...guestModules.map((rel) => ({ path: `/lib/modules/${o.image.release}/${rel}`, source: kernelModule(kernel, rel) })),
     ],
   });
   await mkdir(o.workDir, { recursive: true });
   const initrdPath = join(o.workDir, 'initramfs.cpio');
   await writeFile(initrdPath, cpio);
-  return { kernel, modules, module, initrdPath, uapi: await readUapi(o.kmodDir) };
+  // The module and the project's programs stay out of the initramfs, hence out of snapshots: an edit
+  // of either needs no new snapshot (they reach each fresh guest through rig/vm/files.ts).
+  const stripped = await stripForGuest(modules, o.image.arch, join(o.workDir, 'guest-kmod'));
+  const guestFiles: GuestFile[] = [
+    ...userPrograms,
+    ...(await Promise.all(modules.map(async (m) => ({ path: `${GUEST_MODULE_DIR}/${m.name}.ko`, source: await readFile(stripped.get(m.name)!) })))),
+  ];
+  return { kernel, modules, module, initrdPath, guestFiles, uapi: await readUapi(o.kmodDir) };
 }
 
 /** The module under test among the built .ko files: the only one, else ktest, else the one named like its directory. Pure. */

@@ -207,8 +207,11 @@ async function storeModules(cached: string, kos: readonly string[], emit: EventS
 export const GUEST_PROGRAMS = {
   nlclient: { sources: ['guest/nlclient.c', 'native/lib/*.c'], includes: ['native/include', 'kmod'] },
   agent: { sources: ['guest/agent.c'], includes: [] as string[] },
+  /** Receives files on the virtio files channel (rig/vm/files.ts). */
+  recv: { sources: ['guest/recv.c'], includes: [] as string[] },
 } as const;
 export type GuestProgram = keyof typeof GUEST_PROGRAMS;
+type ProgramSpec = { readonly sources: readonly string[]; readonly includes: readonly string[] };
 
 /** Kernel uapi headers visible to musl-gcc (linux/, asm/, asm-generic/), without glibc's headers. */
 export const X86_64_UAPI_LINKS: Readonly<Record<string, string>> = {
@@ -266,7 +269,7 @@ export interface GuestBuildOptions {
   /** Where the program sources live (default: this checkout). */
   readonly sourceRoot?: string;
   /** Override the program sources (default GUEST_PROGRAMS). */
-  readonly programs?: Readonly<Record<GuestProgram, { readonly sources: readonly string[]; readonly includes: readonly string[] }>>;
+  readonly programs?: Readonly<Record<'nlclient' | 'agent', ProgramSpec> & Partial<Record<'recv', ProgramSpec>>>;
 }
 
 /** A guest program's sources and include dirs (relative to the source root; *.c globs allowed) and extra flags. */
@@ -320,11 +323,12 @@ export async function buildGuestProgram(name: string, spec: GuestProgramSpec, o:
   return out;
 }
 
-/** Static nlclient and agent binaries for the guest arch, in outDir. */
-export async function buildGuestPrograms(opts: GuestBuildOptions): Promise<{ nlclient: string; agent: string }> {
+/** Static nlclient, agent and (when listed) recv binaries for the guest arch, in outDir. */
+export async function buildGuestPrograms(opts: GuestBuildOptions): Promise<{ nlclient: string; agent: string; recv?: string }> {
   const programs = opts.programs ?? GUEST_PROGRAMS;
   const nlclient = await buildGuestProgram('nlclient', programs.nlclient, opts);
   const agent = await buildGuestProgram('agent', programs.agent, opts);
-  return { nlclient, agent };
+  if (!programs.recv) return { nlclient, agent };
+  return { nlclient, agent, recv: await buildGuestProgram('recv', programs.recv, opts) };
 }
 

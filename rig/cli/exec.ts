@@ -7,6 +7,10 @@ import { describeExec } from '../scenario/context.ts';
 import { prepareArtifacts } from '../build/artifacts.ts';
 import { guestOptionsFor } from '../run/image.ts';
 import { verifiedBoot } from '../run/verified-boot.ts';
+import { shipFiles, type GuestFile } from '../vm/files.ts';
+import { ensureSnapshot } from '../vm/snapshot-cache.ts';
+import { cacheRoot } from '../core/paths.ts';
+import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
 import { lostReport } from '../run/image.ts';
 import { findReports } from '../detect/parse.ts';
@@ -21,6 +25,10 @@ export interface ExecCommandOptions {
   readonly load: boolean;
   readonly argv: readonly string[];
   readonly debug: boolean;
+  /** Restore from the cached ready-guest snapshot (default); false cold-boots. */
+  readonly snapshot?: boolean;
+  readonly cpus?: number;
+  readonly memoryMb?: number;
   readonly workDir: string;
   readonly cacheDir?: string;
   readonly accel?: Accel;
@@ -49,7 +57,7 @@ export interface ExecCommandResult {
 }
 
 
-export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+export { DEFAULT_EXEC_TIMEOUT_MS };
 
 /** Signal numbers (Linux, x86_64 and arm64 agree) of the names the agent reports. */
 export const SIGNALS: Readonly<Record<string, number>> = {
@@ -75,18 +83,31 @@ export function execVerdict(r: ExecResult, reports: readonly KernelReport[]): { 
 export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandResult> {
   const art = await prepareArtifacts(o);
   const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
-  o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
-  const guest = await verifiedBoot(o, () => Guest.boot(guestOptionsFor(o, art, accel)));
+  const options = guestOptionsFor(o, art, accel);
+  let guest: Guest;
+  if (o.snapshot ?? true) {
+    const cached = await ensureSnapshot({ image: o.image.id, options, cacheDir: o.cacheDir ?? cacheRoot(), onEvent: o.onEvent, boot: () => verifiedBoot(o, () => Guest.boot(options)) });
+    try {
+      o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `restoring ${o.image.id} (${accel}) from its snapshot` });
+      guest = await Guest.restore(options, cached.file);
+    } finally {
+      // QEMU's `cat` holds the file open once the restore is under way.
+      await cached.release();
+    }
+  } else {
+    o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
+    guest = await verifiedBoot(o, () => Guest.boot(options));
+  }
   const empty = Buffer.alloc(0);
   try {
-    const r = await execInGuest(o, guest, art.module, empty);
+    const r = await execInGuest(o, guest, art.module, art.guestFiles, empty);
     return { ...r, console: guest.console.text() };
   } finally {
     await guest.close();
   }
 }
 
-async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltModule, empty: Buffer): Promise<Omit<ExecCommandResult, 'console'>> {
+async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltModule, files: readonly GuestFile[], empty: Buffer): Promise<Omit<ExecCommandResult, 'console'>> {
   const backend = new GuestBackend(guest, module.name);
   const marker = `ktest-rig: exec begin`;
   const mark = guest.console.mark();
@@ -96,6 +117,7 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
     return msgs.lost > 0 ? [...found, lostReport(msgs.lost)] : found;
   };
   try {
+    await shipFiles(guest, files);
     await backend.markKernelLog(marker);
     if (o.load) {
       const loaded = await backend.loadModule(o.moduleParams);

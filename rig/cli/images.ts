@@ -1,4 +1,5 @@
-// `images list|fetch|update|verify`: list the images, prefetch them, re-pin them to the archive's newest kernel (returns data; the CLI prints).
+// `images list|fetch|update|verify|clear`: list the images and snapshots, prefetch them, re-pin them to the archive's newest kernel (returns data; the CLI prints).
+import type { SnapshotEntry } from '../vm/snapshot-cache.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
@@ -259,4 +260,19 @@ export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}
     });
   }
   return out;
+}
+
+/** `images list`'s snapshot section: one line per cached ready-guest snapshot, most recently used first. Pure. */
+export function formatSnapshotList(entries: readonly SnapshotEntry[], dir: string, boundBytes: number, now: Date = new Date()): string {
+  const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+  const total = entries.reduce((s, e) => s + e.bytes, 0);
+  const head = `\nsnapshots in ${dir}: ${entries.length}, ${mb(total)} of ${mb(boundBytes)} (KTEST_RIG_SNAPSHOT_CACHE_MB; clear with: rig images clear [ID...])`;
+  const lines = entries.map((e) => {
+    const argv = e.record?.inputs.argv ?? [];
+    const at = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '?';
+    const debug = argv.some((a) => a.includes('slub_debug=')) ? 'debug' : 'no-debug';
+    const ago = Math.max(0, Math.round((now.getTime() - e.lastUsed.getTime()) / 60_000));
+    return `  ${e.image.padEnd(20)} ${e.key.slice(0, 12)}  ${mb(e.bytes).padStart(7)}  -smp ${at('-smp')} -m ${at('-m')} ${debug.padEnd(8)}  used ${ago} min ago`;
+  });
+  return [head, ...lines].join('\n');
 }

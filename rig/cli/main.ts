@@ -12,7 +12,8 @@ import { checkEnv } from '../core/env.ts';
 import { filterText } from '../scenario/filter.ts';
 import { createReporter } from '../report/progress.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
-import { imagesList, imagesFetch, imagesUpdate, imagesVerify } from './images.ts';
+import { imagesList, imagesFetch, imagesUpdate, imagesVerify, formatSnapshotList } from './images.ts';
+import { clearSnapshots, listSnapshots, snapshotCacheBound, snapshotsDir } from '../vm/snapshot-cache.ts';
 import { doctor, formatDoctorTable } from './doctor.ts';
 import { ensureTools, needsForImages } from '../platform/host-tools.ts';
 import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
@@ -132,6 +133,8 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         jobs: args.jobs,
         snapshot: args.snapshot,
         debug: args.debug,
+        cpus: args.cpus,
+        memoryMb: args.memoryMb,
         workDir: work.name,
         logsDir: args.logs ? resolve(args.logs) : undefined,
         onEvent: reporter.sink,
@@ -198,7 +201,7 @@ async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: Node
   const input = stdin.isTTY ? undefined : await readAll(stdin);
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
-    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, onEvent });
+    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, snapshot: args.snapshot, cpus: args.cpus, memoryMb: args.memoryMb, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, onEvent });
     reporter.finish();
     stdout.write(r.stdout);
     stderr.write(r.stderr);
@@ -242,6 +245,12 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
           const cached = isBuiltImage(spec) ? (await builtKernelState(spec)).ok : await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(spec)));
           stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
         }
+        stdout.write(`${formatSnapshotList(await listSnapshots(cacheRoot()), snapshotsDir(cacheRoot()), snapshotCacheBound())}\n`);
+        return ExitCode.ok;
+      }
+      if (cmd.action === 'clear') {
+        const { removed, bytes } = await clearSnapshots(cacheRoot(), cmd.ids);
+        stdout.write(`removed ${removed} snapshot${removed === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(0)} MB) from ${snapshotsDir(cacheRoot())}\n`);
         return ExitCode.ok;
       }
       const ids = cmd.ids.length ? cmd.ids.join(',') : cmd.action === 'fetch' ? DEFAULT_IMAGE_ID : 'all';

@@ -5,14 +5,15 @@ import { envRows } from '../core/env.ts';
 import { rigVersion } from '../core/version.ts';
 import { DEFAULT_IMAGE_ID } from '../kernels/images.ts';
 import { parseFilter, type ScenarioFilter } from '../scenario/filter.ts';
-import { DEFAULT_EXEC_TIMEOUT_MS } from './exec.ts';
+import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
+import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
 
 /** The commands, in help order; `run` is the default. */
 export const COMMANDS = [
   { name: 'run', operands: '', summary: 'fetch the kernels, build the module, boot guests and run the scenarios; TAP on stdout (the default command)' },
   { name: 'exec', operands: '-- CMD [ARGS...]', summary: 'boot one fresh guest, load the module, run CMD in it, print its output and the kernel messages' },
   { name: 'doctor', operands: '', summary: 'check the host tools, KVM and the cache, and say what is missing' },
-  { name: 'images', operands: '[list|fetch|update|verify] [ID...]', summary: 'list the images, fill the cache (fetch), re-pin to the newest Debian packages (update), or hash every cached file against its record (verify)' },
+  { name: 'images', operands: '[list|fetch|update|verify|clear] [ID...]', summary: 'list the images and cached snapshots, fill the cache (fetch), re-pin to the newest Debian packages (update), hash every cached file against its record (verify), or delete cached ready-guest snapshots (clear)' },
   { name: 'bench', operands: '', summary: 'measure boots, restores and runs against the naive way (also: npm run bench)' },
   { name: 'help', operands: '[COMMAND]', summary: 'this help, or the options of one command' },
 ] as const;
@@ -58,7 +59,9 @@ export const OPTIONS = [
   { name: 'jobs', short: 'j', type: 'string', arg: 'N', commands: ['run'], default: 'one per core', help: 'guests running at once' },
   { name: 'shard', type: 'string', arg: 'I/N', commands: ['run'], help: 'run only shard I of N (1 <= I <= N) of the (image, scenario) pairs, for CI matrices' },
   { name: 'target', type: 'string', arg: 'guest|host', commands: ['run'], default: 'guest', help: 'guest: scenarios talk to the module in a VM; host: in the host kernel (root, a VM you can lose)' },
-  { name: 'no-snapshot', type: 'boolean', commands: ['run'], help: 'cold-boot a guest for every scenario instead of restoring the snapshot' },
+  { name: 'no-snapshot', type: 'boolean', commands: ['run', 'exec'], help: 'cold-boot a guest (for every scenario, or for CMD) instead of restoring the cached ready-guest snapshot' },
+  { name: 'cpus', type: 'string', arg: 'N', commands: ['run', 'exec'], default: String(DEFAULT_CPUS), help: 'guest vCPUs (multi-threaded TCG); part of the snapshot key' },
+  { name: 'memory', type: 'string', arg: 'MB', commands: ['run', 'exec'], default: "the image's, 256", help: 'guest memory in MB; part of the snapshot key' },
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
   { name: 'no-load', type: 'boolean', commands: ['exec'], help: 'do not load the module before CMD' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
@@ -105,6 +108,9 @@ export interface RunArgs {
   readonly debug: boolean;
   /** --list: print the plan and exit. */
   readonly list: boolean;
+  /** Guest vCPUs and memory (undefined: the defaults); both are part of the snapshot key. */
+  readonly cpus?: number;
+  readonly memoryMb?: number;
 }
 
 export interface ExecArgs {
@@ -118,6 +124,10 @@ export interface ExecArgs {
   /** Kill the command after this long (default DEFAULT_EXEC_TIMEOUT_MS); exit 124 then. */
   readonly timeoutMs?: number;
   readonly verbose: boolean;
+  /** Restore from the cached snapshot (false with --no-snapshot: cold boot). */
+  readonly snapshot: boolean;
+  readonly cpus?: number;
+  readonly memoryMb?: number;
   /** The command and its arguments (everything after --). */
   readonly command: readonly string[];
   /** Directory for the full console log of a run that saw a kernel report. */
@@ -131,7 +141,7 @@ export interface BenchArgs {
   readonly debug: boolean;
 }
 
-export type ImagesAction = 'list' | 'fetch' | 'update' | 'verify';
+export type ImagesAction = 'list' | 'fetch' | 'update' | 'verify' | 'clear';
 
 export type CliCommand =
   | { readonly command: 'run'; readonly args: RunArgs }
@@ -216,6 +226,33 @@ export function parseShard(value: string): Shard {
   return { index, count };
 }
 
+/** Upper bounds that keep a typo from asking QEMU for a machine this host cannot give. */
+export const MAX_CPUS = 64;
+export const MIN_MEMORY_MB = 64;
+export const MAX_MEMORY_MB = 65536;
+
+/** Parses --cpus N (1..MAX_CPUS). */
+export function parseCpus(value: string, command?: CommandName): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_CPUS) throw usage(`--cpus '${value}' must be an integer from 1 to ${MAX_CPUS}`, command);
+  return Number(value);
+}
+
+/** Parses --memory MB (MIN_MEMORY_MB..MAX_MEMORY_MB). */
+export function parseMemory(value: string, command?: CommandName): number {
+  if (!/^\d+$/.test(value) || Number(value) < MIN_MEMORY_MB || Number(value) > MAX_MEMORY_MB) {
+    throw usage(`--memory '${value}' must be a number of megabytes from ${MIN_MEMORY_MB} to ${MAX_MEMORY_MB}`, command);
+  }
+  return Number(value);
+}
+
+/** --cpus and --memory of run and exec. */
+function machineValues(command: 'run' | 'exec', cpus: string | undefined, memory: string | undefined): { cpus?: number; memoryMb?: number } {
+  return {
+    ...(cpus !== undefined && { cpus: parseCpus(cpus, command) }),
+    ...(memory !== undefined && { memoryMb: parseMemory(memory, command) }),
+  };
+}
+
 /** Parses --jobs N (a positive integer). */
 export function parseJobs(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw usage(`--jobs '${value}' must be a positive integer`);
@@ -260,6 +297,7 @@ function parseRun(args: readonly string[]): CliCommand {
     ...(str('logs') !== undefined && { logs: str('logs') }),
     ...(jobs !== undefined && { jobs: parseJobs(jobs) }),
     ...(shard !== undefined && { shard: parseShard(shard) }),
+    ...machineValues('run', str('cpus'), str('memory')),
   };
   return { command: 'run', args: run };
 }
@@ -293,6 +331,8 @@ function parseExec(args: readonly string[]): CliCommand {
     load: !p.flag('no-load'),
     ...(timeoutMs !== undefined && { timeoutMs }),
     verbose: p.flag('verbose'),
+    snapshot: !p.flag('no-snapshot'),
+    ...machineValues('exec', p.string('cpus'), p.string('memory')),
     command: p.positionals,
     ...(kernel !== undefined && { kernel }),
     ...(config !== undefined && { config }),
@@ -308,8 +348,8 @@ function parseImages(args: readonly string[]): CliCommand {
   const early = helpOrVersion('images', p);
   if (early) return early;
   const [action = 'list', ...ids] = p.positionals;
-  if (action !== 'list' && action !== 'fetch' && action !== 'update' && action !== 'verify') {
-    throw usage(`unknown images action '${action}': use list, fetch, update or verify`, 'images');
+  if (action !== 'list' && action !== 'fetch' && action !== 'update' && action !== 'verify' && action !== 'clear') {
+    throw usage(`unknown images action '${action}': use list, fetch, update, verify or clear`, 'images');
   }
   if (action === 'list' && ids.length > 0) throw usage(`'rig images list' takes no ids (got '${ids[0]}')`, 'images');
   for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`'${id}' is not an image id`, 'images');

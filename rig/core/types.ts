@@ -95,6 +95,12 @@ export interface QemuSpec {
   readonly commandChannel: 'serial' | 'virtconsole';
   /** Guest device name of the command channel (ttyS1, hvc0), passed as ktest.port=. */
   readonly commandPort: string;
+  /**
+   * The fast files channel (rig/vm/files.ts): a virtio-serial port named ktest.files on a
+   * virtio-serial-pci controller the rig adds (x86_64), or on the image's own virtio-serial bus
+   * (arm64 virt, which already has one for hvc0). Absent: files go over the command channel (slow).
+   */
+  readonly filesChannel?: 'virtio-serial-pci' | 'virtio-serial';
   /** Kernel modules (paths under lib/modules/<release>/) the init loads, in order, before the agent. */
   readonly guestModules?: readonly string[];
   /** Extra QEMU arguments the image needs. */

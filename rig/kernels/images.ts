@@ -78,6 +78,9 @@ export function validateImage(file: string, data: unknown): ImageSpec {
   if (q.commandChannel !== 'serial' && q.commandChannel !== 'virtconsole') {
     fail(file, 'qemu.commandChannel', 'must be "serial" or "virtconsole"');
   }
+  if (q.filesChannel !== undefined && q.filesChannel !== 'virtio-serial-pci' && q.filesChannel !== 'virtio-serial') {
+    fail(file, 'qemu.filesChannel', 'must be "virtio-serial-pci" or "virtio-serial" (or absent)');
+  }
   for (const k of ['append', 'guestModules', 'extraArgs']) strList(file, q, k, 'qemu.');
   if (q.memoryMb !== undefined && (!Number.isInteger(q.memoryMb) || (q.memoryMb as number) < 64)) {
     fail(file, 'qemu.memoryMb', 'must be an integer >= 64');

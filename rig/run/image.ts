@@ -12,6 +12,9 @@ import { makeContext } from '../scenario/context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
 import { guestCmdline, LEAK_BASELINE_SCRIPT, POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
+import { shipFiles } from '../vm/files.ts';
+import { ensureSnapshot } from '../vm/snapshot-cache.ts';
+import { cacheRoot } from '../core/paths.ts';
 import { pool } from '../core/pool.ts';
 import { splitAllowed } from '../detect/allowed.ts';
 import type { AllowedReport } from '../project/config.ts';
@@ -35,6 +38,9 @@ export interface ImageRunOptions {
   readonly logsDir?: string;
   readonly cacheDir?: string;
   readonly accel?: Accel;
+  /** Guest vCPUs and memory (default: 1, the image's memoryMb); part of the snapshot key. */
+  readonly cpus?: number;
+  readonly memoryMb?: number;
   /** Guests of this image running scenarios at once (default 1). */
   readonly lanes?: number;
   /** From the project file: extra make arguments, guest programs, default module parameters, allowed reports. */
@@ -55,21 +61,24 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
   const guestOptions = guestOptionsFor(o, art, accel);
   o.onEvent({ type: 'run-start', image: o.image.id, total: o.scenarios.length });
 
-  let snapshotFile: string | undefined;
-  if (o.snapshot) {
-    o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: 'booting the template guest' });
-    const template = await verifiedBoot(o, () => Guest.boot(guestOptions));
-    try {
-      o.onEvent({ type: 'stage', image: o.image.id, stage: 'snapshot', message: 'saving the snapshot' });
-      snapshotFile = join(o.workDir, 'ready.snapshot');
-      if (o.debug) await template.exec(['sh', '-c', LEAK_BASELINE_SCRIPT], { timeoutMs: 60_000 });
-      await template.saveSnapshot(snapshotFile);
-    } finally {
-      await template.close();
-    }
+  // The ready-guest snapshot comes from the cache (booted once, kept across runs; see rig/vm/snapshot-cache.ts).
+  // With debugging on, the boot's own leaks are cleared before the save, so no scenario inherits them.
+  const cached = o.snapshot
+    ? await ensureSnapshot({
+        image: o.image.id,
+        options: guestOptions,
+        cacheDir: o.cacheDir ?? cacheRoot(),
+        onEvent: o.onEvent,
+        boot: () => verifiedBoot(o, () => Guest.boot(guestOptions)),
+        ...(o.debug && { prepare: async (g: Guest) => void (await g.exec(['sh', '-c', LEAK_BASELINE_SCRIPT], { timeoutMs: 60_000 })), prepareId: LEAK_BASELINE_SCRIPT }),
+      })
+    : undefined;
+  let results: ScenarioResult[];
+  try {
+    results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, cached?.file, scenario), o.lanes ?? 1);
+  } finally {
+    await cached?.release();
   }
-
-  const results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, snapshotFile, scenario), o.lanes ?? 1);
   const summary = summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results);
   o.onEvent({ type: 'run-end', summary });
   return summary;
@@ -112,8 +121,10 @@ export function summarize(head: Omit<RunSummary, 'scenarios' | 'passed' | 'faile
   };
 }
 
-export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir'>, art: Artifacts, accel: Accel): GuestOptions {
+export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir' | 'cpus' | 'memoryMb'>, art: Artifacts, accel: Accel): GuestOptions {
   return {
+    ...(o.cpus !== undefined && { cpus: o.cpus }),
+    ...(o.memoryMb !== undefined && { memoryMb: o.memoryMb }),
     kernelPath: art.kernel.kernelPath,
     initrdPath: art.initrdPath,
     qemu: o.image.qemu,
@@ -160,9 +171,15 @@ export interface Outcome {
   readonly dmesg: string;
 }
 
-/** Run one scenario in a ready guest, then read the kernel log and judge it. */
+/** Copy the module(s) into a fresh guest, run one scenario, then read the kernel log and judge it. */
 export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image' | 'moduleParams' | 'allowedReports'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
+  try {
+    await shipFiles(guest, art.guestFiles);
+  } catch (error) {
+    if (!(error instanceof GuestError)) throw error;
+    return { failure: guestFailure(error), console: guest.console.since(mark), dmesg: '', allowed: [] };
+  }
   // With debugging on, the kmalloc slabs are validated and leaks scanned in the same guest command that reads the log.
   const backend = new GuestBackend(guest, art.module.name, o.debug ? POST_SCENARIO_SCRIPT : undefined);
   return runScenarioOn(backend, scenario, {

@@ -21,6 +21,8 @@ export interface GuestOptions {
   readonly accel: Accel;
   /** Default: the image's memoryMb, else 256. */
   readonly memoryMb?: number;
+  /** vCPUs (default DEFAULT_CPUS). */
+  readonly cpus?: number;
   /** Extra kernel parameters (debug knobs), appended last. */
   readonly appendExtra?: readonly string[];
   /** Also append the kernel console to this file. */
@@ -56,6 +58,9 @@ export class Guest {
   readonly #qemu: QemuProcess;
   readonly #dir: string;
   readonly #qmpSocket: string;
+  /** The files channel's socket path, when the image has one (rig/vm/files.ts). */
+  readonly #filesSocket: string | undefined;
+  #files: Promise<Socket> | undefined;
   readonly #nonce = newNonce();
   readonly #decoder: FrameDecoder;
   #socket: Socket | undefined;
@@ -67,10 +72,11 @@ export class Guest {
   #dead: GuestError | QemuError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(qemu: QemuProcess, dir: string, qmpSocket: string, accel: Accel, timeouts: Timeouts) {
+  private constructor(qemu: QemuProcess, dir: string, qmpSocket: string, filesSocket: string | undefined, accel: Accel, timeouts: Timeouts) {
     this.#qemu = qemu;
     this.#dir = dir;
     this.#qmpSocket = qmpSocket;
+    this.#filesSocket = filesSocket;
     this.accel = accel;
     this.timeouts = timeouts;
     this.#decoder = new FrameDecoder(this.#nonce);
@@ -115,19 +121,8 @@ export class Guest {
   static async #start(opts: GuestOptions, incomingFile: string | undefined): Promise<Guest> {
     const timeouts = timeoutsFor(opts.accel, opts.timeouts);
     const dir = await guestTempDir(opts.workDir);
-    const commandSocket = join(dir, 'cmd.sock');
-    const qmpSocket = join(dir, 'qmp.sock');
-    const { binary, args } = qemuArgv({
-      qemu: opts.qemu,
-      accel: opts.accel,
-      kernelPath: opts.kernelPath,
-      initrdPath: opts.initrdPath,
-      cmdline: kernelCmdline({ qemu: opts.qemu, extra: opts.appendExtra }),
-      commandSocket,
-      qmpSocket,
-      memoryMb: opts.memoryMb,
-      incomingFile,
-    });
+    const { commandSocket, qmpSocket, filesSocket } = guestSockets(opts, dir);
+    const { binary, args } = guestArgv(opts, dir, incomingFile);
     let qemu: QemuProcess;
     try {
       qemu = QemuProcess.start({ binary, args, consoleLog: opts.consoleLog });
@@ -135,7 +130,7 @@ export class Guest {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    const guest = new Guest(qemu, dir, qmpSocket, opts.accel, timeouts);
+    const guest = new Guest(qemu, dir, qmpSocket, filesSocket, opts.accel, timeouts);
     const what = incomingFile ? `restoring ${incomingFile}` : 'booting';
     const limit = incomingFile ? timeouts.restoreMs : timeouts.bootMs;
     try {
@@ -213,6 +208,22 @@ export class Guest {
     return this.#qmp;
   }
 
+  /** Does this guest have the fast files channel (a virtio-serial port)? */
+  get hasFilesChannel(): boolean {
+    return this.#filesSocket !== undefined;
+  }
+
+  /** The host end of the files channel (connected on first use); rig/vm/files.ts writes to it. */
+  filesChannel(): Promise<Socket> {
+    if (!this.#filesSocket) return Promise.reject(new UsageError('this guest has no files channel'));
+    if (this.#dead) return Promise.reject(this.#dead);
+    this.#files ??= connectWithRetry(this.#filesSocket, Date.now() + this.timeouts.qmpMs).then((socket) => {
+      socket.on('error', () => {});
+      return socket;
+    });
+    return this.#files;
+  }
+
   /** Stop the guest and save its state to `file`; the guest is closed afterwards. */
   async saveSnapshot(file: string): Promise<void> {
     if (this.#commands.size > 0) throw new InternalError('cannot snapshot a guest while commands are running');
@@ -233,6 +244,7 @@ export class Guest {
       this.#die('exited', 'the guest was closed');
       this.#qmp?.close();
       this.#socket?.destroy();
+      void this.#files?.then((s) => s.destroy(), () => {});
       await this.#qemu.kill(this.timeouts.killGraceMs);
       await rm(this.#dir, { recursive: true, force: true });
     })();
@@ -434,6 +446,26 @@ export class Guest {
     const panicked = this.#panicked();
     return new GuestError(`${what}: the guest ${panicked ? 'kernel panicked' : 'ended'} before the agent answered`, panicked ? 'panic' : 'boot', this.#tail());
   }
+}
+
+/** The unix sockets of a guest whose private dir is `dir`. */
+export function guestSockets(opts: Pick<GuestOptions, 'qemu'>, dir: string): { commandSocket: string; qmpSocket: string; filesSocket?: string } {
+  return { commandSocket: join(dir, 'cmd.sock'), qmpSocket: join(dir, 'qmp.sock'), ...(opts.qemu.filesChannel ? { filesSocket: join(dir, 'files.sock') } : {}) };
+}
+
+/** The QEMU command of a guest (boot, or restore from `incomingFile`); snapshot keys hash it. Pure. */
+export function guestArgv(opts: GuestOptions, dir: string, incomingFile?: string): { binary: string; args: string[] } {
+  return qemuArgv({
+    qemu: opts.qemu,
+    accel: opts.accel,
+    kernelPath: opts.kernelPath,
+    initrdPath: opts.initrdPath,
+    cmdline: kernelCmdline({ qemu: opts.qemu, extra: opts.appendExtra }),
+    ...guestSockets(opts, dir),
+    memoryMb: opts.memoryMb,
+    cpus: opts.cpus,
+    incomingFile,
+  });
 }
 
 /** How far back the console is searched for the panic marker. */

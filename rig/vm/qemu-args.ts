@@ -26,13 +26,17 @@ export function cpuArgs(qemu: QemuSpec, accel: Accel): string[] {
   return ['-cpu', accel === 'kvm' ? 'host' : qemu.cpu];
 }
 
-/** Machine, memory, and no default devices: only what the rig adds exists. */
-export function machineArgs(qemu: QemuSpec, memoryMb: number = qemu.memoryMb ?? DEFAULT_MEMORY_MB): string[] {
+/** Guest vCPUs when the caller does not say (--cpus). */
+export const DEFAULT_CPUS = 1;
+
+/** Machine, memory, vCPUs, and no default devices: only what the rig adds exists. */
+export function machineArgs(qemu: QemuSpec, memoryMb: number = qemu.memoryMb ?? DEFAULT_MEMORY_MB, cpus: number = DEFAULT_CPUS): string[] {
   if (!Number.isInteger(memoryMb) || memoryMb <= 0) throw new TypeError(`memoryMb must be a positive integer, got ${memoryMb}`);
+  if (!Number.isInteger(cpus) || cpus <= 0) throw new TypeError(`cpus must be a positive integer, got ${cpus}`);
   return [
     '-M', qemu.machine,
     '-m', String(memoryMb),
-    '-smp', '1',
+    '-smp', String(cpus),
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
@@ -63,6 +67,21 @@ export function serialArgs(console: ConsoleTarget, commandSocket: string, qemu: 
     if (!hasBus) args.push('-device', 'virtio-serial-device');
     args.push('-device', 'virtconsole,chardev=cmd');
   }
+  return args;
+}
+
+/** Name of the files channel's virtio port (guest/recv.c looks it up in /sys/class/virtio-ports). */
+export const FILES_PORT_NAME = 'ktest.files';
+
+/**
+ * The files channel: a virtio-serial port on a unix socket. x86_64 gets its own virtio-serial-pci
+ * controller; images whose command channel is a virtio console reuse that bus. None without filesChannel.
+ */
+export function filesArgs(qemu: QemuSpec, filesSocket: string | undefined): string[] {
+  if (!qemu.filesChannel || filesSocket === undefined) return [];
+  const args = ['-chardev', `socket,id=files,path=${qemuOptValue(filesSocket)},server=on,wait=off`];
+  if (qemu.filesChannel === 'virtio-serial-pci') args.push('-device', 'virtio-serial-pci,id=kfiles', '-device', `virtserialport,bus=kfiles.0,chardev=files,name=${FILES_PORT_NAME}`);
+  else args.push('-device', `virtserialport,chardev=files,name=${FILES_PORT_NAME}`);
   return args;
 }
 
@@ -121,8 +140,11 @@ export interface QemuArgvOptions {
   readonly cmdline: string;
   readonly commandSocket: string;
   readonly qmpSocket: string;
+  /** The files channel's socket (images with filesChannel). */
+  readonly filesSocket?: string;
   readonly console?: ConsoleTarget;
   readonly memoryMb?: number;
+  readonly cpus?: number;
   /** Restore from this snapshot file instead of booting. */
   readonly incomingFile?: string;
 }
@@ -130,13 +152,14 @@ export interface QemuArgvOptions {
 /** The whole QEMU command. Boot and restore differ only in -incoming (and socket paths). */
 export function qemuArgv(opts: QemuArgvOptions): { binary: string; args: string[] } {
   const args = [
-    ...machineArgs(opts.qemu, opts.memoryMb),
+    ...machineArgs(opts.qemu, opts.memoryMb, opts.cpus),
     ...accelArgs(opts.accel),
     ...cpuArgs(opts.qemu, opts.accel),
     ...kernelArgs(opts.kernelPath, opts.initrdPath, opts.cmdline),
     // Before the serial devices: a bus given here (virtio-serial-pci) must exist before its console.
     ...(opts.qemu.extraArgs ?? []),
     ...serialArgs(opts.console ?? { kind: 'stdio' }, opts.commandSocket, opts.qemu),
+    ...filesArgs(opts.qemu, opts.filesSocket),
     ...qmpArgs(opts.qmpSocket),
     ...(opts.incomingFile === undefined ? [] : snapshotArgs(opts.incomingFile)),
   ];

@@ -54,3 +54,6 @@ export const TCG_TIMEOUTS: Timeouts = Object.freeze({
 export function timeoutsFor(accel: Accel, overrides: Partial<Timeouts> = {}): Timeouts {
   return Object.freeze({ ...(accel === 'kvm' ? KVM_TIMEOUTS : TCG_TIMEOUTS), ...overrides });
 }
+
+/** `rig exec` kills CMD after this long unless --timeout says otherwise (exit 124). */
+export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;

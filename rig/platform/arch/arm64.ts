@@ -30,6 +30,8 @@ export const arm64 = Object.freeze({
     console: 'ttyAMA0',
     commandChannel: 'virtconsole',
     commandPort: 'hvc0',
+    // the files port (rig/vm/files.ts) sits on the same virtio-serial bus as hvc0
+    filesChannel: 'virtio-serial',
     guestModules: ['kernel/drivers/virtio/virtio_mmio.ko', 'kernel/drivers/char/virtio_console.ko'],
   },
   kvmProbe: {

@@ -24,6 +24,8 @@ export interface ArchQemuDefaults {
   readonly commandPort: string;
   /** Kernel modules (paths under lib/modules/<release>/) the init loads before the agent. */
   readonly guestModules?: readonly string[];
+  /** The fast files channel (rig/vm/files.ts), as QemuSpec.filesChannel. */
+  readonly filesChannel?: 'virtio-serial-pci' | 'virtio-serial';
 }
 
 export interface ArchSpec {

@@ -37,7 +37,8 @@ export const x86_64 = Object.freeze({
   triplet: 'x86_64-linux-gnu',
   kbuildArch: 'x86',
   kernelImage: 'pvh-vmlinux',
-  qemu: { binary: 'qemu-system-x86_64', machine: 'pc', cpu: 'max', console: 'ttyS0', commandChannel: 'serial', commandPort: 'ttyS1' },
+  // filesChannel: rig/vm/files.ts; 5.10 and 6.1 load the virtio-pci modules it needs (their images' guestModules).
+  qemu: { binary: 'qemu-system-x86_64', machine: 'pc', cpu: 'max', console: 'ttyS0', commandChannel: 'serial', commandPort: 'ttyS1', filesChannel: 'virtio-serial-pci' },
   kvmProbe: {
     binary: 'qemu-system-x86_64',
     args: (fw: string) => [

@@ -104,3 +104,19 @@ t.test('a built image re-pins its source package; the release follows the upstre
   const row = imagesList().find((r) => r.id === 'bookworm-6.1-debug');
   t.equal(row?.version, debug.packages.source.version, 'images list shows the source version');
 });
+
+t.test('formatSnapshotList: total against the bound, how to clear, one line per snapshot with its machine', async (t) => {
+  const { formatSnapshotList } = await import('../../../rig/cli/images.ts');
+  const now = new Date('2026-12-02T08:00:00Z');
+  const record = { inputs: { argv: ['qemu', '-m', '256', '-smp', '2', '-append', 'console=ttyS0 slub_debug=FZPU'] } } as never;
+  const text = formatSnapshotList(
+    [{ name: 'bookworm-6.1-abc', image: 'bookworm-6.1', key: 'abcdef0123456789abcdef01', bytes: 80 * 1048576, lastUsed: new Date('2026-12-02T07:50:00Z'), record }],
+    '/c/snapshots',
+    1024 * 1048576,
+    now,
+  );
+  t.match(text, 'snapshots in /c/snapshots: 1, 80 MB of 1024 MB');
+  t.match(text, 'rig images clear');
+  t.match(text, /bookworm-6\.1\s+abcdef012345\s+80 MB\s+-smp 2 -m 256 debug\s+used 10 min ago/);
+  t.match(formatSnapshotList([], '/c/snapshots', 1048576, now), 'snapshots in /c/snapshots: 0, 0 MB of 1 MB');
+});

@@ -21,7 +21,7 @@ t.test('run defaults, with or without the word run', async (t) => {
 
 t.test('run with every option', async (t) => {
   const a = run(['run', '--kernel', 'bookworm-6.1,trixie-6.12', '-k', 'sid-7', '--kmod', 'kmod/x', '--only', 'round', '--json', 'o.json',
-    '--junit', 'o.xml', '--logs', 'logs', '--verbose', '--jobs', '3', '--shard', '2/4', '--target', 'host', '--no-snapshot', '--no-debug']);
+    '--junit', 'o.xml', '--logs', 'logs', '--verbose', '--jobs', '3', '--shard', '2/4', '--target', 'host', '--no-snapshot', '--no-debug', '--cpus', '2', '--memory', '384']);
   t.strictSame(a.kernels, { kind: 'ids', ids: ['bookworm-6.1', 'trixie-6.12', 'sid-7'] });
   t.equal(a.kmod, 'kmod/x');
   t.strictSame(a.only, { kind: 'substring', text: 'round' });
@@ -34,6 +34,8 @@ t.test('run with every option', async (t) => {
   t.equal(a.target, 'host');
   t.equal(a.snapshot, false);
   t.equal(a.debug, false);
+  t.equal(a.cpus, 2);
+  t.equal(a.memoryMb, 384);
   t.strictSame(run(['--kernel=all']).kernels, { kind: 'all' });
   t.equal(run(['--config', 'ci/ktest-rig.config.ts']).config, 'ci/ktest-rig.config.ts');
   t.throws(() => run(['--config', '']), /--config needs a non-empty path/);
@@ -79,11 +81,18 @@ t.test('run errors are one clear line with a hint', async (t) => {
 });
 
 t.test('exec', async (t) => {
-  t.strictSame(parseCli(['exec', '--', 'ls', '-l', '--', 'x']), { command: 'exec', args: { load: true, verbose: false, command: ['ls', '-l', '--', 'x'] } });
+  t.strictSame(parseCli(['exec', '--', 'ls', '-l', '--', 'x']), { command: 'exec', args: { load: true, verbose: false, snapshot: true, command: ['ls', '-l', '--', 'x'] } });
   t.strictSame(parseCli(['exec', '--kernel', 'a', '--kmod', 'k', '--no-load', '-v', '--', 'cat', '/proc/modules']), {
     command: 'exec',
-    args: { load: false, verbose: true, command: ['cat', '/proc/modules'], kernel: 'a', kmod: 'k' },
+    args: { load: false, verbose: true, snapshot: true, command: ['cat', '/proc/modules'], kernel: 'a', kmod: 'k' },
   });
+  t.strictSame(parseCli(['exec', '--no-snapshot', '--cpus', '2', '--memory', '512', '--', 'true']), {
+    command: 'exec',
+    args: { load: true, verbose: false, snapshot: false, cpus: 2, memoryMb: 512, command: ['true'] },
+  });
+  fails(t, ['exec', '--cpus', '0', '--', 'ls'], /--cpus '0' must be an integer from 1 to 64/);
+  fails(t, ['exec', '--cpus', '1.5', '--', 'ls'], /--cpus/);
+  fails(t, ['exec', '--memory', '32', '--', 'ls'], /--memory '32' must be a number of megabytes from 64/);
   fails(t, ['exec'], /needs a command/);
   fails(t, ['exec', '--'], /needs a command/);
   fails(t, ['exec', 'ls'], /after '--'/);
@@ -102,6 +111,7 @@ t.test('doctor, images, help', async (t) => {
   t.strictSame(parseCli(['images', 'list']), { command: 'images', action: 'list', ids: [], verbose: false });
   t.strictSame(parseCli(['images', 'fetch', 'a', 'b']), { command: 'images', action: 'fetch', ids: ['a', 'b'], verbose: false });
   t.strictSame(parseCli(['images', 'update']), { command: 'images', action: 'update', ids: [], verbose: false });
+  t.strictSame(parseCli(['images', 'clear', 'a']), { command: 'images', action: 'clear', ids: ['a'], verbose: false });
   fails(t, ['images', 'remove'], /unknown images action/);
   fails(t, ['images', 'list', 'a'], /takes no ids/);
   for (const argv of [['--help'], ['-h'], ['help']]) t.strictSame(parseCli(argv), { command: 'help' }, argv.join(' '));

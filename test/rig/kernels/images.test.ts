@@ -31,6 +31,7 @@ t.test('a missing or wrong field is a UsageError naming the file and the field',
     ['qemu.append', (o) => (o.qemu.append = 'panic=-1')],
     ['qemu.memoryMb', (o) => (o.qemu.memoryMb = 12)],
     ['qemu.console', (o) => (o.qemu.console = '')],
+    ['qemu.filesChannel', (o) => (o.qemu.filesChannel = 'usb')],
     ['qemu', (o) => (o.qemu = 'pc')],
   ];
   for (const [field, mutate] of cases) {

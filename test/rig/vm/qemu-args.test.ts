@@ -2,6 +2,8 @@ import t from 'tap';
 import {
   accelArgs,
   cpuArgs,
+  filesArgs,
+  FILES_PORT_NAME,
   kernelArgs,
   kernelCmdline,
   machineArgs,
@@ -128,4 +130,17 @@ t.test('qemuArgv: boot and restore differ only in -incoming and socket paths', a
   t.ok(withBus.indexOf('virtio-serial-pci') >= 0, 'the image extras are passed');
   t.ok(withBus.indexOf('virtio-serial-pci') < withBus.indexOf('virtconsole,chardev=cmd'), 'a bus from the image comes before its console');
   t.notOk(withBus.includes('virtio-serial-device'));
+});
+
+t.test('filesArgs: a virtio-serial port named ktest.files, on its own PCI controller or the image bus', async (t) => {
+  t.same(filesArgs(x86, '/s/files.sock'), [], 'no filesChannel: nothing');
+  t.same(filesArgs({ ...x86, filesChannel: 'virtio-serial-pci' }, undefined), [], 'no socket: nothing');
+  t.same(filesArgs({ ...x86, filesChannel: 'virtio-serial-pci' }, '/s,x/files.sock'), [
+    '-chardev', 'socket,id=files,path=/s,,x/files.sock,server=on,wait=off',
+    '-device', 'virtio-serial-pci,id=kfiles',
+    '-device', `virtserialport,bus=kfiles.0,chardev=files,name=${FILES_PORT_NAME}`,
+  ]);
+  t.same(filesArgs({ ...arm, filesChannel: 'virtio-serial' }, '/s/files.sock').slice(2), ['-device', 'virtserialport,chardev=files,name=ktest.files']);
+  const argv = qemuArgv({ qemu: { ...arm, filesChannel: 'virtio-serial' }, accel: 'tcg', kernelPath: '/k', initrdPath: '/i', cmdline: 'c', commandSocket: '/c', qmpSocket: '/q', filesSocket: '/f' }).args;
+  t.ok(argv.indexOf('virtconsole,chardev=cmd') < argv.indexOf('virtserialport,chardev=files,name=ktest.files'), 'the port comes after the bus the console brings');
 });
