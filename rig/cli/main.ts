@@ -245,11 +245,11 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
           const cached = isBuiltImage(spec) ? (await builtKernelState(spec)).ok : await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(spec)));
           stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
         }
-        stdout.write(`${formatSnapshotList(await listSnapshots(cacheRoot()), snapshotsDir(cacheRoot()), snapshotCacheBound())}\n`);
+        stdout.write(`${formatSnapshotList(await listSnapshots(snapshotsDir(cacheRoot())), snapshotsDir(cacheRoot()), snapshotCacheBound())}\n`);
         return ExitCode.ok;
       }
       if (cmd.action === 'clear') {
-        const { removed, bytes } = await clearSnapshots(cacheRoot(), cmd.ids);
+        const { removed, bytes } = await clearSnapshots(snapshotsDir(cacheRoot()), cmd.ids);
         stdout.write(`removed ${removed} snapshot${removed === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(0)} MB) from ${snapshotsDir(cacheRoot())}\n`);
         return ExitCode.ok;
       }

@@ -1,7 +1,7 @@
 // Ready-guest snapshots kept in the cache across runs: keyed by everything that shapes the guest,
 // written atomically, verified before use, shared by rigs running at once, bounded in size (LRU).
 //
-// Layout under <cache>/snapshots/:
+// Layout under <cache>/snapshots/ (or $KTEST_RIG_SNAPSHOT_DIR):
 //   <image>-<key>/ready.snapshot   the migration stream of a booted guest whose agent answered
 //   <image>-<key>/record.json      what the key was made of, the file's size, mtime and sampled hash
 //   <image>-<key>/used             touched at every use (eviction is least recently used first)
@@ -76,8 +76,9 @@ export function snapshotCacheBound(env: NodeJS.ProcessEnv = process.env): number
   return Math.floor(mb * 1024 * 1024);
 }
 
-export function snapshotsDir(cacheDir: string): string {
-  return join(cacheDir, 'snapshots');
+/** Where snapshots live: $KTEST_RIG_SNAPSHOT_DIR (another disk, or a test's own), else <cache>/snapshots. */
+export function snapshotsDir(cacheDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.KTEST_RIG_SNAPSHOT_DIR ? resolve(env.KTEST_RIG_SNAPSHOT_DIR) : join(cacheDir, 'snapshots');
 }
 
 async function identity(path: string): Promise<FileIdentity> {
@@ -280,9 +281,8 @@ export interface SnapshotEntry {
   readonly record?: SnapshotRecord;
 }
 
-/** The cache's entries, most recently used first (no verification: `images list` shows them). */
-export async function listSnapshots(cacheDir: string): Promise<SnapshotEntry[]> {
-  const root = snapshotsDir(cacheDir);
+/** The entries under `root` (snapshotsDir()), most recently used first (no verification: `images list` shows them). */
+export async function listSnapshots(root: string): Promise<SnapshotEntry[]> {
   const names = (await readdir(root).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && n !== IN_USE && !n.endsWith('.lock'));
   const out: SnapshotEntry[] = [];
   for (const name of names) {
@@ -311,7 +311,7 @@ export function toEvict(entries: readonly Pick<SnapshotEntry, 'name' | 'bytes'>[
 
 /** Remove least recently used entries until the cache fits `bound`; also stale temp dirs and links. */
 export async function evict(root: string, bound: number, keep: string): Promise<string[]> {
-  const entries = await listSnapshots(join(root, '..'));
+  const entries = await listSnapshots(root);
   const victims = toEvict(entries, bound, keep).filter((name) => !existsSync(join(root, `${name}.lock`)));
   for (const name of victims) await removeEntry(root, name);
   for (const n of await readdir(root).catch(() => [] as string[])) {
@@ -325,12 +325,11 @@ export async function evict(root: string, bound: number, keep: string): Promise<
   return victims;
 }
 
-/** Delete every snapshot (or those of `images`); returns the bytes freed. Rigs restoring right now keep their links. */
-export async function clearSnapshots(cacheDir: string, images?: readonly string[]): Promise<{ removed: number; bytes: number }> {
-  const root = snapshotsDir(cacheDir);
+/** Delete every snapshot under `root` (or those of `images`); returns the bytes freed. Rigs restoring right now keep their links. */
+export async function clearSnapshots(root: string, images?: readonly string[]): Promise<{ removed: number; bytes: number }> {
   let removed = 0;
   let bytes = 0;
-  for (const e of await listSnapshots(cacheDir)) {
+  for (const e of await listSnapshots(root)) {
     if (images && images.length > 0 && !images.includes(e.image)) continue;
     await removeEntry(root, e.name);
     removed++;

@@ -88,7 +88,7 @@ t.test('evict: removes the oldest entries on disk, skips locked ones, cleans up 
   mkdirSync(join(root, 'snapshots', 'in-use'));
   writeFileSync(join(root, 'snapshots', 'in-use', '999999999-abcd.snapshot'), 'x');
   mkdirSync(join(root, 'snapshots', '.tmp-img-x-999999999-abcdef'));
-  const list = await listSnapshots(root);
+  const list = await listSnapshots(join(root, 'snapshots'));
   t.same(list.map((e) => e.name), ['img-new', 'img-mid', 'img-old', 'img-locked'], 'most recently used first');
   const evicted = await evict(join(root, 'snapshots'), 7000, 'img-new');
   t.same(evicted, ['img-old'], 'the locked entry is not touched, the oldest unlocked one goes');
@@ -96,10 +96,10 @@ t.test('evict: removes the oldest entries on disk, skips locked ones, cleans up 
   t.ok(existsSync(join(root, 'snapshots', 'img-locked')));
   t.notOk(existsSync(join(root, 'snapshots', 'in-use', '999999999-abcd.snapshot')), 'a dead rig\'s link is removed');
   t.notOk(existsSync(join(root, 'snapshots', '.tmp-img-x-999999999-abcdef')), 'a dead rig\'s temp dir is removed');
-  const cleared = await clearSnapshots(root, ['nothing-like-this']);
+  const cleared = await clearSnapshots(join(root, 'snapshots'), ['nothing-like-this']);
   t.same(cleared, { removed: 0, bytes: 0 }, 'clear with ids only clears those images');
-  t.same(await clearSnapshots(root), { removed: 3, bytes: 9000 });
-  t.same(await listSnapshots(root), []);
+  t.same(await clearSnapshots(join(root, 'snapshots')), { removed: 3, bytes: 9000 });
+  t.same(await listSnapshots(join(root, 'snapshots')), []);
 });
 
 t.test('verifyEntry: a record that matches is accepted; truncation, rewrites and a wrong key are not', async (t) => {
@@ -146,6 +146,12 @@ t.test('acquireLock: exclusive between processes, stolen from a dead holder, rel
   const again = await acquireLock(lock, Date.now() + 1000);
   t.equal(readFileSync(lock, 'utf8').trim(), String(process.pid), 'a dead holder\'s lock is taken over');
   await again();
+});
+
+t.test('snapshotsDir: KTEST_RIG_SNAPSHOT_DIR, else under the cache', async (t) => {
+  const { snapshotsDir } = await import('../../../rig/vm/snapshot-cache.ts');
+  t.equal(snapshotsDir('/c', {}), '/c/snapshots');
+  t.equal(snapshotsDir('/c', { KTEST_RIG_SNAPSHOT_DIR: '/fast/snaps' }), '/fast/snaps');
 });
 
 t.test('snapshotCacheBound: megabytes from the environment, else the default', async (t) => {
