@@ -12,7 +12,7 @@ import { stripForGuest } from './strip.ts';
 import type { GuestFile } from '../vm/files.ts';
 import { GUEST_RECV } from '../vm/files.ts';
 import { parseUapiConstants } from '../scenario/api.ts';
-import { projectRoot } from '../core/paths.ts';
+import { DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { GUEST_MODULE_DIR } from '../scenario/backends/guest.ts';
 import { UsageError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
@@ -43,7 +43,7 @@ export interface ArtifactOptions {
   readonly onEvent: EventSink;
 }
 
-export const DEFAULT_KMOD_DIR = join(projectRoot, 'kmod');
+export { DEFAULT_KMOD_DIR };
 
 export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
   if (!existsSync(o.kmodDir)) throw new UsageError(`module directory ${o.kmodDir} does not exist`, { hint: 'pass --kmod DIR with a Kbuild or Makefile' });

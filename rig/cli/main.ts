@@ -1,30 +1,18 @@
 // `npm run rig`: glue between the argument parser, the engine, the reporter and the exit codes. No logic of its own.
+// Only the parser, the error and environment tables load up front: each command imports its stages when
+// it runs, so `--help`, `--version` and usage errors cost no engine, QEMU, build or report modules.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { reportsSummary } from '../report/details.ts';
-import { treeIsValid, kernelDirName } from '../kernels/fetch.ts';
-import { cacheRoot } from '../core/paths.ts';
+import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
 import { parseCli, helpText, type ExecArgs, type RunArgs } from './options.ts';
 import { checkEnv } from '../core/env.ts';
 import { filterText } from '../scenario/filter.ts';
-import { createReporter } from '../report/progress.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
-import { imagesList, imagesFetch, imagesUpdate, imagesVerify, formatSnapshotList } from './images.ts';
-import { clearSnapshots, listSnapshots, snapshotCacheBound, snapshotsDir } from '../vm/snapshot-cache.ts';
-import { doctor, formatDoctorTable } from './doctor.ts';
-import { ensureTools, needsForImages } from '../platform/host-tools.ts';
-import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
 import { selectScenarios, validateScenarios, type Scenario } from '../scenario/api.ts';
 import { workItems, shard } from '../run/plan.ts';
-import { runRig } from '../run/run.ts';
-import { runOnHost } from '../run/host.ts';
-import { execCommand } from './exec.ts';
-import { DEFAULT_KMOD_DIR } from '../build/artifacts.ts';
-import { writeJsonReport, writeJsonReportSync } from '../report/json.ts';
-import { formatJunit, writeJunitReport } from '../report/junit.ts';
 import { rigVersion } from '../core/version.ts';
 import { writeFileSync } from 'node:fs';
 import { BuildError, ExitCode, SignalExitCode, UsageError, execExitCodeOf, exitCodeOf, formatError } from '../core/errors.ts';
@@ -93,6 +81,16 @@ async function loadScenarioFiles(files: readonly string[]): Promise<Scenario[]> 
 }
 
 async function run(args: RunArgs, stdout: Out): Promise<number> {
+  const [{ createReporter }, { ensureTools, needsForImages }, { scenarios: defaultScenarios }, { runRig }, { runOnHost }, { writeJsonReport, writeJsonReportSync }, { formatJunit, writeJunitReport }] =
+    await Promise.all([
+      import('../report/progress.ts'),
+      import('../platform/host-tools.ts'),
+      import('../scenario/ktest.ts'),
+      import('../run/run.ts'),
+      import('../run/host.ts'),
+      import('../report/json.ts'),
+      import('../report/junit.ts'),
+    ]);
   const settings = mergeSettings(args, await project(args.config), DEFAULT_KMOD_DIR);
   const { kmodDir } = settings;
   if (settings.scenarioFiles?.length === 0) throw new UsageError(`the project file lists no scenarios: add scenarios: ['scenarios.ts'] (the built-in ktest scenarios test the ktest module only), or pass --scenarios FILE`);
@@ -191,6 +189,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: NodeJS.ReadStream): Promise<number> {
+  const [{ createReporter }, { ensureTools, needsForImages }, { execCommand }, { reportsSummary }] = await Promise.all([
+    import('../report/progress.ts'),
+    import('../platform/host-tools.ts'),
+    import('./exec.ts'),
+    import('../report/details.ts'),
+  ]);
   const settings = mergeSettings({ kmod: args.kmod, params: args.params, kernels: { kind: 'default' } }, await project(args.config), DEFAULT_KMOD_DIR);
   const first = settings.kernels.kind === 'ids' ? settings.kernels.ids[0] : undefined;
   const [image] = resolveImages(args.kernel ?? first ?? DEFAULT_IMAGE_ID);
@@ -230,11 +234,14 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
   checkEnv(env);
   switch (cmd.command) {
     case 'doctor': {
+      const { doctor, formatDoctorTable } = await import('./doctor.ts');
       const rows = await doctor();
       stdout.write(`${formatDoctorTable(rows)}\n`);
       return rows.some((r) => r.status === 'missing') ? ExitCode.infra : ExitCode.ok;
     }
     case 'images': {
+      const [{ createReporter }, { imagesList, imagesFetch, imagesUpdate, imagesVerify, formatSnapshotList }, { clearSnapshots, listSnapshots, snapshotCacheBound, snapshotsDir }, { treeIsValid, kernelDirName }] =
+        await Promise.all([import('../report/progress.ts'), import('./images.ts'), import('../vm/snapshot-cache.ts'), import('../kernels/fetch.ts')]);
       const onEvent = createReporter({ verbose: cmd.verbose, stdout: { write: () => true } }).sink;
       if (cmd.action === 'list') {
         const rows = imagesList();

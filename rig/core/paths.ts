@@ -19,3 +19,6 @@ export const projectRoot: string = resolve(dirname(fileURLToPath(import.meta.url
  * outlives it), so the compiler maps it to this fixed prefix and the symboliser maps it back to --kmod.
  */
 export const MODULE_DEBUG_PREFIX = '/ktest-rig/kmod';
+
+/** The ktest module of this checkout: what runs when no --kmod is given. */
+export const DEFAULT_KMOD_DIR: string = join(projectRoot, 'kmod');
