@@ -13,6 +13,7 @@ import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, 
 import { guestCmdline, LEAK_BASELINE_SCRIPT, POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
 import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
 import { shipFiles } from '../vm/files.ts';
+import { stopReason, type StopReason } from '../detect/stop.ts';
 import { ensureSnapshot } from '../vm/snapshot-cache.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { pool } from '../core/pool.ts';
@@ -190,6 +191,7 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 
     allowedReports: o.allowedReports,
     consoleSince: () => guest.console.since(mark),
     consoleTail: () => guest.console.tail(8192),
+    watchConsole: (listener) => guest.console.onLine(listener),
   });
 }
 
@@ -204,6 +206,8 @@ export interface JudgeOptions {
   /** The kernel console since the scenario began (guests; the host has none). */
   readonly consoleSince?: () => string;
   readonly consoleTail?: () => string;
+  /** Kernel console lines as they come (guests): a lockup or an oops ends the scenario early (rig/detect/stop.ts). */
+  readonly watchConsole?: (listener: (line: string) => void) => () => void;
 }
 
 /**
@@ -219,7 +223,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   try {
     await backend.markKernelLog(marker);
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
-    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams);
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams, o.watchConsole);
     if (failure?.kind !== 'hang') {
       const msgs = await kernelMessagesOf(backend, marker);
       dmesg = msgs.all;
@@ -269,6 +273,7 @@ async function runScenarioBody(
   uapi: Readonly<Record<string, number>>,
   log: (m: string) => void,
   moduleParams?: ModuleParams,
+  watchConsole?: JudgeOptions['watchConsole'],
 ): Promise<ScenarioFailure | undefined> {
   const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log, moduleParams });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
@@ -278,14 +283,27 @@ async function runScenarioBody(
   })();
   body.catch(() => {}); // it may still settle after a timeout
   const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
+  // A report after which the guest will not finish the scenario ends it now, not at its timeout.
+  let stopTimer: NodeJS.Timeout | undefined;
+  let unwatch: (() => void) | undefined;
+  const stopped = new Promise<StopReason>((resolve) => {
+    unwatch = watchConsole?.((line) => {
+      const reason = stopTimer === undefined ? stopReason(line) : undefined;
+      if (reason) stopTimer = setTimeout(() => resolve(reason), reason.afterMs);
+    });
+  });
   try {
-    const r = await Promise.race([body.then(() => 'done' as const), timer]);
+    const r = await Promise.race([body.then(() => 'done' as const), timer, stopped]);
     if (r === 'timeout') return { message: `scenario did not finish within ${timeoutMs} ms`, kind: 'hang' };
+    if (r !== 'done') return { message: `scenario stopped early: the kernel reported ${r.kind} (${r.line.slice(0, 160)})`, kind: 'hang' };
     return undefined;
   } catch (error) {
     if (error instanceof AssertionFailed) return assertionFailure(error);
     if (error instanceof GuestError) return guestFailure(error);
     return { message: error instanceof Error ? `${error.name}: ${error.message}` : String(error), kind: 'error' };
+  } finally {
+    unwatch?.();
+    clearTimeout(stopTimer);
   }
 }
 
