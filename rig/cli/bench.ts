@@ -13,6 +13,7 @@ import type { Scenario } from '../scenario/api.ts';
 import { pool } from '../core/pool.ts';
 import { defaultJobs } from '../run/run.ts';
 import type { EventSink } from '../core/events.ts';
+import { benchLoops, formatLoopTable } from './bench-loops.ts';
 
 export interface BenchRow {
   readonly measure: string;
@@ -133,12 +134,14 @@ export async function benchCommand(args: BenchArgs, stdout: { write(s: string): 
     if (e.type === 'stage') process.stderr.write(`${e.stage}: ${e.message}\n`);
   };
   const result = await bench({ imageId: args.kernel, runs: args.runs, debug: args.debug, onEvent });
+  const loops = await benchLoops({ imageId: args.kernel, runs: Math.max(3, Math.ceil(args.runs / 2)), debug: args.debug, onEvent, full: true });
   stdout.write(`ktest-rig bench: ${result.image}, ${result.accel}, debug ${result.debug ? 'on' : 'off'}\n\n`);
-  stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n`);
+  stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n\n`);
+  stdout.write(`warm loops, end to end through the CLI (medians):\n\n${formatLoopTable(loops)}\n`);
   for (const f of [...result.failed.rig, ...result.failed.naive]) stdout.write(`warning: scenario failed during the bench: ${f}\n`);
   if (args.json) {
     await mkdir(join(args.json, '..'), { recursive: true });
-    await writeFile(args.json, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(args.json, `${JSON.stringify({ ...result, loops }, null, 2)}\n`);
   }
   return 0;
 }

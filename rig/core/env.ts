@@ -16,6 +16,8 @@ export interface EnvVarSpec {
 export const ENV_VARS = [
   { name: 'KTEST_RIG_CACHE', scope: 'rig', meaning: 'cache directory: kernels, build roots, busybox, KVM probe verdicts', default: '$XDG_CACHE_HOME/ktest-rig, else ~/.cache/ktest-rig' },
   { name: 'XDG_CACHE_HOME', scope: 'rig', meaning: 'parent of the cache directory when KTEST_RIG_CACHE is unset (absolute paths only)', default: '~/.cache' },
+  { name: 'KTEST_RIG_SNAPSHOT_DIR', scope: 'rig', meaning: 'where ready-guest snapshots are kept (another disk, or a private dir)', default: '$KTEST_RIG_CACHE/snapshots' },
+  { name: 'KTEST_RIG_SNAPSHOT_CACHE_MB', scope: 'rig', meaning: 'size bound of the snapshot cache in MB: least recently used snapshots are evicted beyond it', default: '1024' },
   { name: 'KTEST_RIG_ACCEL', scope: 'rig', meaning: 'force the accelerator instead of probing KVM', values: ['kvm', 'tcg'], default: 'KVM when a probe boot proves it works, else TCG' },
   { name: 'KTEST_RIG_NO_INSTALL', scope: 'rig', meaning: 'any value but "" or "0": never install missing host packages, only name them (exit 3)', default: 'install with apt-get when root or passwordless sudo' },
   { name: 'KTEST_RIG_DEBIAN_MIRROR', scope: 'rig', meaning: 'Debian archive mirror for kernels and build roots', default: 'http://deb.debian.org/debian' },
