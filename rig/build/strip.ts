@@ -2,13 +2,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { crossPrefix } from '../platform/arch/index.ts';
-import { InfraError, MissingToolError } from '../core/errors.ts';
+import { archSpec } from '../platform/arch/index.ts';
+import { missingTool } from '../platform/host-tools.ts';
+import { InfraError } from '../core/errors.ts';
 import type { Arch, BuiltModule } from '../core/types.ts';
 
 /** The strip argv for one module (keeps symbols: only .debug_* and friends go). Pure. */
-export function stripArgv(arch: Arch, koPath: string, outPath: string, host?: Arch): string[] {
-  return [`${crossPrefix(arch, host)}strip`, '--strip-debug', '-o', outPath, koPath];
+export function stripArgv(arch: Arch, koPath: string, outPath: string): string[] {
+  return [`${archSpec(arch).binutilsPrefix}strip`, '--strip-debug', '-o', outPath, koPath];
 }
 
 /**
@@ -23,7 +24,8 @@ export async function stripForGuest(modules: readonly BuiltModule[], arch: Arch,
       const dest = join(outDir, `${m.name}.ko`);
       const [tool, ...args] = stripArgv(arch, m.koPath, dest);
       const r = await execa(tool!, args, { reject: false });
-      if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError([tool!], arch === 'arm64' ? 'sudo apt-get install binutils-aarch64-linux-gnu' : 'sudo apt-get install binutils');
+      // strip comes with the same binutils package as the arch's addr2line row
+      if ((r as { code?: string }).code === 'ENOENT') throw missingTool(`${archSpec(arch).binutilsPrefix}addr2line`, { label: tool! });
       if (r.exitCode !== 0) throw new InfraError(`${tool} ${m.koPath} failed: ${String(r.stderr).trim()}`);
       out.set(m.name, dest);
     }),
