@@ -215,7 +215,7 @@ export class Guest {
 
   /** The host end of the files channel (connected on first use); rig/vm/files.ts writes to it. */
   filesChannel(): Promise<Socket> {
-    if (!this.#filesSocket) return Promise.reject(new UsageError('this guest has no files channel'));
+    if (!this.#filesSocket) return Promise.reject(new InternalError('this guest has no files channel'));
     if (this.#dead) return Promise.reject(this.#dead);
     this.#files ??= connectWithRetry(this.#filesSocket, Date.now() + this.timeouts.qmpMs).then((socket) => {
       socket.on('error', () => {});
