@@ -10,7 +10,7 @@ import { Guest } from '../vm/guest.ts';
 import { ensureSnapshot } from '../vm/snapshot-cache.ts';
 import { prepareArtifacts } from '../build/artifacts.ts';
 import { guestOptionsFor, runInGuest } from '../run/image.ts';
-import { probeAccel } from '../platform/kvm.ts';
+import { probeAccel } from '../vm/kvm.ts';
 import { resolveImages } from '../kernels/images.ts';
 import type { Scenario } from '../scenario/api.ts';
 
