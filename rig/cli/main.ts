@@ -81,7 +81,7 @@ async function loadScenarioFiles(files: readonly string[]): Promise<Scenario[]> 
 }
 
 async function run(args: RunArgs, stdout: Out): Promise<number> {
-  const [{ createReporter }, { ensureTools, needsForImages }, { scenarios: defaultScenarios }, { runRig }, { runOnHost }, { writeJsonReport, writeJsonReportSync }, { formatJunit, writeJunitReport }] =
+  const [{ createReporter }, { ensureTools, needsForImages }, { scenarios: defaultScenarios }, { runRig }, { runOnHost }, { writeJsonReport, writeJsonReportSync }, { formatJunit, writeJunitReport }, { bundlesRoot }] =
     await Promise.all([
       import('../report/progress.ts'),
       import('../platform/host-tools.ts'),
@@ -90,6 +90,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
       import('../run/host.ts'),
       import('../report/json.ts'),
       import('../report/junit.ts'),
+      import('../run/bundle.ts'),
     ]);
   const settings = mergeSettings(args, await project(args.config), DEFAULT_KMOD_DIR);
   const { kmodDir } = settings;
@@ -135,6 +136,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         memoryMb: args.memoryMb,
         workDir: work.name,
         logsDir: args.logs ? resolve(args.logs) : undefined,
+        bundles: { dir: bundlesRoot(args), ...(args.scenarios ? { scenarioFile: resolve(args.scenarios) } : {}) },
         onEvent: reporter.sink,
       });
     }
@@ -277,6 +279,8 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
     }
     case 'exec':
       return exec(cmd.args, stdout, stderr);
+    case 'replay':
+      return (await import('./replay.ts')).replay(cmd.args, stdout, stderr);
     case 'bench':
       return (await import('./bench.ts')).benchCommand(cmd.args, stdout);
     case 'run':

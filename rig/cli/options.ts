@@ -12,6 +12,7 @@ import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
 export const COMMANDS = [
   { name: 'run', operands: '', summary: 'fetch the kernels, build the module, boot guests and run the scenarios; TAP on stdout (the default command)' },
   { name: 'exec', operands: '-- CMD [ARGS...]', summary: 'boot one fresh guest, load the module, run CMD in it, print its output and the kernel messages' },
+  { name: 'replay', operands: 'BUNDLE', summary: 're-run the failed scenario of a failure bundle (a failed run names one per failure) under the same conditions, and say whether the same failure (kind and title) came back' },
   { name: 'doctor', operands: '', summary: 'check the host tools, KVM and the cache, and say what is missing' },
   { name: 'images', operands: '[list|fetch|update|verify|clear] [ID...]', summary: 'list the images and cached snapshots, fill the cache (fetch), re-pin to the newest Debian packages (update), hash every cached file against its record (verify), or delete cached ready-guest snapshots (clear)' },
   { name: 'bench', operands: '', summary: 'measure boots, restores and runs against the naive way (also: npm run bench)' },
@@ -42,7 +43,7 @@ export const DEFAULT_BENCH_RUNS = 5;
 export const OPTIONS = [
   { name: 'help', short: 'h', type: 'boolean', commands: EVERY, help: 'show the help (of this command)' },
   { name: 'version', short: 'V', type: 'boolean', commands: EVERY, help: "print ktest-rig's version" },
-  { name: 'verbose', short: 'v', type: 'boolean', commands: ['run', 'exec', 'doctor', 'images'], help: 'debug logs on stderr, and the whole compiler log of a failed build' },
+  { name: 'verbose', short: 'v', type: 'boolean', commands: ['run', 'exec', 'replay', 'doctor', 'images'], help: 'debug logs on stderr, and the whole compiler log of a failed build' },
   { name: 'list', type: 'boolean', commands: ['run'], help: 'print the image and name of every scenario the run would execute (after --only and --shard), then exit' },
   { name: 'kernel', short: 'k', type: 'string', multiple: true, arg: 'ID', commands: ['run'], default: DEFAULT_IMAGE_ID, help: 'images to run on: one id, a comma-separated list (repeatable), or "all" (see: rig images)' },
   { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
@@ -134,6 +135,11 @@ export interface ExecArgs {
   readonly logs?: string;
 }
 
+export interface ReplayArgs {
+  readonly bundle: string;
+  readonly verbose: boolean;
+}
+
 export interface BenchArgs {
   readonly kernel: string;
   readonly runs: number;
@@ -146,6 +152,7 @@ export type ImagesAction = 'list' | 'fetch' | 'update' | 'verify' | 'clear';
 export type CliCommand =
   | { readonly command: 'run'; readonly args: RunArgs }
   | { readonly command: 'exec'; readonly args: ExecArgs }
+  | { readonly command: 'replay'; readonly args: ReplayArgs }
   | { readonly command: 'doctor'; readonly verbose: boolean }
   | { readonly command: 'images'; readonly action: ImagesAction; readonly ids: readonly string[]; readonly verbose: boolean }
   | { readonly command: 'bench'; readonly args: BenchArgs }
@@ -364,6 +371,16 @@ function parseDoctor(args: readonly string[]): CliCommand {
   return { command: 'doctor', verbose: p.flag('verbose') };
 }
 
+function parseReplay(args: readonly string[]): CliCommand {
+  const p = parse('replay', args);
+  const early = helpOrVersion('replay', p);
+  if (early) return early;
+  const [bundle, extra] = p.positionals;
+  if (!bundle) throw usage('rig replay needs a BUNDLE directory, e.g. rig replay ktest-rig-bundles/bookworm-6.1--echo', 'replay');
+  if (extra !== undefined) throw usage(`unexpected argument '${extra}' for 'rig replay'`, 'replay');
+  return { command: 'replay', args: { bundle, verbose: p.flag('verbose') } };
+}
+
 function parseBench(args: readonly string[]): CliCommand {
   const p = parse('bench', args);
   const early = helpOrVersion('bench', p);
@@ -390,6 +407,7 @@ function parseHelp(args: readonly string[]): CliCommand {
 const PARSERS: { readonly [C in CommandName]: (args: readonly string[]) => CliCommand } = {
   run: parseRun,
   exec: parseExec,
+  replay: parseReplay,
   doctor: parseDoctor,
   images: parseImages,
   bench: parseBench,
@@ -451,7 +469,7 @@ function synopsisWords(command: CommandName): string[] {
   return ['rig', command === 'run' ? '[run]' : command, ...opts, spec.operands].filter(Boolean);
 }
 
-function exitCodes(command: 'run' | 'exec'): string {
+function exitCodes(command: 'run' | 'exec' | 'replay'): string {
   return columns(exitCodeTable(command).map((r) => [r.code, r.meaning] as const));
 }
 
@@ -460,7 +478,7 @@ export function commandHelp(command: CommandName): string {
   const spec = COMMANDS.find((c) => c.name === command)!;
   const rows = optionsOf(command).map((o) => [flagsOf(o), `${o.help}${o.default ? ` (default: ${o.default})` : ''}${o.env ? ` (env: ${o.env})` : ''}`] as const);
   const parts = [`usage: ${wrap(synopsisWords(command), 11)}`, wrap(spec.summary, 0), `options:\n${columns(rows)}`];
-  if (command === 'run' || command === 'exec') parts.push(`exit codes:\n${exitCodes(command)}`);
+  if (command === 'run' || command === 'exec' || command === 'replay') parts.push(`exit codes:\n${exitCodes(command)}`);
   parts.push('environment variables: see rig --help');
   return parts.join('\n\n');
 }

@@ -24,6 +24,9 @@ export const ExecExitCode = {
   untestable: 125,
 } as const;
 
+/** `rig replay`: the bundle's failure came back (same kind and title), or it did not; errors as for run. */
+export const ReplayExitCode = { reproduced: 0, notReproduced: 1 } as const;
+
 /** Exit codes after a signal: guests are killed and temporary files removed first. */
 export const SignalExitCode = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -34,6 +37,10 @@ const MEANING: { readonly [K in keyof typeof ExitCode]: string } = {
   usage: 'usage or configuration error: bad option or environment variable, unknown kernel, malformed scenario file or image, --kmod without Kbuild or Makefile',
   infra: 'infrastructure error: missing tool, download, QEMU failed or was killed from outside (the signal is named), corrupted cache that cannot be refetched',
   build: 'the module or the guest client did not build (the compiler\'s first error is shown)',
+};
+const REPLAY_MEANING: { readonly [K in keyof typeof ReplayExitCode]: string } = {
+  reproduced: 'the failure came back: same kind and title as in the bundle',
+  notReproduced: 'it did not: the scenario passed, or failed another way (both are printed)',
 };
 const EXEC_MEANING: { readonly [K in keyof typeof ExecExitCode]: string } = {
   moduleRefused: 'the kernel refused to load the module (insmod failed; its message is shown); CMD did not run',
@@ -49,9 +56,11 @@ export interface ExitCodeRow {
 }
 
 /** The exit code table of one command, for help and README. */
-export function exitCodeTable(command: 'run' | 'exec'): readonly ExitCodeRow[] {
+export function exitCodeTable(command: 'run' | 'exec' | 'replay'): readonly ExitCodeRow[] {
   const row = (code: number | string, meaning: string): ExitCodeRow => ({ code: String(code), meaning });
   const signals = row(Object.values(SignalExitCode).join(', '), `interrupted (${Object.keys(SignalExitCode).join(', ')}): guests are killed and temporary files removed first`);
+  const failures = (['usage', 'infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]));
+  if (command === 'replay') return [...(Object.keys(ReplayExitCode) as (keyof typeof ReplayExitCode)[]).map((k) => row(ReplayExitCode[k], REPLAY_MEANING[k])), ...failures, signals];
   if (command === 'run') return [...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => row(ExitCode[k], MEANING[k])), signals];
   return [
     row('CMD\'s', 'the status CMD exited with, when the kernel stayed healthy'),

@@ -247,6 +247,8 @@ export interface ScenarioFailure {
   readonly wanted?: string;
   /** Assertion failures: where in the scenario file the assertion was made ("scenarios/x.ts:12:7"). */
   readonly at?: string;
+  /** The failure bundle written for it (rig replay BUNDLE). */
+  readonly bundle?: string;
 }
 
 /** A kernel report the project file allows: shown in every report format, not failing the scenario. */

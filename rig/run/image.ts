@@ -7,6 +7,7 @@ import { Guest, type GuestOptions } from '../vm/guest.ts';
 import { probeAccel } from '../vm/kvm.ts';
 import { findModuleReports } from '../detect/symbolize.ts';
 import { findReports } from '../detect/parse.ts';
+import { writeBundle } from './bundle.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
@@ -49,6 +50,8 @@ export interface ImageRunOptions {
   readonly programs?: readonly ProgramSpec[];
   readonly moduleParams?: ModuleParams;
   readonly allowedReports?: readonly AllowedReport[];
+  /** Write a failure bundle for each failed scenario into `dir` (scenarioFile: where the scenarios came from; none: built in). */
+  readonly bundles?: { readonly dir: string; readonly scenarioFile?: string };
   readonly onEvent: EventSink;
 }
 
@@ -152,16 +155,44 @@ async function runOne(
   try {
     guest = await startGuest(guestOptions, snapshotFile);
   } catch (error) {
-    if (error instanceof GuestError) return finish({ message: `guest did not start: ${error.message}`, kind: error.kind === 'hang' ? 'hang' : 'panic', consoleTail: error.consoleTail });
-    throw error;
+    if (!(error instanceof GuestError)) throw error;
+    const failure: ScenarioFailure = { message: `guest did not start: ${error.message}`, kind: error.kind === 'hang' ? 'hang' : 'panic', consoleTail: error.consoleTail };
+    return finish(await withBundle(o, art, guestOptions.accel, scenario, { failure, allowed: [], console: error.consoleTail, dmesg: '' }));
   }
   try {
     const outcome = await runInGuest(o, art, guest, scenario);
     await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
-    return finish(outcome.failure, outcome.allowed);
+    return finish(await withBundle(o, art, guest.accel, scenario, outcome, guest), outcome.allowed);
   } finally {
     await guest.close();
   }
+}
+
+/** Whether the guest is still worth saving after this failure (nothing fatal happened to its kernel). Pure. */
+export function guestAlive(failure: ScenarioFailure): boolean {
+  return failure.kind === 'assertion' || (failure.kind === 'kernel' && !(failure.reports ?? []).some((r) => r.fatal));
+}
+
+/** The failure with the bundle written for it (and the guest's snapshot while it is alive); the outcome's failure when bundles are off. */
+async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scenario: Scenario, outcome: Outcome, guest?: Guest): Promise<ScenarioFailure | undefined> {
+  const failure = outcome.failure;
+  if (!failure || !o.bundles) return failure;
+  const alive = guest && guestAlive(failure) ? guest : undefined;
+  const dir = await writeBundle(
+    o.bundles.dir,
+    {
+      image: o.image,
+      scenario: { name: scenario.name, ...(o.bundles.scenarioFile ? { file: o.bundles.scenarioFile } : {}), ...(scenario.params ? { params: scenario.params } : {}) },
+      module: { name: art.module.name, sourceDir: o.kmodDir },
+      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams ? { moduleParams: o.moduleParams } : {}) },
+      failure,
+      console: outcome.console,
+      dmesg: outcome.dmesg,
+    },
+    alive ? { initrd: art.initrdPath, saveGuest: (file) => alive.saveSnapshot(file) } : {},
+  );
+  o.onEvent({ type: 'log', level: 'info', message: `[${o.image.id}] ${scenario.name}: bundle ${dir} (replay: npm run rig -- replay ${dir})` });
+  return { ...failure, bundle: dir };
 }
 
 export interface Outcome {
