@@ -58,6 +58,8 @@ export async function replay(args: ReplayArgs, stdout: Out, stderr: Out): Promis
       jobs: 1,
       snapshot: m.options.snapshot,
       debug: m.options.debug,
+      ...(m.options.makeArgs ? { makeArgs: m.options.makeArgs } : {}),
+      ...(m.options.moduleParams ? { moduleParams: m.options.moduleParams } : {}),
       workDir: work.name,
       onEvent: reporter.sink,
     });

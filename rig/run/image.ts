@@ -184,7 +184,7 @@ async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scen
       image: o.image,
       scenario: { name: scenario.name, ...(o.bundles.scenarioFile ? { file: o.bundles.scenarioFile } : {}), ...(scenario.params ? { params: scenario.params } : {}) },
       module: { name: art.module.name, sourceDir: o.kmodDir },
-      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams ? { moduleParams: o.moduleParams } : {}) },
+      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams && Object.keys(o.moduleParams).length > 0 ? { moduleParams: o.moduleParams } : {}) },
       failure,
       console: outcome.console,
       dmesg: outcome.dmesg,
