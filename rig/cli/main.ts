@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
 import { parseCli, helpText, type ExecArgs, type RunArgs } from './options.ts';
@@ -26,16 +27,7 @@ import { builtKernelState } from '../build/kernel.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
 
-/** Scenarios of a user file: its default export (or `scenarios`), validated. */
-export async function loadScenarioFile(file: string): Promise<Scenario[]> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new UsageError(`cannot load scenarios from ${file}: ${error instanceof Error ? error.message.split('\n')[0] : error}`, { cause: error });
-  }
-  return validateScenarios(mod.default ?? mod.scenarios, file);
-}
+export { loadScenarioFile };
 
 /** The images and scenarios a run covers, after --kernel, --only and --shard. Pure. */
 export function planRun(images: readonly ImageSpec[], scenarios: readonly Scenario[], args: Pick<RunArgs, 'shard'>) {

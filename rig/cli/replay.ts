@@ -10,7 +10,7 @@ import { scenarios as builtinScenarios } from '../scenario/ktest.ts';
 import { validateScenarios, type Scenario } from '../scenario/api.ts';
 import { createReporter } from '../report/progress.ts';
 import { ReplayExitCode, UsageError } from '../core/errors.ts';
-import { loadScenarioFile } from './main.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
 import type { ReplayArgs } from './options.ts';
 import type { ImageSpec, ScenarioFailure } from '../core/types.ts';
 

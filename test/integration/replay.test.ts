@@ -21,7 +21,7 @@ t.test('a failed scenario writes a bundle with everything replay needs', async (
   const m = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleManifest;
   t.equal(m.scenario.name, 'roundtrip');
   t.equal(m.image.id, 'bookworm-6.1');
-  t.match(m.image.packages.image.sha256, /^[0-9a-f]{64}$/, 'the image pins');
+  t.match(JSON.stringify(m.image.packages), /"sha256":"[0-9a-f]{64}"/, 'the image pins');
   t.equal(m.failure.kind, 'assertion');
   t.match(m.failure.message, /hello world/);
   t.strictSame(m.options, { debug: true, snapshot: true, accel: m.options.accel });
