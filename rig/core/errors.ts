@@ -59,7 +59,7 @@ export interface ExitCodeRow {
 export function exitCodeTable(command: 'run' | 'exec' | 'replay'): readonly ExitCodeRow[] {
   const row = (code: number | string, meaning: string): ExitCodeRow => ({ code: String(code), meaning });
   const signals = row(Object.values(SignalExitCode).join(', '), `interrupted (${Object.keys(SignalExitCode).join(', ')}): guests are killed and temporary files removed first`);
-  const failures = (['usage', 'infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]));
+  const failures = [row(ExitCode.usage, 'usage: not a failure bundle (no bundle.json, another format), or its scenario is gone'), ...(['infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]))];
   if (command === 'replay') return [...(Object.keys(ReplayExitCode) as (keyof typeof ReplayExitCode)[]).map((k) => row(ReplayExitCode[k], REPLAY_MEANING[k])), ...failures, signals];
   if (command === 'run') return [...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => row(ExitCode[k], MEANING[k])), signals];
   return [
