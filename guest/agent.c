@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -43,6 +46,7 @@ struct cmd {
 	size_t inlen, inoff;
 	long long start_ms, deadline_ms; /* deadline 0: none */
 	int exited, status, timedout;
+	int pty;             /* out[1] is a pty master (rig shell): input and window size go to it */
 };
 
 static struct cmd cmds[MAX_CMDS];
@@ -512,6 +516,139 @@ static void kmsg_send(const char *nonce, uint32_t id, unsigned long long from)
 	outq_printf("E %s %u 0 - 0 0\n", nonce, id);
 }
 
+/* ---- pty sessions (rig shell): T starts argv on a new pty, I writes to it, W resizes it ---- */
+
+/* /dev/pts is not mounted by init (commands use pipes): mount devpts on first use. */
+static int ensure_devpts(void)
+{
+	if (access("/dev/pts/ptmx", F_OK) == 0) return 0;
+	mkdir("/dev/pts", 0755);
+	if (mount("devpts", "/dev/pts", "devpts", 0, "gid=5,mode=620,ptmxmode=666") < 0 && errno != EBUSY) return -1;
+	return 0;
+}
+
+static void pty_child(char **argv, const char *slave_name, int errpipe)
+{
+	int e, fd;
+	sigset_t none;
+	setsid();
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	fd = open(slave_name, O_RDWR); /* the session leader's first tty: its controlling terminal */
+	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+		e = errno;
+		if (write(errpipe, &e, sizeof e) < 0) {}
+		_exit(127);
+	}
+	if (fd > 2) close(fd);
+	setenv("TERM", "linux", 1);
+	if (chdir("/") < 0) {}
+	execvp(argv[0], argv);
+	e = errno;
+	if (write(errpipe, &e, sizeof e) < 0) {}
+	_exit(127);
+}
+
+static void start_pty_cmd(const char *nonce, uint32_t id, long long rows, long long cols, char **argv)
+{
+	int i, slot = -1, master = -1, p_exec[2] = { -1, -1 }, e = 0;
+	struct winsize ws;
+	struct cmd *c;
+	char *slave_name;
+	pid_t pid = -1;
+	ssize_t r;
+
+	for (i = 0; argv[i]; i++) {
+		long n = b64_decode_field(argv[i]);
+		if (n < 0) { send_failed(nonce, id, "malformed argv[%d]", i); return; }
+		if (memchr(argv[i], 0, (size_t)n)) { send_failed(nonce, id, "argv[%d] contains NUL", i); return; }
+		argv[i][n] = 0;
+	}
+	if (!argv[0][0]) { send_failed(nonce, id, "empty argv[0]"); return; }
+	if (find_cmd(id, nonce)) { send_failed(nonce, id, "command id %u is already running", id); return; }
+	for (i = 0; i < MAX_CMDS; i++)
+		if (!cmds[i].used) { slot = i; break; }
+	if (slot < 0) { send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS); return; }
+	if (ensure_devpts() < 0) { send_failed(nonce, id, "mount devpts: %s", strerror(errno)); return; }
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave_name = ptsname(master))) {
+		send_failed(nonce, id, "pty: %s", strerror(errno));
+		close_fd(&master);
+		return;
+	}
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = (unsigned short)rows;
+	ws.ws_col = (unsigned short)cols;
+	ioctl(master, TIOCSWINSZ, &ws);
+	if (pipe2(p_exec, O_CLOEXEC) < 0) {
+		send_failed(nonce, id, "pipe: %s", strerror(errno));
+		close_fd(&master);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(p_exec[0]);
+		pty_child(argv, slave_name, p_exec[1]);
+	}
+	if (pid < 0) e = errno;
+	close(p_exec[1]);
+	if (pid > 0) {
+		do r = read(p_exec[0], &e, sizeof e); while (r < 0 && errno == EINTR);
+		if (r != sizeof e) e = 0;
+	}
+	close(p_exec[0]);
+	if (e) {
+		close_fd(&master);
+		if (pid > 0) while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+		send_failed(nonce, id, "%s %s: %s", pid < 0 ? "fork" : "exec", argv[0], strerror(e));
+		return;
+	}
+	c = &cmds[slot];
+	memset(c, 0, sizeof *c);
+	c->used = 1;
+	c->id = id;
+	snprintf(c->nonce, sizeof c->nonce, "%s", nonce);
+	c->pid = pid;
+	c->pty = 1;
+	c->out[0] = -1;
+	c->out[1] = master;
+	c->out[2] = -1;
+	c->in = -1;
+	set_nonblock(master);
+	c->start_ms = now_ms();
+}
+
+/* Keyboard input for a pty session (a few bytes at a time: a short blocking retry is fine). */
+static void pty_input(const char *nonce, uint32_t id, char *field)
+{
+	struct cmd *c = find_cmd(id, nonce);
+	long n = b64_decode_field(field), off = 0;
+	int tries = 0;
+	if (!c || !c->pty || c->out[1] < 0 || n <= 0) return;
+	while (off < n && tries < 100) {
+		ssize_t w = write(c->out[1], field + off, (size_t)(n - off));
+		if (w > 0) { off += w; continue; }
+		if (w < 0 && errno != EAGAIN && errno != EINTR) return;
+		tries++;
+		usleep(1000);
+	}
+}
+
+/* New window size: the kernel sends SIGWINCH to the pty's foreground process group. */
+static void pty_resize(const char *nonce, uint32_t id, long long rows, long long cols)
+{
+	struct cmd *c = find_cmd(id, nonce);
+	struct winsize ws;
+	if (!c || !c->pty || c->out[1] < 0) return;
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = (unsigned short)rows;
+	ws.ws_col = (unsigned short)cols;
+	ioctl(c->out[1], TIOCSWINSZ, &ws);
+}
+
 /* ---- incoming frames ---- */
 
 static int valid_nonce(const char *s)
@@ -565,6 +702,23 @@ static void handle_line(char *line)
 		if (n == 4 && parse_uint(f[3], 0xffffffffLL, &from)) kmsg_send(f[1], (uint32_t)id, (unsigned long long)from);
 		else send_failed(f[1], (uint32_t)id, "malformed kernel-log frame");
 		break;
+	case 'T': {
+		long long rows, cols;
+		if (n < 6 || !parse_uint(f[3], 0xffff, &rows) || !parse_uint(f[4], 0xffff, &cols)) {
+			send_failed(f[1], (uint32_t)id, "malformed pty frame");
+			break;
+		}
+		start_pty_cmd(f[1], (uint32_t)id, rows, cols, &f[5]);
+		break;
+	}
+	case 'I':
+		if (n == 4) pty_input(f[1], (uint32_t)id, f[3]);
+		break;
+	case 'W': {
+		long long rows, cols;
+		if (n == 5 && parse_uint(f[3], 0xffff, &rows) && parse_uint(f[4], 0xffff, &cols)) pty_resize(f[1], (uint32_t)id, rows, cols);
+		break;
+	}
 	case 'X':
 		if (n < 6 || !parse_uint(f[3], 0xffffffffLL, &timeout)) {
 			send_failed(f[1], (uint32_t)id, "malformed command frame");

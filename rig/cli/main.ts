@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
+import type { Terminal } from './shell.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
-import { parseCli, helpText, type ExecArgs, type RunArgs } from './options.ts';
+import { parseCli, helpText, type ExecArgs, type RunArgs, type ShellArgs } from './options.ts';
 import { checkEnv } from '../core/env.ts';
 import { filterText } from '../scenario/filter.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
@@ -158,11 +159,35 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
 }
 
 /** Writes an exec's whole console log into dir; returns its path. */
-async function keepConsole(dir: string, imageId: string, text: string): Promise<string> {
+export async function keepConsole(dir: string, imageId: string, text: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, `exec-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.console.log`);
   await writeFile(file, text);
   return file;
+}
+
+/** The terminal of this process, for `rig shell`. */
+export const processTerminal: Terminal = { input: process.stdin, output: process.stdout };
+
+async function shell(args: ShellArgs, stderr: Out): Promise<number> {
+  const [{ createReporter }, { ensureTools, needsForImages }, { bootShellGuest, runShell }] = await Promise.all([
+    import('../report/progress.ts'),
+    import('../platform/host-tools.ts'),
+    import('./shell.ts'),
+  ]);
+  const [image] = resolveImages(args.kernel ?? DEFAULT_IMAGE_ID);
+  const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
+  const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
+  await ensureTools(needsForImages([image!]), { onEvent });
+  const work = tmp.dirSync({ prefix: 'ktest-rig-shell-', unsafeCleanup: true });
+  try {
+    const session = await bootShellGuest({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, workDir: work.name, debug: true, onEvent });
+    reporter.finish();
+    stderr.write(`ktest-rig shell: ${image!.id}, ${args.load ? `${session.module.name} loaded` : 'module not loaded'}; nlclient is on PATH. Kernel messages: dmesg (dmesg -w follows them). Ctrl-] q quits.\n`);
+    return await runShell(session, { terminal: processTerminal, say: (t) => stderr.write(t), keepConsole: (text) => keepConsole(join(tmpdir(), 'ktest-rig-logs'), image!.id, text) });
+  } finally {
+    work.removeCallback();
+  }
 }
 
 async function exec(args: ExecArgs, stdout: Out, stderr: Out, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
@@ -273,6 +298,8 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
       return exec(cmd.args, stdout, stderr);
     case 'replay':
       return (await import('./replay.ts')).replay(cmd.args, stdout, stderr);
+    case 'shell':
+      return shell(cmd.args, stderr);
     case 'bench':
       return (await import('./bench.ts')).benchCommand(cmd.args, stdout);
     case 'run':

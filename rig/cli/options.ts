@@ -12,6 +12,7 @@ import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
 export const COMMANDS = [
   { name: 'run', operands: '', summary: 'fetch the kernels, build the module, boot guests and run the scenarios; TAP on stdout (the default command)' },
   { name: 'exec', operands: '-- CMD [ARGS...]', summary: 'boot one fresh guest, load the module, run CMD in it, print its output and the kernel messages' },
+  { name: 'shell', operands: '', summary: 'boot a fresh guest with the module built and loaded, and open an interactive shell in it (Ctrl-] q quits)' },
   { name: 'replay', operands: 'BUNDLE', summary: 're-run the failed scenario of a failure bundle (a failed run names one per failure) under the same conditions, and say whether the same failure (kind and title) came back' },
   { name: 'doctor', operands: '', summary: 'check the host tools, KVM and the cache, and say what is missing' },
   { name: 'images', operands: '[list|fetch|update|verify|clear] [ID...]', summary: 'list the images and cached snapshots, fill the cache (fetch), re-pin to the newest Debian packages (update), hash every cached file against its record (verify), or delete cached ready-guest snapshots (clear)' },
@@ -43,13 +44,13 @@ export const DEFAULT_BENCH_RUNS = 5;
 export const OPTIONS = [
   { name: 'help', short: 'h', type: 'boolean', commands: EVERY, help: 'show the help (of this command)' },
   { name: 'version', short: 'V', type: 'boolean', commands: EVERY, help: "print ktest-rig's version" },
-  { name: 'verbose', short: 'v', type: 'boolean', commands: ['run', 'exec', 'replay', 'doctor', 'images'], help: 'debug logs on stderr, and the whole compiler log of a failed build' },
+  { name: 'verbose', short: 'v', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay', 'doctor', 'images'], help: 'debug logs on stderr, and the whole compiler log of a failed build' },
   { name: 'list', type: 'boolean', commands: ['run'], help: 'print the image and name of every scenario the run would execute (after --only and --shard), then exit' },
   { name: 'kernel', short: 'k', type: 'string', multiple: true, arg: 'ID', commands: ['run'], default: DEFAULT_IMAGE_ID, help: 'images to run on: one id, a comma-separated list (repeatable), or "all" (see: rig images)' },
-  { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
+  { name: 'kernel', short: 'k', type: 'string', arg: 'ID', commands: ['exec', 'shell', 'bench'], default: DEFAULT_IMAGE_ID, help: 'the image to boot (see: rig images)' },
   { name: 'config', type: 'string', arg: 'FILE', commands: ['run', 'exec'], default: './ktest-rig.config.ts if present', help: 'the project file (module, make arguments, parameters, scenarios, guest programs, images, allowed reports); the options below override it' },
   { name: 'param', type: 'string', multiple: true, arg: 'NAME=VALUE', commands: ['run', 'exec'], help: "a module parameter of every load (repeatable); over the project file's moduleParams, under a scenario's own params" },
-  { name: 'kmod', type: 'string', arg: 'DIR', commands: ['run', 'exec'], default: 'kmod/', help: 'directory of the module under test (a Kbuild or Makefile); copied, never written to' },
+  { name: 'kmod', type: 'string', arg: 'DIR', commands: ['run', 'exec', 'shell'], default: 'kmod/', help: 'directory of the module under test (a Kbuild or Makefile); copied, never written to' },
   { name: 'scenarios', type: 'string', arg: 'FILE', commands: ['run'], default: 'rig/scenario/ktest.ts', help: 'a TypeScript file whose default export is an array of scenarios' },
   { name: 'only', type: 'string', arg: 'PATTERN', commands: ['run'], help: 'run the scenarios whose name contains PATTERN; /REGEX/ or /REGEX/FLAGS for a regular expression' },
   { name: 'json', type: 'string', arg: 'FILE', commands: ['run'], help: 'write the JSON report to FILE' },
@@ -64,7 +65,8 @@ export const OPTIONS = [
   { name: 'cpus', type: 'string', arg: 'N', commands: ['run', 'exec'], default: String(DEFAULT_CPUS), help: 'guest vCPUs (multi-threaded TCG); part of the snapshot key' },
   { name: 'memory', type: 'string', arg: 'MB', commands: ['run', 'exec'], default: "the image's, 256", help: 'guest memory in MB; part of the snapshot key' },
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
-  { name: 'no-load', type: 'boolean', commands: ['exec'], help: 'do not load the module before CMD' },
+  { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
+  { name: 'shell', type: 'boolean', commands: ['replay'], help: 'instead of re-running: open a shell in the guest as it was at the failure (restored from the bundle\'s snapshot; without one, a fresh guest with the module loaded)' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];
@@ -137,6 +139,15 @@ export interface ExecArgs {
 
 export interface ReplayArgs {
   readonly bundle: string;
+  readonly shell: boolean;
+  readonly verbose: boolean;
+}
+
+export interface ShellArgs {
+  /** undefined: the default image. */
+  readonly kernel?: string;
+  readonly kmod?: string;
+  readonly load: boolean;
   readonly verbose: boolean;
 }
 
@@ -153,6 +164,7 @@ export type CliCommand =
   | { readonly command: 'run'; readonly args: RunArgs }
   | { readonly command: 'exec'; readonly args: ExecArgs }
   | { readonly command: 'replay'; readonly args: ReplayArgs }
+  | { readonly command: 'shell'; readonly args: ShellArgs }
   | { readonly command: 'doctor'; readonly verbose: boolean }
   | { readonly command: 'images'; readonly action: ImagesAction; readonly ids: readonly string[]; readonly verbose: boolean }
   | { readonly command: 'bench'; readonly args: BenchArgs }
@@ -378,7 +390,22 @@ function parseReplay(args: readonly string[]): CliCommand {
   const [bundle, extra] = p.positionals;
   if (!bundle) throw usage('rig replay needs a BUNDLE directory, e.g. rig replay ktest-rig-bundles/bookworm-6.1--echo', 'replay');
   if (extra !== undefined) throw usage(`unexpected argument '${extra}' for 'rig replay'`, 'replay');
-  return { command: 'replay', args: { bundle, verbose: p.flag('verbose') } };
+  return { command: 'replay', args: { bundle, shell: p.flag('shell'), verbose: p.flag('verbose') } };
+}
+
+function parseShell(args: readonly string[]): CliCommand {
+  const p = parse('shell', args);
+  const early = helpOrVersion('shell', p);
+  if (early) return early;
+  if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig shell' (to run one command: rig exec -- CMD)`, 'shell');
+  const kernel = p.string('kernel');
+  if (kernel !== undefined) {
+    const sel = parseKernels([kernel]);
+    if (sel.kind !== 'ids' || sel.ids.length !== 1) throw usage(`rig shell runs on one image: --kernel '${kernel}'`, 'shell');
+  }
+  const kmod = p.string('kmod');
+  if (kmod === '') throw usage('--kmod needs a non-empty path', 'shell');
+  return { command: 'shell', args: { load: !p.flag('no-load'), verbose: p.flag('verbose'), ...(kernel !== undefined && { kernel }), ...(kmod !== undefined && { kmod }) } };
 }
 
 function parseBench(args: readonly string[]): CliCommand {
@@ -408,6 +435,7 @@ const PARSERS: { readonly [C in CommandName]: (args: readonly string[]) => CliCo
   run: parseRun,
   exec: parseExec,
   replay: parseReplay,
+  shell: parseShell,
   doctor: parseDoctor,
   images: parseImages,
   bench: parseBench,

@@ -14,6 +14,10 @@
 //                                                        /dev/kmsg reader's records from from_seq on, as
 //                                                        stdout O frames of <id> (a header line, then one
 //                                                        record per line), then E with status 0
+//   T <nonce> <id> <rows> <cols> <argv0_b64> [<argv1_b64> ...]                run on a new pty (rig shell):
+//                                                                            its output comes as stream 1
+//   I <nonce> <id> <b64>                                                     keyboard bytes for a pty command
+//   W <nonce> <id> <rows> <cols>                                             the pty's new window size
 // guest -> host
 //   R <nonce> <id>                                       pong ("ready"); a distinct letter so that a
 //                                                        ping echoed by a not-yet-raw tty is no pong
@@ -122,6 +126,42 @@ export function encodeRun(
     });
   }
   return line;
+}
+
+/** A terminal size in character cells (1..65535 each). */
+export interface WindowSize {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+function checkSize(size: WindowSize): void {
+  for (const v of [size.rows, size.cols]) if (!Number.isInteger(v) || v < 1 || v > 0xffff) throw new UsageError(`bad window size ${size.rows}x${size.cols}`);
+}
+
+/** `T` frame: run argv on a new pty of this size, no timeout (an interactive shell). */
+export function encodePtyRun(nonce: string, id: number, argv: readonly (string | Buffer)[], size: WindowSize): string {
+  checkHeader(nonce, id);
+  checkSize(size);
+  if (argv.length === 0 || argBytes(argv[0]!, 0).length === 0) throw new UsageError('cannot run an empty argv');
+  return `T ${nonce} ${id} ${size.rows} ${size.cols} ${argv.map((arg, i) => encodeField(argBytes(arg, i))).join(' ')}\n`;
+}
+
+/** Most keyboard bytes per `I` frame (a paste is split). */
+export const PTY_INPUT_CHUNK = 3072;
+
+/** `I` frames: bytes typed into a pty command (split into chunks). */
+export function encodePtyInput(nonce: string, id: number, data: Buffer): string {
+  checkHeader(nonce, id);
+  let out = '';
+  for (let i = 0; i < data.length; i += PTY_INPUT_CHUNK) out += `I ${nonce} ${id} ${encodeField(data.subarray(i, i + PTY_INPUT_CHUNK))}\n`;
+  return out;
+}
+
+/** `W` frame: the terminal was resized. */
+export function encodePtyResize(nonce: string, id: number, size: WindowSize): string {
+  checkHeader(nonce, id);
+  checkSize(size);
+  return `W ${nonce} ${id} ${size.rows} ${size.cols}\n`;
 }
 
 /** `K` frame: SIGKILL the process group of command id. */

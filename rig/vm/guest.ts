@@ -4,7 +4,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeKill, encodeKmsg, encodePing, encodeRun, FrameDecoder, newNonce, type AgentFrame } from './agent-protocol.ts';
+import { encodeKill, encodeKmsg, encodePing, encodePtyInput, encodePtyResize, encodePtyRun, encodeRun, FrameDecoder, newNonce, type AgentFrame, type WindowSize } from './agent-protocol.ts';
 import { parseKmsg, type KmsgRead } from '../detect/kmsg.ts';
 import { GuestError, InfraError, InternalError, QemuError } from '../core/errors.ts';
 import { kernelCmdline, qemuArgv } from './qemu-args.ts';
@@ -43,9 +43,20 @@ export const ERROR_CONSOLE_TAIL = 16 * 1024;
 /** Longest unix socket path (sun_path is 108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 107;
 
+/** An interactive command on a guest pty (Guest.openPty). */
+export interface PtySession {
+  readonly done: Promise<ExecResult>;
+  write(data: Buffer): void;
+  resize(size: WindowSize): void;
+  /** SIGKILL its process group. */
+  kill(): void;
+}
+
 interface RunningCommand {
   readonly stdout: Buffer[];
   readonly stderr: Buffer[];
+  /** Pty sessions: output streamed instead of collected. */
+  readonly onOutput?: (data: Buffer) => void;
   readonly resolve: (result: ExecResult) => void;
   readonly reject: (error: Error) => void;
 }
@@ -184,6 +195,32 @@ export class Guest {
     });
     if (r.exitCode !== 0) throw new InfraError(`the guest agent cannot read the kernel log: ${r.stderr.toString('utf8').trim()}`);
     return r.stdout.toString('utf8');
+  }
+
+  /**
+   * Run argv on a pty in the guest (an interactive shell): output is handed to `onOutput` as it comes,
+   * `write` types, `resize` passes a new window size. `done` settles like exec's result (never times out).
+   */
+  openPty(argv: readonly string[], size: WindowSize, onOutput: (data: Buffer) => void): PtySession {
+    if (this.#dead) throw this.#dead;
+    const id = this.#nextId++;
+    const frame = encodePtyRun(this.#nonce, id, argv, size);
+    const done = new Promise<ExecResult>((resolve, reject) => {
+      this.#commands.set(id, { stdout: [], stderr: [], resolve, reject, onOutput });
+    });
+    this.#send(frame);
+    return {
+      done,
+      write: (data) => {
+        if (data.length > 0 && this.#commands.has(id)) this.#send(encodePtyInput(this.#nonce, id, data));
+      },
+      resize: (next) => {
+        if (this.#commands.has(id)) this.#send(encodePtyResize(this.#nonce, id, next));
+      },
+      kill: () => {
+        if (this.#commands.has(id)) this.#send(encodeKill(this.#nonce, id));
+      },
+    };
   }
 
   /** Is the agent answering? Resolves false after `timeoutMs` without a pong. */
@@ -336,7 +373,8 @@ export class Guest {
     const command = this.#commands.get(frame.id);
     if (!command) return;
     if (frame.type === 'output') {
-      (frame.stream === 1 ? command.stdout : command.stderr).push(frame.data);
+      if (command.onOutput) command.onOutput(frame.data);
+      else (frame.stream === 1 ? command.stdout : command.stderr).push(frame.data);
     } else if (frame.type === 'end') {
       this.#commands.delete(frame.id);
       command.resolve({

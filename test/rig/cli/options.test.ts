@@ -177,3 +177,14 @@ t.test('help is generated per command from the table', async (t) => {
     if (line.length > 100) t.fail(`help line over 100 columns: ${line}`);
   }
 });
+
+t.test('shell and replay parse', async (t) => {
+  const { parseCli } = await import('../../../rig/cli/options.ts');
+  t.strictSame(parseCli(['shell']), { command: 'shell', args: { load: true, verbose: false } });
+  t.strictSame(parseCli(['shell', '--no-load', '-k', 'bookworm-6.1', '--kmod', 'x']), { command: 'shell', args: { load: false, verbose: false, kernel: 'bookworm-6.1', kmod: 'x' } });
+  t.throws(() => parseCli(['shell', 'ls']), /unexpected argument 'ls' for 'rig shell'/);
+  t.throws(() => parseCli(['shell', '--kernel', 'all']), /one image/);
+  t.strictSame(parseCli(['replay', 'b']), { command: 'replay', args: { bundle: 'b', shell: false, verbose: false } });
+  t.strictSame(parseCli(['replay', 'b', '--shell']), { command: 'replay', args: { bundle: 'b', shell: true, verbose: false } });
+  t.throws(() => parseCli(['replay']), /needs a BUNDLE/);
+});

@@ -332,3 +332,13 @@ t.test('in stdio mode the agent finishes running commands after its input closes
   t.equal(outputOf(frames, 1, 1).toString(), 'late\n');
   t.match(frames.at(-1), { type: 'end', id: 1, exitCode: 0 });
 });
+
+t.test('pty frames: T, I (split), W', async (t) => {
+  const { encodePtyRun, encodePtyInput, encodePtyResize, PTY_INPUT_CHUNK } = await import('../../../rig/vm/agent-protocol.ts');
+  t.equal(encodePtyRun('n1', 5, ['/bin/sh', '-i'], { rows: 24, cols: 80 }), `T n1 5 24 80 ${Buffer.from('/bin/sh').toString('base64')} ${Buffer.from('-i').toString('base64')}\n`);
+  t.throws(() => encodePtyRun('n1', 5, ['sh'], { rows: 0, cols: 80 }), /bad window size/);
+  t.throws(() => encodePtyRun('n1', 5, [], { rows: 1, cols: 1 }), /empty argv/);
+  t.equal(encodePtyInput('n1', 5, Buffer.from('\u0003')), 'I n1 5 Aw==\n');
+  t.equal(encodePtyInput('n1', 5, Buffer.alloc(PTY_INPUT_CHUNK + 1, 0x61)).split('\n').filter(Boolean).length, 2, 'a paste is split');
+  t.equal(encodePtyResize('n1', 5, { rows: 40, cols: 132 }), 'W n1 5 40 132\n');
+});
