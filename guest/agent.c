@@ -314,9 +314,10 @@ static void set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static void child_exec(char **argv, int in_fd, int out_fd, int err_fd, int errpipe)
+/* In a forked child: a new session with default signals and nothing blocked (the agent's own
+ * dispositions must not leak into commands). */
+static void child_reset(void)
 {
-	int e;
 	sigset_t none;
 	setsid();
 	signal(SIGPIPE, SIG_DFL);
@@ -324,24 +325,50 @@ static void child_exec(char **argv, int in_fd, int out_fd, int err_fd, int errpi
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (in_fd < 0) in_fd = open("/dev/null", O_RDONLY);
-	if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
-		e = errno;
-		if (write(errpipe, &e, sizeof e) < 0) {}
-		_exit(127);
-	}
-	/* the pipes are O_CLOEXEC and dup2 gave 0-2 plain copies; /dev/null is not: close it */
-	if (in_fd > 2) close(in_fd);
-	if (chdir("/") < 0) {}
-	execvp(argv[0], argv);
-	e = errno;
+}
+
+/* In a forked child: report errno on the exec pipe (the parent reads it) and exit 127. */
+static void child_fail(int errpipe)
+{
+	int e = errno;
 	if (write(errpipe, &e, sizeof e) < 0) {}
 	_exit(127);
 }
 
+static void child_exec(char **argv, int in_fd, int out_fd, int err_fd, int errpipe)
+{
+	child_reset();
+	if (in_fd < 0) in_fd = open("/dev/null", O_RDONLY);
+	if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(errpipe);
+	/* the pipes are O_CLOEXEC and dup2 gave 0-2 plain copies; /dev/null is not: close it */
+	if (in_fd > 2) close(in_fd);
+	if (chdir("/") < 0) {}
+	execvp(argv[0], argv);
+	child_fail(errpipe);
+}
+
+/* Decode a command's base64 argv in place and find a free command slot: the slot, or -1 after the
+ * failure was sent (malformed or NUL-bearing argv, empty argv[0], id in use, no free slot). */
+static int claim_slot(const char *nonce, uint32_t id, char **argv)
+{
+	int i;
+	for (i = 0; argv[i]; i++) {
+		long n = b64_decode_field(argv[i]);
+		if (n < 0) { send_failed(nonce, id, "malformed argv[%d]", i); return -1; }
+		if (memchr(argv[i], 0, (size_t)n)) { send_failed(nonce, id, "argv[%d] contains NUL", i); return -1; }
+		argv[i][n] = 0;
+	}
+	if (!argv[0][0]) { send_failed(nonce, id, "empty argv[0]"); return -1; }
+	if (find_cmd(id, nonce)) { send_failed(nonce, id, "command id %u is already running", id); return -1; }
+	for (i = 0; i < MAX_CMDS; i++)
+		if (!cmds[i].used) return i;
+	send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS);
+	return -1;
+}
+
 static void start_cmd(const char *nonce, uint32_t id, long long timeout, char *stdin_field, char **argv)
 {
-	int i, slot = -1, p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, p_in[2] = { -1, -1 }, p_exec[2];
+	int slot = -1, p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, p_in[2] = { -1, -1 }, p_exec[2];
 	long inlen = b64_decode_field(stdin_field);
 	struct cmd *c;
 	pid_t pid;
@@ -349,17 +376,7 @@ static void start_cmd(const char *nonce, uint32_t id, long long timeout, char *s
 	ssize_t r;
 
 	if (inlen < 0) { send_failed(nonce, id, "malformed stdin field"); return; }
-	for (i = 0; argv[i]; i++) {
-		long n = b64_decode_field(argv[i]);
-		if (n < 0) { send_failed(nonce, id, "malformed argv[%d]", i); return; }
-		if (memchr(argv[i], 0, (size_t)n)) { send_failed(nonce, id, "argv[%d] contains NUL", i); return; }
-		argv[i][n] = 0;
-	}
-	if (!argv[0][0]) { send_failed(nonce, id, "empty argv[0]"); return; }
-	if (find_cmd(id, nonce)) { send_failed(nonce, id, "command id %u is already running", id); return; }
-	for (i = 0; i < MAX_CMDS; i++)
-		if (!cmds[i].used) { slot = i; break; }
-	if (slot < 0) { send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS); return; }
+	if ((slot = claim_slot(nonce, id, argv)) < 0) return;
 
 	if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 || (inlen > 0 && pipe2(p_in, O_CLOEXEC) < 0) ||
 	    pipe2(p_exec, O_CLOEXEC) < 0) {
@@ -529,49 +546,27 @@ static int ensure_devpts(void)
 
 static void pty_child(char **argv, const char *slave_name, int errpipe)
 {
-	int e, fd;
-	sigset_t none;
-	setsid();
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	int fd;
+	child_reset();
 	fd = open(slave_name, O_RDWR); /* the session leader's first tty: its controlling terminal */
-	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
-		e = errno;
-		if (write(errpipe, &e, sizeof e) < 0) {}
-		_exit(127);
-	}
+	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) child_fail(errpipe);
 	if (fd > 2) close(fd);
 	setenv("TERM", "linux", 1);
 	if (chdir("/") < 0) {}
 	execvp(argv[0], argv);
-	e = errno;
-	if (write(errpipe, &e, sizeof e) < 0) {}
-	_exit(127);
+	child_fail(errpipe);
 }
 
 static void start_pty_cmd(const char *nonce, uint32_t id, long long rows, long long cols, char **argv)
 {
-	int i, slot = -1, master = -1, p_exec[2] = { -1, -1 }, e = 0;
+	int slot = -1, master = -1, p_exec[2] = { -1, -1 }, e = 0;
 	struct winsize ws;
 	struct cmd *c;
 	char *slave_name;
 	pid_t pid = -1;
 	ssize_t r;
 
-	for (i = 0; argv[i]; i++) {
-		long n = b64_decode_field(argv[i]);
-		if (n < 0) { send_failed(nonce, id, "malformed argv[%d]", i); return; }
-		if (memchr(argv[i], 0, (size_t)n)) { send_failed(nonce, id, "argv[%d] contains NUL", i); return; }
-		argv[i][n] = 0;
-	}
-	if (!argv[0][0]) { send_failed(nonce, id, "empty argv[0]"); return; }
-	if (find_cmd(id, nonce)) { send_failed(nonce, id, "command id %u is already running", id); return; }
-	for (i = 0; i < MAX_CMDS; i++)
-		if (!cmds[i].used) { slot = i; break; }
-	if (slot < 0) { send_failed(nonce, id, "too many concurrent commands (max %d)", MAX_CMDS); return; }
+	if ((slot = claim_slot(nonce, id, argv)) < 0) return;
 	if (ensure_devpts() < 0) { send_failed(nonce, id, "mount devpts: %s", strerror(errno)); return; }
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave_name = ptsname(master))) {

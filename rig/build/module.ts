@@ -11,6 +11,7 @@ import { BuildError, InfraError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
 import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from '../core/types.ts';
+import { hashTree } from '../core/tree-hash.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
 import { elfSectionNames } from '../platform/elf.ts';
@@ -179,14 +180,7 @@ const MODULE_ENTRY_KEY = 'module-build 2';
 export async function moduleBuildKey(dir: string, kernel: PreparedKernel, makeArgs: readonly string[] = []): Promise<string> {
   const extra = makeArgs.length > 0 ? [makeArgs] : [];
   const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2, ...extra]));
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) h.update(`${relative(dir, p)}\0`).update(await readFile(p)).update('\0');
-    }
-  };
-  await walk(dir);
+  await hashTree(h, dir);
   return h.digest('hex').slice(0, 24);
 }
 

@@ -2,13 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { projectRoot } from '../core/paths.ts';
 import { rigVersion } from '../core/version.ts';
 import type { ImageSpec, ScenarioFailure } from '../core/types.ts';
+import { hashTree } from '../core/tree-hash.ts';
 
 /** Version of the manifest format; a reader refuses others. */
 export const BUNDLE_FORMAT = 1;
@@ -74,16 +75,7 @@ export function bundleName(image: string, scenario: string): string {
 
 /** sha256 over every file of a tree (relative path, then contents), in a stable order. */
 export async function treeHash(dir: string): Promise<string> {
-  const h = createHash('sha256');
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) h.update(`${relative(dir, p)}\0`).update(await readFile(p)).update('\0');
-    }
-  };
-  await walk(dir);
-  return h.digest('hex');
+  return (await hashTree(createHash('sha256'), dir)).digest('hex');
 }
 
 /** The rig's version (package.json), and HEAD when it runs from a git checkout. */

@@ -2,29 +2,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { elfHeader, elfInfo, elfSectionNames, isStaticElf, readHead } from '../../../rig/platform/elf.ts';
-import { fakeElf } from '../../helpers/elf.ts';
-
-function elf(types: number[], opts: { is64?: boolean; le?: boolean } = {}): Buffer {
-  const is64 = opts.is64 ?? true;
-  const le = opts.le ?? true;
-  const ehsize = is64 ? 64 : 52;
-  const phentsize = is64 ? 56 : 32;
-  const buf = Buffer.alloc(ehsize + types.length * phentsize);
-  buf.writeUInt32BE(0x7f454c46, 0);
-  buf[4] = is64 ? 2 : 1;
-  buf[5] = le ? 1 : 2;
-  buf[6] = 1;
-  const w16 = (v: number, at: number) => (le ? buf.writeUInt16LE(v, at) : buf.writeUInt16BE(v, at));
-  const w32 = (v: number, at: number) => (le ? buf.writeUInt32LE(v, at) : buf.writeUInt32BE(v, at));
-  if (is64) {
-    if (le) buf.writeBigUInt64LE(BigInt(ehsize), 0x20);
-    else buf.writeBigUInt64BE(BigInt(ehsize), 0x20);
-  } else w32(ehsize, 0x1c);
-  w16(phentsize, is64 ? 0x36 : 0x2a);
-  w16(types.length, is64 ? 0x38 : 0x2c);
-  types.forEach((type, i) => w32(type, ehsize + i * phentsize));
-  return buf;
-}
+import { elfWithProgramHeaders as elf, fakeElf } from '../../helpers/elf.ts';
 
 t.test('isStaticElf reads PT_INTERP from program headers', async (t) => {
   const PT_LOAD = 1;

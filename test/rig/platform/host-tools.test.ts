@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { InfraError, MissingToolError } from '../../../rig/core/errors.ts';
 import { projectRoot } from '../../../rig/core/paths.ts';
 import type { RigEvent } from '../../../rig/core/events.ts';
+import { elfWithProgramHeaders as elf } from '../../helpers/elf.ts';
 import {
   ALL_NEEDS,
   HOST_TOOLS,
@@ -37,29 +38,6 @@ const row = (name: string): HostTool => {
   if (!tool) throw new Error(`no row ${name}`);
   return tool;
 };
-
-/** Minimal ELF image: header plus program headers of the given types. */
-function elf(types: number[], opts: { is64?: boolean; le?: boolean } = {}): Buffer {
-  const is64 = opts.is64 ?? true;
-  const le = opts.le ?? true;
-  const ehsize = is64 ? 64 : 52;
-  const phentsize = is64 ? 56 : 32;
-  const buf = Buffer.alloc(ehsize + types.length * phentsize);
-  buf.writeUInt32BE(0x7f454c46, 0);
-  buf[4] = is64 ? 2 : 1;
-  buf[5] = le ? 1 : 2;
-  buf[6] = 1;
-  const w16 = (v: number, at: number) => (le ? buf.writeUInt16LE(v, at) : buf.writeUInt16BE(v, at));
-  const w32 = (v: number, at: number) => (le ? buf.writeUInt32LE(v, at) : buf.writeUInt32BE(v, at));
-  if (is64) {
-    if (le) buf.writeBigUInt64LE(BigInt(ehsize), 0x20);
-    else buf.writeBigUInt64BE(BigInt(ehsize), 0x20);
-  } else w32(ehsize, 0x1c);
-  w16(phentsize, is64 ? 0x36 : 0x2a);
-  w16(types.length, is64 ? 0x38 : 0x2c);
-  types.forEach((type, i) => w32(type, ehsize + i * phentsize));
-  return buf;
-}
 
 t.test('version patterns read the real outputs of the bookworm tools', async (t) => {
   const samples: Record<string, [string, string]> = {
