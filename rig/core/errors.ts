@@ -98,6 +98,20 @@ export class UsageError extends RigError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/** A scenario file that does not parse: where (FILE:LINE:COLUMN, as editors and terminals link it) and why. Exit 2. */
+export class ScenarioSyntaxError extends UsageError {
+  override name = 'ScenarioSyntaxError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+    options: RigErrorOptions = {},
+  ) {
+    super(`${file}:${line}:${column}: ${reason}`, { hint: 'fix the scenario file at that position (it is TypeScript, transformed by esbuild through tsx)', ...options });
+  }
+}
+
 /** The host's fault: missing tool, download failure, QEMU failure, corrupted cache. Exit 3. */
 export class InfraError extends RigError {
   override name = 'InfraError';

@@ -24,7 +24,7 @@ t.test('loadScenarioFile: default export validated; a broken file is a usage err
   await writeFile(join(dir, 'ok.ts'), 'export default [{ name: "mine", description: "d", async run() {} }];\n');
   t.same((await loadScenarioFile(join(dir, 'ok.ts'))).map((s) => s.name), ['mine']);
   await writeFile(join(dir, 'syntax.ts'), 'export default [ {;\n');
-  await t.rejects(loadScenarioFile(join(dir, 'syntax.ts')), UsageError);
+  await t.rejects(loadScenarioFile(join(dir, 'syntax.ts')), { name: 'ScenarioSyntaxError', exitCode: 2, message: /syntax\.ts:1:19: Expected identifier but found ";"/ });
   await t.rejects(loadScenarioFile(join(dir, 'none.ts')), /cannot load scenarios from/);
   await writeFile(join(dir, 'obj.ts'), 'export default { name: "x" };\n');
   await t.rejects(loadScenarioFile(join(dir, 'obj.ts')), /scenarios must be an array/);
