@@ -2,6 +2,8 @@
 // Everything else under rig/ is internal and may move; scenario files and project files import from here only.
 /// <reference types="node" />
 export type { Scenario, ScenarioContext, ModuleControl, ModuleParams } from './scenario/api.ts';
-export type { ClientCall, ClientReply, ClientResult, ExecOptions, ExecResult, KernelReport, StackFrame } from './core/types.ts';
+export type { ClientCall, ClientReply, ClientResult } from './scenario/client.ts';
+export type { ExecOptions, ExecResult } from './vm/types.ts';
+export type { KernelReport, StackFrame } from './detect/kernel-report.ts';
 export { defineConfig } from './project/config.ts';
 export type { ProjectConfig, AllowedReport, GuestProgram, GuestProgramSources, GuestProgramFile } from './project/config.ts';

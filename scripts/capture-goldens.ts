@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../rig/core/paths.ts';
 import { loadImages, resolveImages } from '../rig/kernels/images.ts';
 import { findReports } from '../rig/detect/parse.ts';
-import type { ImageSpec } from '../rig/core/types.ts';
+import type { ImageSpec } from '../rig/kernels/spec.ts';
 import { expectations } from '../test/fixtures/scenarios/crasher.ts';
 import { parseGolden, renderGolden, summary, type Golden } from '../test/helpers/golden.ts';
 

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { formatError } from '../../rig/core/errors.ts';
 import { loadImages, resolveImages } from '../../rig/kernels/images.ts';
 import { githubMatrix } from '../../rig/run/plan.ts';
-import type { ImageSpec } from '../../rig/core/types.ts';
+import type { ImageSpec } from '../../rig/kernels/spec.ts';
 
 /** The $GITHUB_OUTPUT line for `kernels` (an id, a comma list, or all) split into `shards` jobs each. */
 export function matrixOutput(kernels: string, shards: string, all: readonly ImageSpec[] = loadImages()): string {

@@ -3,7 +3,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { annotations, summaryMarkdown } from '../../rig/run/plan.ts';
-import type { RunSummary } from '../../rig/core/types.ts';
+import type { RunSummary } from '../../rig/report/results.ts';
 
 function isRunSummary(v: unknown): v is RunSummary {
   const o = v as Partial<RunSummary> | null;

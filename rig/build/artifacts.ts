@@ -16,7 +16,8 @@ import { DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { GUEST_MODULE_DIR } from '../scenario/backends/guest.ts';
 import { UsageError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
-import type { BuiltModule, ImageSpec, PreparedKernel } from '../core/types.ts';
+import type { BuiltModule } from './module.ts';
+import type { ImageSpec, PreparedKernel } from '../kernels/spec.ts';
 
 export interface Artifacts {
   readonly kernel: PreparedKernel;

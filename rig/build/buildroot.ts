@@ -9,7 +9,7 @@ import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { envChoice, type EnvValue } from '../core/env.ts';
 import { cacheEntry, checkEntry } from '../core/cache.ts';
-import type { ToolchainSpec } from '../core/types.ts';
+import type { ToolchainSpec } from '../kernels/spec.ts';
 import { missingTool } from '../platform/host-tools.ts';
 
 /** Bump when the root's layout or base package list changes meaning, so old roots are not reused. */

@@ -12,7 +12,7 @@ import { CacheError, InfraError, KernelBuildError } from '../core/errors.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
-import type { BuiltImageSpec, PreparedKernel } from '../core/types.ts';
+import type { BuiltImageSpec, PreparedKernel } from '../kernels/spec.ts';
 import { aptDownloader, fetchDeb, sha256File, type Downloader } from '../kernels/fetch.ts';
 import { imagesDir as defaultImagesDir } from '../kernels/images.ts';
 

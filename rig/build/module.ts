@@ -10,11 +10,22 @@ import { cacheEntry, checkEntry } from '../core/cache.ts';
 import { BuildError, InfraError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
-import type { Arch, BuiltModule, PreparedKernel, ToolchainSpec } from '../core/types.ts';
+import type { Arch } from '../platform/arch/index.ts';
+import type { PreparedKernel, ToolchainSpec } from '../kernels/spec.ts';
 import { hashTree } from '../core/tree-hash.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
 import { elfSectionNames } from '../platform/elf.ts';
+
+/** The module under test, built. */
+export interface BuiltModule {
+  readonly name: string;
+  /** Path of the .ko (with debug info). */
+  readonly koPath: string;
+  /** Source dir the user gave. */
+  readonly sourceDir: string;
+}
+
 
 export interface CommandResult {
   readonly exitCode: number;

@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { buildGuestProgram } from './module.ts';
 import type { InitramfsFile } from './initramfs.ts';
 import type { ProgramSpec } from '../project/load.ts';
-import type { Arch } from '../core/types.ts';
+import type { Arch } from '../platform/arch/index.ts';
 
 /** Where guest programs land; on the guest's PATH (guest/init), before busybox's applets in /usr/bin. */
 export const GUEST_PROGRAM_DIR = '/bin';

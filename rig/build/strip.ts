@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { archSpec } from '../platform/arch/index.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { InfraError } from '../core/errors.ts';
-import type { Arch, BuiltModule } from '../core/types.ts';
+import type { Arch } from '../platform/arch/index.ts';
+import type { BuiltModule } from './module.ts';
 
 /** The strip argv for one module (keeps symbols: only .debug_* and friends go). Pure. */
 export function stripArgv(arch: Arch, koPath: string, outPath: string): string[] {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { probeAccel } from '../vm/kvm.ts';
 import { isArch, type Arch } from '../platform/arch/index.ts';
 import { cacheRoot } from '../core/paths.ts';
-import type { Accel } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
 import {
   ALL_NEEDS,
   activeNeeds,

@@ -15,7 +15,11 @@ import { ExecExitCode, GuestError } from '../core/errors.ts';
 import { lostReport } from '../run/image.ts';
 import { findReports } from '../detect/parse.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, BuiltModule, ExecResult, ImageSpec, KernelReport } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
+import type { BuiltModule } from '../build/module.ts';
+import type { ExecResult } from '../vm/types.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { KernelReport } from '../detect/kernel-report.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { KernelMessages, ModuleParams } from '../scenario/api.ts';
 

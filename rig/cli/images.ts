@@ -10,7 +10,7 @@ import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from
 import { ARCHES } from '../platform/arch/index.ts';
 import { DEFAULT_IMAGE_ID, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';
-import { isBuiltImage, type BuiltImageSpec, type DebianImageSpec, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
+import { isBuiltImage, type BuiltImageSpec, type DebianImageSpec, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../kernels/spec.ts';
 
 export interface ImagesOptions {
   readonly cacheDir?: string;

@@ -20,10 +20,11 @@ import { writeFileSync } from 'node:fs';
 import { BuildError, ExitCode, SignalExitCode, UsageError, execExitCodeOf, exitCodeOf, formatError } from '../core/errors.ts';
 import { findProjectFile, loadProject, type Project } from '../project/load.ts';
 import { mergeSettings } from '../project/merge.ts';
-import { patternText } from '../project/config.ts';
+import { patternText } from '../detect/allowed.ts';
 import { unusedAllowed } from '../detect/allowed.ts';
 import type { EventSink } from '../core/events.ts';
-import { isBuiltImage, type ImageSpec, type RunSummary } from '../core/types.ts';
+import { isBuiltImage, type ImageSpec } from '../kernels/spec.ts';
+import type { RunSummary } from '../report/results.ts';
 import { builtKernelState } from '../build/kernel.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
@@ -177,7 +178,7 @@ async function shell(args: ShellArgs, stderr: Out): Promise<number> {
   ]);
   const [image] = resolveImages(args.kernel ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
-  const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
+  const onEvent: EventSink = reporter.sink;
   await ensureTools(needsForImages([image!]), { onEvent });
   const work = tmp.dirSync({ prefix: 'ktest-rig-shell-', unsafeCleanup: true });
   try {
@@ -218,7 +219,7 @@ async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: Node
   const first = settings.kernels.kind === 'ids' ? settings.kernels.ids[0] : undefined;
   const [image] = resolveImages(args.kernel ?? first ?? DEFAULT_IMAGE_ID);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
-  const onEvent: EventSink = (e) => (e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
+  const onEvent: EventSink = reporter.sink;
   await ensureTools(needsForImages([image!]), { onEvent });
   // A pipe or a file on our stdin goes to CMD's; a terminal does not (CMD would wait for it forever).
   const input = stdin.isTTY ? undefined : await readAll(stdin);

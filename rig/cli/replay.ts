@@ -12,7 +12,8 @@ import { createReporter } from '../report/progress.ts';
 import { ReplayExitCode, UsageError } from '../core/errors.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import type { ReplayArgs } from './options.ts';
-import type { ImageSpec, ScenarioFailure } from '../core/types.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { ScenarioFailure } from '../report/results.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
 

@@ -12,7 +12,10 @@ import { reportsSummary } from '../report/details.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
 import { EscapeFilter, ESCAPE_HELP } from './escape.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, BuiltModule, ImageSpec, KernelReport } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
+import type { BuiltModule } from '../build/module.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { KernelReport } from '../detect/kernel-report.ts';
 import type { WindowSize } from '../vm/agent-protocol.ts';
 
 /** The terminal the shell runs in (process.stdin/stdout, or a test's streams). */

@@ -1,5 +1,5 @@
-// Events the engine emits, in order; reporters turn them into text. The engine never prints.
-import type { ScenarioResult, RunSummary } from './types.ts';
+// Events every stage emits (fetching, building, booting ...), in order; reporters turn them into text. The stages
+// never print. A run's own events (scenario and image results) extend these in report/results.ts.
 
 export type Stage = 'tools' | 'fetch' | 'extract' | 'buildroot' | 'build' | 'initramfs' | 'boot' | 'snapshot' | 'run';
 
@@ -13,10 +13,6 @@ export type RigEvent =
       readonly done: number;
       readonly total: number;
     }
-  | { readonly type: 'run-start'; readonly image: string; readonly total: number }
-  | { readonly type: 'scenario-start'; readonly image: string; readonly name: string; readonly index: number; readonly total: number }
-  | { readonly type: 'scenario-end'; readonly result: ScenarioResult; readonly index: number; readonly total: number }
-  | { readonly type: 'run-end'; readonly summary: RunSummary }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn'; readonly message: string };
 
 export type EventSink = (event: RigEvent) => void;

@@ -1,5 +1,5 @@
 // Repeated stretches of a stack trace (recursion): collapse them for display, and name what recursed. Pure.
-import type { StackFrame } from '../core/types.ts';
+import type { StackFrame } from './kernel-report.ts';
 
 /** A stretch of a trace: `frames` once, or a cycle of frames seen `times` times in a row. */
 export interface FrameRun {

@@ -1,5 +1,5 @@
 // Finds kernel reports (oops, WARNING, panic, KASAN, lockups, ...) in console or dmesg text. Pure.
-import type { KernelReport, StackFrame } from '../core/types.ts';
+import type { KernelReport, StackFrame } from './kernel-report.ts';
 import { PATTERNS, GENERIC_FRAMES, type ReportPattern } from './patterns.ts';
 import { stripTimestamp } from './dmesg.ts';
 import { recursingFrames } from './frames.ts';

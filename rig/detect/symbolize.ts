@@ -6,7 +6,7 @@ import { basename, dirname, relative, isAbsolute } from 'node:path';
 import { InfraError } from '../core/errors.ts';
 import { MODULE_DEBUG_PREFIX } from '../core/paths.ts';
 import { findReports } from './parse.ts';
-import type { BuiltModule, InlinedCall, KernelReport, StackFrame } from '../core/types.ts';
+import type { InlinedCall, KernelReport, StackFrame } from './kernel-report.ts';
 import { ARCHES, archOfElfMachine } from '../platform/arch/index.ts';
 import { elfHeader } from '../platform/elf.ts';
 import { missingTool } from '../platform/host-tools.ts';
@@ -177,7 +177,7 @@ export async function symbolizeReport(report: KernelReport, koPath: string, opts
 }
 
 /** Reports in a log with the module's frames resolved to file:line (best effort: a report is kept without). */
-export async function findModuleReports(text: string, module: Pick<BuiltModule, 'name' | 'koPath'>): Promise<KernelReport[]> {
+export async function findModuleReports(text: string, module: { readonly name: string; readonly koPath: string }): Promise<KernelReport[]> {
   const reports = findReports(text, { module: module.name });
   return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
 }

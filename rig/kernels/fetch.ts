@@ -12,7 +12,7 @@ import { readHead } from '../platform/elf.ts';
 import { decompressKernel, isArm64Image } from './vmlinux.ts';
 import { prepareBuiltKernel } from '../build/kernel.ts';
 import { cacheRoot } from '../core/paths.ts';
-import { isBuiltImage, type ImageSpec, type PinnedPackage, type PreparedKernel } from '../core/types.ts';
+import { isBuiltImage, type ImageSpec, type PinnedPackage, type PreparedKernel } from './spec.ts';
 import { missingTool } from '../platform/host-tools.ts';
 
 /** Bump when the extracted layout changes, so old trees are not reused. */

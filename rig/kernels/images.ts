@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { projectRoot } from '../core/paths.ts';
-import type { ImageSpec } from '../core/types.ts';
+import type { ImageSpec } from './spec.ts';
 import { ARCHES, ARCH_NAMES, isArch, type Arch } from '../platform/arch/index.ts';
 
 export const DEFAULT_IMAGE_ID = 'bookworm-6.1';

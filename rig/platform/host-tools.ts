@@ -7,7 +7,6 @@ import { InfraError, MissingToolError, exitCodeOf, formatError } from '../core/e
 import { nullSink, type EventSink, type RigEvent } from '../core/events.ts';
 import { envFlag } from '../core/env.ts';
 import type { RigErrorOptions } from '../core/errors.ts';
-import type { ImageSpec } from '../core/types.ts';
 import { ARCHES, ARCH_NAMES, isArch, type Arch } from './arch/index.ts';
 import { isStaticElf, readHead } from './elf.ts';
 import { cmd, gnuVersion, qemuVersion, type ToolRow } from './tool-row.ts';
@@ -29,8 +28,15 @@ export interface ToolNeeds {
   readonly dev?: boolean;
 }
 
+/** The fields of an image spec (kernels/spec.ts ImageSpec) that decide which host tools it needs. */
+export interface ImageNeeds {
+  readonly arch: Arch;
+  readonly toolchain: { readonly kind: string };
+  readonly kind?: string;
+}
+
 /** What a run of these images needs: their arches, and build roots if any image builds in one. */
-export function needsForImages(images: readonly Pick<ImageSpec, 'arch' | 'toolchain' | 'kind'>[]): ToolNeeds {
+export function needsForImages(images: readonly ImageNeeds[]): ToolNeeds {
   return {
     arches: [...new Set(images.map((image) => image.arch))],
     buildroots: images.some((image) => image.toolchain.kind === 'buildroot'),

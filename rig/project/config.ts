@@ -2,14 +2,9 @@
 import { inspect } from 'node:util';
 import { UsageError } from '../core/errors.ts';
 import type { ModuleParams } from '../scenario/api.ts';
+import type { AllowedReport } from '../detect/allowed.ts';
 
-/** A kernel report the module's authors know about: shown as allowed, never failing a scenario. */
-export interface AllowedReport {
-  /** Report title (as in the results: "WARNING in mydev_reset"): a substring, or a regular expression. */
-  readonly title: string | RegExp;
-  /** Why it is allowed (a bug link, "fixed in 6.6"): printed with every match. */
-  readonly reason: string;
-}
+export type { AllowedReport } from '../detect/allowed.ts';
 
 /** A static C program for the guest, built from several sources. */
 export interface GuestProgramSources {
@@ -154,16 +149,4 @@ function allowedReports(v: unknown, bad: Bad, text: (f: string, v: unknown) => s
     const title = o.title instanceof RegExp ? o.title : text(`${field}.title`, o.title);
     return { title, reason: text(`${field}.reason`, o.reason) };
   });
-}
-
-/** Whether an allowed-report pattern matches a report title. Pure. */
-export function allowedMatches(a: AllowedReport, title: string): boolean {
-  if (typeof a.title === 'string') return title.includes(a.title);
-  a.title.lastIndex = 0;
-  return a.title.test(title);
-}
-
-/** How an allowed-report pattern is shown: the substring quoted, a regex as written. */
-export function patternText(a: AllowedReport): string {
-  return typeof a.title === 'string' ? JSON.stringify(a.title) : String(a.title);
 }

@@ -1,6 +1,7 @@
 // Shared renderings of a failure for every report format: frames with file:line, bounded console tail.
 import { collapseFrames } from '../detect/frames.ts';
-import type { KernelReport, ScenarioFailure, StackFrame } from '../core/types.ts';
+import type { KernelReport, StackFrame } from '../detect/kernel-report.ts';
+import type { ScenarioFailure } from './results.ts';
 
 /** Most console lines and characters a report keeps. */
 export const CONSOLE_TAIL_LINES = 40;

@@ -1,7 +1,8 @@
 // JSON report: one shape whatever the number of images, versioned ({schemaVersion, tool, startedAt,
 // runs: [...], totals}); README's "Reports" section describes every field. Pure + atomic write.
 import { writeFileSync, renameSync } from 'node:fs';
-import type { AllowedReportMatch, ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from '../core/types.ts';
+import type { AllowedReportMatch } from '../detect/allowed.ts';
+import type { ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from './results.ts';
 import { writeFileAtomic } from './write.ts';
 
 /** Bumped when a field changes meaning or goes away (adding a field keeps the version). */

@@ -1,5 +1,5 @@
 // JUnit XML: testsuites > testsuite per image > testcase per scenario, <failure> with the details. Pure + atomic write.
-import type { RunSummary, ScenarioResult } from '../core/types.ts';
+import type { RunSummary, ScenarioResult } from './results.ts';
 import { cleanText, consoleTail, failureText, reportTitles } from './details.ts';
 import { writeFileAtomic } from './write.ts';
 import { allowedLine } from '../detect/allowed.ts';

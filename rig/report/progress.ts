@@ -1,7 +1,7 @@
 // Turns engine events into text: TAP on stdout, progress on stderr (one updating line on a TTY, plain lines in CI).
-import type { EventSink, RigEvent, Stage } from '../core/events.ts';
+import type { RigEvent, Stage } from '../core/events.ts';
 import { envString } from '../core/env.ts';
-import type { RunSummary } from '../core/types.ts';
+import type { RunEvent, RunEventSink, RunSummary } from './results.ts';
 import { TAP_HEADER, tapBailOut, tapPlan, tapResult, tapSubtest } from './tap.ts';
 import { summaryTable } from './table.ts';
 import { cleanText } from './details.ts';
@@ -32,7 +32,7 @@ export interface ReporterOptions {
 }
 
 export interface Reporter {
-  readonly sink: EventSink;
+  readonly sink: RunEventSink;
   /** Summaries of the images that ended so far. */
   readonly runs: readonly RunSummary[];
   /**
@@ -67,7 +67,7 @@ export function formatProgress(e: Extract<RigEvent, { type: 'progress' }>): stri
 }
 
 /** Status text of an event for stderr, or undefined when it has none. Pure. */
-export function formatStatus(e: RigEvent): string | undefined {
+export function formatStatus(e: RunEvent): string | undefined {
   switch (e.type) {
     case 'stage':
       return `${e.image ? `[${e.image}] ` : ''}${e.message}`;
@@ -135,7 +135,7 @@ export function createReporter(opts: ReporterOptions = {}): Reporter {
 
   print(out, `${TAP_HEADER}\n`);
 
-  const sink: EventSink = (e) => {
+  const sink: RunEventSink = (e) => {
     if (finished) return;
     switch (e.type) {
       case 'log':

@@ -1,5 +1,5 @@
 // Kernel-by-scenario summary table: rows are scenarios, columns images, cells ok / FAIL / skip / -.
-import type { RunSummary, ScenarioStatus } from '../core/types.ts';
+import type { RunSummary, ScenarioStatus } from './results.ts';
 
 const CELL: Record<ScenarioStatus, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip' };
 

@@ -1,5 +1,6 @@
 // TAP 14 for runs: one test point per scenario with a YAML block on failure, subtests per image. Pure.
-import type { AllowedReportMatch, ImageError, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { AllowedReportMatch } from '../detect/allowed.ts';
+import type { ImageError, RunSummary, ScenarioFailure, ScenarioResult } from './results.ts';
 import { cleanText, consoleTail, formatFrame } from './details.ts';
 
 export const TAP_HEADER = 'TAP version 14';

@@ -8,7 +8,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { projectRoot } from '../core/paths.ts';
 import { rigVersion } from '../core/version.ts';
-import type { ImageSpec, ScenarioFailure } from '../core/types.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { ScenarioFailure } from '../report/results.ts';
 import { hashTree } from '../core/tree-hash.ts';
 
 /** Version of the manifest format; a reader refuses others. */

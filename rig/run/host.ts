@@ -11,8 +11,8 @@ import { runScenarioOn, runSequence, scenarioResult, summarize } from './image.t
 import { UsageError } from '../core/errors.ts';
 import type { ModuleParams, Scenario } from '../scenario/api.ts';
 import type { AllowedReport } from '../project/config.ts';
-import type { EventSink } from '../core/events.ts';
-import type { DebianImageSpec, ImageSpec, PreparedKernel, RunSummary, ScenarioResult } from '../core/types.ts';
+import type { DebianImageSpec, ImageSpec, PreparedKernel } from '../kernels/spec.ts';
+import type { RunEventSink, RunSummary, ScenarioResult } from '../report/results.ts';
 
 export interface HostRunOptions {
   readonly kmodDir: string;
@@ -22,7 +22,7 @@ export interface HostRunOptions {
   readonly makeArgs?: readonly string[];
   readonly moduleParams?: ModuleParams;
   readonly allowedReports?: readonly AllowedReport[];
-  readonly onEvent: EventSink;
+  readonly onEvent: RunEventSink;
 }
 
 export interface HostFacts {

@@ -24,8 +24,13 @@ import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
 import { verifiedBoot } from './verified-boot.ts';
+import type { Accel } from '../platform/arch/index.ts';
+import type { AllowedReportMatch } from '../detect/allowed.ts';
+import type { BuiltModule } from '../build/module.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { KernelReport } from '../detect/kernel-report.ts';
 import type { EventSink } from '../core/events.ts';
-import type { Accel, AllowedReportMatch, BuiltModule, ImageSpec, KernelReport, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { RunEventSink, RunSummary, ScenarioFailure, ScenarioResult } from '../report/results.ts';
 
 export interface ImageRunOptions {
   readonly image: ImageSpec;
@@ -52,7 +57,7 @@ export interface ImageRunOptions {
   readonly allowedReports?: readonly AllowedReport[];
   /** Write a failure bundle for each failed scenario into `dir` (scenarioFile: where the scenarios came from; none: built in). */
   readonly bundles?: { readonly dir: string; readonly scenarioFile?: string };
-  readonly onEvent: EventSink;
+  readonly onEvent: RunEventSink;
 }
 
 /** Default netlink protocol of ktest (module parameter proto). */
@@ -96,7 +101,7 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
 export async function runSequence(
   image: string,
   scenarios: readonly Scenario[],
-  onEvent: EventSink,
+  onEvent: RunEventSink,
   runOne: (scenario: Scenario) => Promise<ScenarioResult>,
   lanes = 1,
 ): Promise<ScenarioResult[]> {
@@ -204,7 +209,7 @@ export interface Outcome {
 }
 
 /** Copy the module(s) into a fresh guest, run one scenario, then read the kernel log and judge it. */
-export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'onEvent' | 'image' | 'moduleParams' | 'allowedReports'>, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'moduleParams' | 'allowedReports'> & { readonly onEvent: EventSink }, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
   try {
     await shipFiles(guest, art.guestFiles);

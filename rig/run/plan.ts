@@ -1,6 +1,8 @@
 // The kernel x scenario matrix: stable work items, deterministic shards, GitHub matrix, job summary.
 import { UsageError } from '../core/errors.ts';
-import type { Arch, ImageSpec, RunSummary, ScenarioFailure, ScenarioResult } from '../core/types.ts';
+import type { Arch } from '../platform/arch/index.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { RunSummary, ScenarioFailure, ScenarioResult } from '../report/results.ts';
 import { scenarioGrid } from '../report/table.ts';
 
 /** One scenario on one image: the unit that shards are made of. */

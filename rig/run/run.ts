@@ -6,7 +6,8 @@ import { runImage, type ImageRunOptions } from './image.ts';
 import { pool } from '../core/pool.ts';
 import { BuildError, RigError, exitCodeOf } from '../core/errors.ts';
 import type { Scenario } from '../scenario/api.ts';
-import type { ImageSpec, RunSummary } from '../core/types.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
+import type { RunSummary } from '../report/results.ts';
 
 /** What runImage takes, for every image of the plan; workDir is the run's (each image gets a subdirectory). */
 export interface RigRunOptions extends Omit<ImageRunOptions, 'image' | 'scenarios' | 'lanes'> {

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { GuestError } from '../core/errors.ts';
 import type { EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
-import type { ImageSpec } from '../core/types.ts';
+import type { ImageSpec } from '../kernels/spec.ts';
 import { checkTree, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
 
 export interface VerifiedBootOptions {

@@ -4,7 +4,8 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssertionFailed, UsageError } from '../core/errors.ts';
 import { matchesFilter, type ScenarioFilter } from './filter.ts';
-import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../core/types.ts';
+import type { ClientCall, ClientResult } from './client.ts';
+import type { ExecOptions, ExecResult } from '../vm/types.ts';
 
 /** Where scenarios run: in a QEMU guest, or on the host kernel (through the native addon). */
 export interface Backend {

@@ -1,5 +1,5 @@
 // nlclient's command line from a ClientCall, and its output (exit code, JSON lines, stderr) back to a ClientResult.
-import type { ClientCall, ClientFaults, ClientReply, ClientResult } from '../core/types.ts';
+import type { ClientCall, ClientFaults, ClientReply, ClientResult } from './client.ts';
 
 /** nlclient's exit codes. */
 export const ClientExit = { ok: 0, usage: 2, socket: 3, timeout: 4, kernel: 5 } as const;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AssertionFailed } from '../core/errors.ts';
 import { taintFlags } from '../detect/taint.ts';
 import { assertions, type Backend, type ModuleParams, type ScenarioContext } from './api.ts';
-import type { ExecResult } from '../core/types.ts';
+import type { ExecResult } from '../vm/types.ts';
 
 export interface ContextOptions {
   readonly backend: Backend;

@@ -1,7 +1,7 @@
 // Runs a ClientCall on the host through the netlink addon, with exactly nlclient's semantics and output.
 import { ClientExit, parseReplyLine } from './client-args.ts';
 import { transact, type TransactOptions } from './netlink.ts';
-import type { ClientCall, ClientReply, ClientResult } from '../core/types.ts';
+import type { ClientCall, ClientReply, ClientResult } from './client.ts';
 
 /** nlclient's defaults (guest/nlclient.c). */
 export const clientDefaults = {

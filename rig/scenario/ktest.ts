@@ -1,6 +1,6 @@
 // The default scenarios: the ktest netlink protocol (kmod/ktest_uapi.h) exercised end to end.
 import type { Scenario, ScenarioContext } from './api.ts';
-import type { ClientCall, ClientResult } from '../core/types.ts';
+import type { ClientCall, ClientResult } from './client.ts';
 
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;

@@ -10,7 +10,7 @@ import { posix } from 'node:path';
 import { InfraError, UsageError } from '../core/errors.ts';
 import { FILES_PORT_NAME } from './qemu-args.ts';
 import type { Guest } from './guest.ts';
-import type { ExecResult } from '../core/types.ts';
+import type { ExecResult } from './types.ts';
 
 export interface GuestFile {
   /** Absolute path in the guest; parent directories are created. */

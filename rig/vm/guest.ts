@@ -12,7 +12,8 @@ import { QemuProcess, type ConsoleBuffer, type QemuExit } from './qemu.ts';
 import { connectWithRetry, QmpClient, withDeadline } from './qmp.ts';
 import { migrateToFile, waitMigration } from './migrate.ts';
 import { timeoutsFor, type Timeouts } from './timeouts.ts';
-import type { Accel, ExecOptions, ExecResult, QemuSpec } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
+import type { ExecOptions, ExecResult, QemuSpec } from './types.ts';
 
 export interface GuestOptions {
   readonly kernelPath: string;

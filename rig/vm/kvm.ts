@@ -7,7 +7,7 @@ import { cacheRoot } from '../core/paths.ts';
 import { envChoice } from '../core/env.ts';
 import { QemuProcess } from './qemu.ts';
 import { KVM_TIMEOUTS } from './timeouts.ts';
-import type { Accel } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
 import { ARCHES, hostArchOrUndefined, type Arch, type ProbeRecipe } from '../platform/arch/index.ts';
 
 export interface AccelVerdict {

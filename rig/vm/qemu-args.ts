@@ -1,5 +1,6 @@
 // QEMU's argv and the guest kernel command line, built by small pure functions from QemuSpec data.
-import type { Accel, QemuSpec } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
+import type { QemuSpec } from './types.ts';
 
 /** Where the kernel console (first serial port) goes: QEMU's stdout, or a file. */
 export type ConsoleTarget = { readonly kind: 'stdio' } | { readonly kind: 'file'; readonly path: string };

@@ -1,5 +1,5 @@
 // Named timeouts of the guest layer, with separate values for KVM and TCG (TCG is 5-20x slower).
-import type { Accel } from '../core/types.ts';
+import type { Accel } from '../platform/arch/index.ts';
 
 export interface Timeouts {
   /** From QEMU start until the agent first answers a ping. */

@@ -7,7 +7,7 @@ import { runsOfReport, summarize } from '../../.github/scripts/summary.ts';
 import { UsageError } from '../../rig/core/errors.ts';
 import { loadImages } from '../../rig/kernels/images.ts';
 import { projectRoot } from '../../rig/core/paths.ts';
-import type { RunSummary } from '../../rig/core/types.ts';
+import type { RunSummary } from '../../rig/report/results.ts';
 
 const workflowsDir = join(projectRoot, '.github', 'workflows');
 const workflows = Object.fromEntries(

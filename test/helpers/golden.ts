@@ -1,6 +1,6 @@
 // The golden-log format (test/fixtures/logs/*.log): a header of `# key: value` lines, `---`, then the console log.
 import { collapseFrames } from '../../rig/detect/frames.ts';
-import type { KernelReport } from '../../rig/core/types.ts';
+import type { KernelReport } from '../../rig/detect/kernel-report.ts';
 
 /** What the detector must find in a golden log, one entry per report, in order. */
 export interface Expected {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
 import { resolveImages, DEFAULT_IMAGE_ID } from '../../rig/kernels/images.ts';
 import { projectRoot } from '../../rig/core/paths.ts';
-import type { PreparedKernel } from '../../rig/core/types.ts';
+import type { PreparedKernel } from '../../rig/kernels/spec.ts';
 import type { GuestOptions } from '../../rig/vm/guest.ts';
 
 let prepared: Promise<PreparedKernel> | undefined;

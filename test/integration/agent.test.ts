@@ -11,7 +11,7 @@ import { busyboxFor } from '../../rig/build/busybox.ts';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
 import { resolveImages } from '../../rig/kernels/images.ts';
 import { buildInitramfs } from '../../rig/build/initramfs.ts';
-import type { QemuSpec } from '../../rig/core/types.ts';
+import type { QemuSpec } from '../../rig/vm/types.ts';
 
 t.setTimeout(300_000);
 

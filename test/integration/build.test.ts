@@ -12,7 +12,7 @@ import { DEFAULT_IMAGE_ID, loadImages, resolveImages } from '../../rig/kernels/i
 import { imagesUpdate, renderImage } from '../../rig/cli/images.ts';
 import { checkVmlinux } from '../../rig/kernels/vmlinux.ts';
 import { cacheRoot, projectRoot } from '../../rig/core/paths.ts';
-import type { DebianImageSpec } from '../../rig/core/types.ts';
+import type { DebianImageSpec } from '../../rig/kernels/spec.ts';
 
 // A first run downloads about 90 MB of kernel packages; later runs use the cache ($KTEST_RIG_CACHE in CI).
 t.setTimeout(15 * 60_000);

@@ -9,7 +9,7 @@ import { projectRoot } from '../../rig/core/paths.ts';
 import { liveQemuPids } from '../../rig/vm/qemu.ts';
 import { scenarios, expectations } from '../fixtures/scenarios/crasher.ts';
 import { faultLine, faultReportProblems } from '../helpers/fault-lines.ts';
-import type { ScenarioResult } from '../../rig/core/types.ts';
+import type { ScenarioResult } from '../../rig/report/results.ts';
 
 t.setTimeout(15 * 60_000);
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { configureSource, builtPaths } from '../../rig/build/kernel.ts';
 import { loadImages } from '../../rig/kernels/images.ts';
 import { cacheRoot } from '../../rig/core/paths.ts';
-import type { BuiltImageSpec } from '../../rig/core/types.ts';
+import type { BuiltImageSpec } from '../../rig/kernels/spec.ts';
 
 // Downloads linux-source-6.1 (139 MB) once into the cache, unpacks it (about 30 s) and configures it.
 t.setTimeout(10 * 60_000);

@@ -11,7 +11,7 @@ import { buildGuestPrograms, buildModule } from '../../rig/build/module.ts';
 import { prepareKernel } from '../../rig/kernels/fetch.ts';
 import { DEFAULT_IMAGE_ID, loadImages } from '../../rig/kernels/images.ts';
 import { cacheRoot, projectRoot } from '../../rig/core/paths.ts';
-import type { RigEvent } from '../../rig/core/events.ts';
+import type { RunEvent } from '../../rig/report/results.ts';
 
 // Cold: ~150 MB of .debs per image and a ~350 MB build root per suite (40-80 s each). Warm: seconds.
 t.setTimeout(30 * 60_000);
@@ -23,8 +23,8 @@ const cacheDir = cacheRoot();
 
 for (const image of images) {
   t.test(`${image.id}: kernel, module and guest programs`, async (t) => {
-    const events: RigEvent[] = [];
-    const onEvent = (e: RigEvent) => events.push(e);
+    const events: RunEvent[] = [];
+    const onEvent = (e: RunEvent) => events.push(e);
     const work = await mkdtemp(join(tmpdir(), `ktest-matrix-${image.id}-`));
     t.teardown(() => rm(work, { recursive: true, force: true }));
 

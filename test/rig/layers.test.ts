@@ -10,16 +10,14 @@ const RIG = join(projectRoot, 'rig');
 /** Higher imports lower. Same rank: siblings (allowed, as long as no file cycle forms). */
 const RANK: Record<string, number> = { cli: 5, run: 4, project: 3, scenario: 3, vm: 3, build: 3, kernels: 3, platform: 2, core: 0 };
 /** Leaves: anyone may import them; they import only these. */
-const LEAVES: Record<string, readonly string[]> = { detect: ['core', 'platform'], report: ['core', 'detect'] };
+const LEAVES: Record<string, readonly string[]> = { detect: ['core', 'platform'], report: ['core', 'platform', 'detect'] };
 
 /**
  * Edges that break the rules today, each to be removed (the test fails when one disappears, so the list
  * only shrinks). Do not add to it: fix the import instead.
  */
 const KNOWN: readonly string[] = [
-  'core -> platform', // core/types.ts re-exports Arch from platform/arch until ImageSpec moves to kernels/
   'project -> cli',
-  'detect -> project',
   'cycle: rig/build/kernel.ts rig/kernels/fetch.ts',
 ];
 

@@ -12,6 +12,9 @@ export const ARCHES = Object.freeze({ x86_64, arm64 } satisfies Record<string, A
 /** A guest architecture the rig supports ('x86_64' | 'arm64'): the keys of ARCHES. */
 export type Arch = keyof typeof ARCHES;
 
+/** How a guest CPU runs: KVM (a probe says it works, rig/vm/kvm.ts) or TCG emulation. */
+export type Accel = 'kvm' | 'tcg';
+
 export const ARCH_NAMES: readonly Arch[] = Object.freeze(Object.keys(ARCHES) as Arch[]);
 
 export function isArch(name: string): name is Arch {

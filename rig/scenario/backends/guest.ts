@@ -3,7 +3,8 @@ import type { Guest } from '../../vm/guest.ts';
 import { clientArgv, parseClientOutput } from '../client-args.ts';
 import type { Backend, KernelMessages, ModuleParams } from '../api.ts';
 import { splitByFacility } from '../../detect/kmsg.ts';
-import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../../core/types.ts';
+import type { ClientCall, ClientResult } from '../client.ts';
+import type { ExecOptions, ExecResult } from '../../vm/types.ts';
 
 /** Where the initramfs puts the modules under test. */
 export const GUEST_MODULE_DIR = '/lib/modules/ktest';

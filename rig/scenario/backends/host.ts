@@ -6,7 +6,8 @@ import { moduleParamArgs } from './guest.ts';
 import { logSince } from '../context.ts';
 import { InfraError, UsageError } from '../../core/errors.ts';
 import type { Backend, ModuleParams } from '../api.ts';
-import type { ClientCall, ClientResult, ExecOptions, ExecResult } from '../../core/types.ts';
+import type { ClientCall, ClientResult } from '../client.ts';
+import type { ExecOptions, ExecResult } from '../../vm/types.ts';
 
 async function run(argv: readonly string[], timeoutMs = 30_000): Promise<ExecResult> {
   const started = Date.now();

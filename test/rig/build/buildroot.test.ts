@@ -26,7 +26,7 @@ import {
 } from '../../../rig/build/buildroot.ts';
 import { InfraError, MissingToolError } from '../../../rig/core/errors.ts';
 import { envChoice } from '../../../rig/core/env.ts';
-import type { ToolchainSpec } from '../../../rig/core/types.ts';
+import type { ToolchainSpec } from '../../../rig/kernels/spec.ts';
 
 const trixie: ToolchainSpec = { kind: 'buildroot', cc: 'gcc-14', suite: 'trixie', packages: ['libelf-dev'] };
 

@@ -10,7 +10,7 @@ import {
   readInputs,
 } from '../../../rig/build/kernel.ts';
 import { imagesDir, loadImages } from '../../../rig/kernels/images.ts';
-import { isBuiltImage, type BuiltImageSpec } from '../../../rig/core/types.ts';
+import { isBuiltImage, type BuiltImageSpec } from '../../../rig/kernels/spec.ts';
 
 const debug = loadImages().find((i) => i.id === 'bookworm-6.1-debug') as BuiltImageSpec;
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { buildGuestPrograms, buildModule, moduleBuildKey, overlaps, compilerWarnings, firstCompilerError, guestCompilerArgv, moduleMakeArgv, type BuildRunner } from '../../../rig/build/module.ts';
 import { elfSectionNames } from '../../../rig/platform/elf.ts';
 import { BuildError } from '../../../rig/core/errors.ts';
-import type { ImageSpec, PreparedKernel } from '../../../rig/core/types.ts';
+import type { ImageSpec, PreparedKernel } from '../../../rig/kernels/spec.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 const gccLog = readFileSync(join(fixtures, 'gcc-error.log'), 'utf8');

@@ -1,7 +1,8 @@
 // The verdict of one exec, pure: the kernel first, then the timeout, a signal (128+N, named), CMD's own status.
 import t from 'tap';
 import { execVerdict, signalExitCode } from '../../../rig/cli/exec.ts';
-import type { ExecResult, KernelReport } from '../../../rig/core/types.ts';
+import type { ExecResult } from '../../../rig/vm/types.ts';
+import type { KernelReport } from '../../../rig/detect/kernel-report.ts';
 
 const result = (o: Partial<ExecResult>): ExecResult => ({ exitCode: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), timedOut: false, durationMs: 1, ...o });
 const report: KernelReport = { kind: 'warning', title: 'WARNING in x', frames: [], moduleFrames: [], fatal: false, raw: '' };

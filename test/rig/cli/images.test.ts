@@ -1,5 +1,5 @@
 // images list/update logic: release parsing, pocket preference, flavour matching, Depends parsing, pin rewriting.
-import type { BuiltImageSpec, DebianImageSpec } from '../../../rig/core/types.ts';
+import type { BuiltImageSpec, DebianImageSpec } from '../../../rig/kernels/spec.ts';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,8 @@
 // Allowed kernel reports: the split of a scenario's reports, and the patterns a whole run never needed.
 import t from 'tap';
 import { allowedLine, splitAllowed, unusedAllowed } from '../../../rig/detect/allowed.ts';
-import type { KernelReport, RunSummary } from '../../../rig/core/types.ts';
+import type { KernelReport } from '../../../rig/detect/kernel-report.ts';
+import type { RunSummary } from '../../../rig/report/results.ts';
 
 const report = (title: string): KernelReport => ({ kind: 'warning', title, frames: [], moduleFrames: [], fatal: false, raw: '' });
 const allowed = [

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collapseFrames, recursingFrames } from '../../../rig/detect/frames.ts';
 import { findReports } from '../../../rig/detect/parse.ts';
-import type { StackFrame } from '../../../rig/core/types.ts';
+import type { StackFrame } from '../../../rig/detect/kernel-report.ts';
 
 const logs = join(import.meta.dirname, '..', '..', 'fixtures', 'logs');
 const body = (file: string): string => {

@@ -11,7 +11,7 @@ import { prepareKernel } from '../../../rig/kernels/fetch.ts';
 import { resolveImages } from '../../../rig/kernels/images.ts';
 import { missingTools } from '../../helpers/host-tools.ts';
 import { debugPrefixFlags } from '../../../rig/build/module.ts';
-import type { KernelReport } from '../../../rig/core/types.ts';
+import type { KernelReport } from '../../../rig/detect/kernel-report.ts';
 import { InfraError } from '../../../rig/core/errors.ts';
 
 const SECTIONS = `There are 46 section headers, starting at offset 0xf1a8:

@@ -9,7 +9,7 @@ import { CacheError } from '../../../rig/core/errors.ts';
 import { RECORD as MARKER } from '../../../rig/core/cache.ts';
 import { debPath, fetchDeb, kernelDirName, kernelPaths, pinsOf, prepareKernel, rewriteHeadersMakefile, treeIsValid, checkTree, type Downloader } from '../../../rig/kernels/fetch.ts';
 import { checkVmlinux } from '../../../rig/kernels/vmlinux.ts';
-import type { DebianImageSpec, PinnedPackage } from '../../../rig/core/types.ts';
+import type { DebianImageSpec, PinnedPackage } from '../../../rig/kernels/spec.ts';
 import { bzImage, elfWithNotes } from '../../fixtures/images/synthetic-kernel.ts';
 
 const RELEASE = '1.0.0-1-amd64';

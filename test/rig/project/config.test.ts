@@ -1,6 +1,7 @@
 // The project file's validator: good files pass unchanged, every bad field is named in one line (exit 2).
 import t from 'tap';
-import { allowedMatches, defineConfig, patternText, programName, validateConfig } from '../../../rig/project/config.ts';
+import { defineConfig, programName, validateConfig } from '../../../rig/project/config.ts';
+import { allowedMatches, patternText } from '../../../rig/detect/allowed.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
 
 const full = defineConfig({

@@ -1,7 +1,7 @@
 // Tests the text of a kernel report: frames with inlined kernel code, a recursion collapsed, exec's summary.
 import t from 'tap';
 import { formatFrame, formatFrames, reportsSummary } from '../../../rig/report/details.ts';
-import type { KernelReport, StackFrame } from '../../../rig/core/types.ts';
+import type { KernelReport, StackFrame } from '../../../rig/detect/kernel-report.ts';
 
 const send = (offset: number, line: number): StackFrame => ({ symbol: 'sendnlmsg', offset, size: 0xe0, module: 'ktest', file: 'ktest.c', line });
 const ready: StackFrame = { symbol: 'nl_data_ready.cold', offset: 0x19, size: 0xdfb, module: 'ktest', file: 'ktest.c', line: 79 };

@@ -15,7 +15,7 @@ import { loadImages } from '../../../rig/kernels/images.ts';
 import { formatJunit, xmlEscape, writeJunitReport } from '../../../rig/report/junit.ts';
 import { summaryTable } from '../../../rig/report/table.ts';
 import { consoleTail, cleanText, CONSOLE_TAIL_LINES } from '../../../rig/report/details.ts';
-import type { RunSummary, ScenarioResult } from '../../../rig/core/types.ts';
+import type { RunSummary, ScenarioResult } from '../../../rig/report/results.ts';
 
 const crash: ScenarioResult = {
   image: 'bookworm-6.1',

@@ -1,8 +1,7 @@
 // Tests the reporter: TAP on stdout (streamed or per-image subtests), progress on stderr for TTY and CI.
 import t from 'tap';
 import { createReporter, formatProgress, formatStatus, type TextStream } from '../../../rig/report/progress.ts';
-import type { RigEvent } from '../../../rig/core/events.ts';
-import type { RunSummary, ScenarioResult } from '../../../rig/core/types.ts';
+import type { RunEvent, RunSummary, ScenarioResult } from '../../../rig/report/results.ts';
 
 class Capture implements TextStream {
   chunks: string[] = [];
@@ -32,11 +31,11 @@ const summary = (image: string, results: ScenarioResult[]): RunSummary => ({
   passed: results.filter((r) => r.status === 'pass').length,
   failed: results.filter((r) => r.status === 'fail').length,
 });
-function imageEvents(image: string, statuses: ScenarioResult['status'][]): RigEvent[] {
+function imageEvents(image: string, statuses: ScenarioResult['status'][]): RunEvent[] {
   const results = statuses.map((s, i) => result(image, `s${i + 1}`, s));
   return [
     { type: 'run-start', image, total: results.length },
-    ...results.flatMap((r, index): RigEvent[] => [
+    ...results.flatMap((r, index): RunEvent[] => [
       { type: 'scenario-start', image, name: r.name, index, total: results.length },
       { type: 'scenario-end', result: r, index, total: results.length },
     ]),

@@ -8,7 +8,7 @@ import { bundleName, bundlesRoot, readBundle, sameFailure, treeHash, writeBundle
 import { verdict } from '../../../rig/cli/replay.ts';
 import { resolveImages } from '../../../rig/kernels/images.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
-import type { ScenarioFailure } from '../../../rig/core/types.ts';
+import type { ScenarioFailure } from '../../../rig/report/results.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'ktest-rig-bundle-unit-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -2,13 +2,13 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runSequence, scenarioResult, summarize } from '../../../rig/run/image.ts';
 import { validateScenarios } from '../../../rig/scenario/api.ts';
-import type { RigEvent } from '../../../rig/core/events.ts';
+import type { RunEvent } from '../../../rig/report/results.ts';
 
 const scenarios = validateScenarios(['a', 'b', 'c', 'd'].map((name) => ({ name, run: async () => {} })), 'test');
 const delays: Record<string, number> = { a: 40, b: 5, c: 20, d: 1 };
 
 t.test('runSequence with lanes: end events come in scenario order whatever finishes first', async (t) => {
-  const events: RigEvent[] = [];
+  const events: RunEvent[] = [];
   let running = 0;
   let peak = 0;
   const results = await runSequence('img', scenarios, (e) => events.push(e), async (s) => {

@@ -2,7 +2,8 @@
 import t from 'tap';
 import { annotations, escapeCell, githubMatrix, shard, summaryMarkdown, workItems } from '../../../rig/run/plan.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
-import type { ImageSpec, RunSummary } from '../../../rig/core/types.ts';
+import type { ImageSpec } from '../../../rig/kernels/spec.ts';
+import type { RunSummary } from '../../../rig/report/results.ts';
 
 function image(id: string, arch: ImageSpec['arch'] = 'x86_64'): ImageSpec {
   const pin = { name: `p-${id}`, version: '1', arch: 'amd64', sha256: '0'.repeat(64) };

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { logSince, makeContext, describeExec } from '../../../rig/scenario/context.ts';
 import type { Backend } from '../../../rig/scenario/api.ts';
-import type { ExecResult } from '../../../rig/core/types.ts';
+import type { ExecResult } from '../../../rig/vm/types.ts';
 import { AssertionFailed } from '../../../rig/core/errors.ts';
 
 const ok = (stdout = '', exitCode = 0): ExecResult => ({ exitCode, signal: null, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), timedOut: false, durationMs: 1 });

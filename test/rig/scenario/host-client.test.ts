@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { clientArgv, parseClientOutput } from '../../../rig/scenario/client-args.ts';
 import { runHostClient, transactOptions } from '../../../rig/scenario/host-client.ts';
 import { projectRoot } from '../../../rig/core/paths.ts';
-import type { ClientCall, ClientResult } from '../../../rig/core/types.ts';
+import type { ClientCall, ClientResult } from '../../../rig/scenario/client.ts';
 
 const run = promisify(execFile);
 const RTM_GETLINK = 18;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Guest, type GuestOptions } from '../../../rig/vm/guest.ts';
 import { GuestError, QemuError } from '../../../rig/core/errors.ts';
 import { liveQemuPids } from '../../../rig/vm/qemu.ts';
-import type { QemuSpec } from '../../../rig/core/types.ts';
+import type { QemuSpec } from '../../../rig/vm/types.ts';
 
 /**
  * A stand-in for qemu-system-*: serves the command socket and QMP like QEMU does, and speaks the

@@ -15,7 +15,7 @@ import {
   snapshotArgs,
   FAST_BOOT_APPEND,
 } from '../../../rig/vm/qemu-args.ts';
-import type { QemuSpec } from '../../../rig/core/types.ts';
+import type { QemuSpec } from '../../../rig/vm/types.ts';
 
 const x86: QemuSpec = {
   binary: 'qemu-system-x86_64',

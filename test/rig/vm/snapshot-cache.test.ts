@@ -19,7 +19,7 @@ import {
   type SnapshotInputs,
 } from '../../../rig/vm/snapshot-cache.ts';
 import type { GuestOptions } from '../../../rig/vm/guest.ts';
-import type { QemuSpec } from '../../../rig/core/types.ts';
+import type { QemuSpec } from '../../../rig/vm/types.ts';
 
 const qemu: QemuSpec = { binary: 'qemu-system-x86_64', machine: 'pc', cpu: 'max', console: 'ttyS0', commandChannel: 'serial', commandPort: 'ttyS1', filesChannel: 'virtio-serial-pci' };
 
