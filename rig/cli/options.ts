@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { UsageError, exitCodeTable } from '../core/errors.ts';
 import { envRows } from '../core/env.ts';
 import { rigVersion } from '../core/version.ts';
-import { DEFAULT_IMAGE_ID } from '../kernels/images.ts';
+import { DEFAULT_IMAGE_ID, parseKernels, type KernelSelection } from '../kernels/images.ts';
 import { parseFilter, type ScenarioFilter } from '../scenario/filter.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
 import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
@@ -79,9 +79,6 @@ type OptionOf<C extends CommandName, O = Option> = O extends { readonly name: in
 export function optionsOf(command: CommandName): readonly OptionSpec[] {
   return (OPTIONS as readonly OptionSpec[]).filter((o) => o.commands.includes(command));
 }
-
-/** Which images a run covers: the default image, all of them, or the named ones. */
-export type KernelSelection = { readonly kind: 'default' } | { readonly kind: 'all' } | { readonly kind: 'ids'; readonly ids: readonly string[] };
 
 export interface Shard {
   /** 1-based index of this shard. */
@@ -220,19 +217,6 @@ export function parseParams(values: readonly string[] | undefined): Record<strin
     out[m[1]!] = m[2]!;
   }
   return out;
-}
-
-/** Parses --kernel values: repeated and/or comma-separated ids, or "all" alone. */
-export function parseKernels(values: readonly string[] | undefined): KernelSelection {
-  if (!values || values.length === 0) return { kind: 'default' };
-  const ids = values.flatMap((v) => v.split(',')).map((v) => v.trim());
-  if (ids.some((id) => id === '')) throw usage(`--kernel has an empty id in '${values.join(',')}'`);
-  if (ids.includes('all')) {
-    if (ids.length > 1) throw usage(`--kernel all cannot be combined with other ids ('${values.join(',')}')`);
-    return { kind: 'all' };
-  }
-  for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw usage(`--kernel '${id}' is not an image id (letters, digits, . _ + -)`);
-  return { kind: 'ids', ids: [...new Set(ids)] };
 }
 
 /** Parses --shard I/N (1 <= I <= N). */

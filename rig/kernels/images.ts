@@ -44,6 +44,24 @@ function checkPackage(file: string, v: unknown, field: string): void {
   if (!/^[0-9a-f]{64}$/.test(p.sha256 as string)) fail(file, `${field}.sha256`, 'is not 64 lowercase hex digits');
 }
 
+/** Which images a run covers: the default image, all of them, or the named ones. */
+export type KernelSelection = { readonly kind: 'default' } | { readonly kind: 'all' } | { readonly kind: 'ids'; readonly ids: readonly string[] };
+
+const selectionError = (message: string): UsageError => new UsageError(message, { hint: 'image ids are the names of images/*.json (see: npm run -s rig -- images)' });
+
+/** Parses --kernel values: repeated and/or comma-separated ids, or "all" alone. */
+export function parseKernels(values: readonly string[] | undefined): KernelSelection {
+  if (!values || values.length === 0) return { kind: 'default' };
+  const ids = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (ids.some((id) => id === '')) throw selectionError(`--kernel has an empty id in '${values.join(',')}'`);
+  if (ids.includes('all')) {
+    if (ids.length > 1) throw selectionError(`--kernel all cannot be combined with other ids ('${values.join(',')}')`);
+    return { kind: 'all' };
+  }
+  for (const id of ids) if (!/^[\w.+-]+$/.test(id)) throw selectionError(`--kernel '${id}' is not an image id (letters, digits, . _ + -)`);
+  return { kind: 'ids', ids: [...new Set(ids)] };
+}
+
 /** Validate one parsed image file; `file` names it in errors. Pure. */
 export function validateImage(file: string, data: unknown): ImageSpec {
   const o = obj(file, data, '(top level)');

@@ -1,7 +1,7 @@
 // What a run uses: the command line over the project file over the defaults (ktest and its scenarios). Pure.
 import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
-import { parseKernels, type KernelSelection } from '../cli/options.ts';
+import { parseKernels, type KernelSelection } from '../kernels/images.ts';
 import type { AllowedReport } from './config.ts';
 import type { Project, ProgramSpec } from './load.ts';
 import type { ModuleParams } from '../scenario/api.ts';

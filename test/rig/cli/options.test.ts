@@ -1,6 +1,6 @@
 // Tests the pure CLI parser: every command, option and error path.
 import t, { type Test } from 'tap';
-import { parseCli, parseShard, parseKernels, parseJobs, helpText, optionsOf, synopsis, OPTIONS, COMMANDS, type CommandName } from '../../../rig/cli/options.ts';
+import { parseCli, parseShard, parseJobs, helpText, optionsOf, synopsis, OPTIONS, COMMANDS, type CommandName } from '../../../rig/cli/options.ts';
 import { exitCodeTable } from '../../../rig/core/errors.ts';
 import { ENV_VARS } from '../../../rig/core/env.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
@@ -45,7 +45,7 @@ t.test('run with every option', async (t) => {
 });
 
 t.test('--kernel validation', async (t) => {
-  t.strictSame(parseKernels(['a', 'a,b']), { kind: 'ids', ids: ['a', 'b'] }, 'duplicates dropped');
+  t.strictSame(run(['--kernel', 'a', '-k', 'a,b']).kernels, { kind: 'ids', ids: ['a', 'b'] }, 'duplicates dropped');
   fails(t, ['--kernel', 'all,a'], /all cannot be combined/);
   fails(t, ['--kernel', 'a,,b'], /empty id/);
   fails(t, ['--kernel', 'a/b'], /not an image id/);

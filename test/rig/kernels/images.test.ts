@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../rig/core/errors.ts';
-import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage, resolveImages, validateImage } from '../../../rig/kernels/images.ts';
+import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage, parseKernels, resolveImages, validateImage } from '../../../rig/kernels/images.ts';
 import { ARCHES } from '../../../rig/platform/arch/index.ts';
 
 const goodText = readFileSync(join(imagesDir, `${DEFAULT_IMAGE_ID}.json`), 'utf8');
@@ -91,3 +91,11 @@ t.test('resolveImages: one id, a comma list, all, and unknown ids', async (t) =>
   t.throws(() => resolveImages(' , ', all), UsageError);
 });
 
+t.test('parseKernels: ids (repeated, comma-separated, duplicates dropped), all alone, or the default', async (t) => {
+  t.strictSame(parseKernels(undefined), { kind: 'default' });
+  t.strictSame(parseKernels(['a', 'a,b']), { kind: 'ids', ids: ['a', 'b'] });
+  t.strictSame(parseKernels(['all']), { kind: 'all' });
+  for (const [bad, why] of [[['all,a'], /all cannot be combined/], [['a,,b'], /empty id/], [['a/b'], /not an image id/]] as const) {
+    t.throws(() => parseKernels(bad), { constructor: UsageError, message: why, hint: /images/ }, bad.join(' '));
+  }
+});
