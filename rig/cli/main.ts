@@ -1,11 +1,11 @@
 // `npm run rig`: glue between the argument parser, the engine, the reporter and the exit codes. No logic of its own.
 // Only the parser, the error and environment tables load up front: each command imports its stages when
 // it runs, so `--help`, `--version` and usage errors cost no engine, QEMU, build or report modules.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
+import { keepConsole } from '../report/write.ts';
 import type { Terminal } from './shell.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
@@ -159,14 +159,6 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
 }
 
-/** Writes an exec's whole console log into dir; returns its path. */
-export async function keepConsole(dir: string, imageId: string, text: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `exec-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.console.log`);
-  await writeFile(file, text);
-  return file;
-}
-
 /** The terminal of this process, for `rig shell`. */
 export const processTerminal: Terminal = { input: process.stdin, output: process.stdout };
 
@@ -298,7 +290,7 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
     case 'exec':
       return exec(cmd.args, stdout, stderr);
     case 'replay':
-      return (await import('./replay.ts')).replay(cmd.args, stdout, stderr);
+      return (await import('./replay.ts')).replay(cmd.args, stdout, stderr, processTerminal);
     case 'shell':
       return shell(cmd.args, stderr);
     case 'bench':

@@ -66,7 +66,7 @@ export const OPTIONS = [
   { name: 'memory', type: 'string', arg: 'MB', commands: ['run', 'exec'], default: "the image's, 256", help: 'guest memory in MB; part of the snapshot key' },
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
-  { name: 'shell', type: 'boolean', commands: ['replay'], help: 'instead of re-running: open a shell in the guest as it was at the failure (restored from the bundle\'s snapshot; without one, a fresh guest with the module loaded)' },
+  { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];

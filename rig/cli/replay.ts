@@ -1,19 +1,27 @@
 // `rig replay BUNDLE`: re-run a failure bundle's scenario under the same conditions and say whether it failed the same way.
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tmp from 'tmp';
 import { readBundle, sameFailure, failureTitle, type BundleManifest } from '../run/bundle.ts';
-import { runRig } from '../run/run.ts';
+import { runRig, type RigRunOptions } from '../run/run.ts';
+import { guestAlive, guestOptionsFor } from '../run/image.ts';
+import { prepareArtifacts } from '../build/artifacts.ts';
+import { Guest } from '../vm/guest.ts';
+import { probeAccel } from '../vm/kvm.ts';
+import { keepConsole } from '../report/write.ts';
+import { runShell, type ShellOptions, type ShellSession, type Terminal } from './shell.ts';
 import { resolveImages } from '../kernels/images.ts';
 import { ensureTools, needsForImages } from '../platform/host-tools.ts';
 import { scenarios as builtinScenarios } from '../scenario/ktest.ts';
 import { validateScenarios, type Scenario } from '../scenario/api.ts';
 import { createReporter } from '../report/progress.ts';
-import { ReplayExitCode, UsageError } from '../core/errors.ts';
+import { ExecExitCode, GuestError, ReplayExitCode, RigError, UsageError } from '../core/errors.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import type { ReplayArgs } from './options.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
-import type { ScenarioFailure } from '../report/results.ts';
+import type { RunEventSink, ScenarioFailure } from '../report/results.ts';
+import type { Accel } from '../platform/arch/index.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
 
@@ -43,27 +51,38 @@ export function verdict(expected: ScenarioFailure, got: ScenarioFailure | undefi
   return { reproduced: false, line: `not reproduced: it failed differently: ${got.kind}: ${failureTitle(got)} (the bundle has ${expected.kind}: ${failureTitle(expected)})` };
 }
 
-export async function replay(args: ReplayArgs, stdout: Out, stderr: Out): Promise<number> {
+/** The run options that make a replay "the same conditions": the bundle's module, options and parameters. */
+function replayRun(dir: string, m: BundleManifest, image: ImageSpec, scenario: Scenario, workDir: string, onEvent: RunEventSink): RigRunOptions {
+  return {
+    plan: [{ image, scenarios: [scenario] }],
+    kmodDir: join(dir, m.module.sources),
+    jobs: 1,
+    snapshot: m.options.snapshot,
+    debug: m.options.debug,
+    ...(m.options.cpus !== undefined && { cpus: m.options.cpus }),
+    ...(m.options.memoryMb !== undefined && { memoryMb: m.options.memoryMb }),
+    ...(m.options.makeArgs ? { makeArgs: m.options.makeArgs } : {}),
+    ...(m.options.moduleParams ? { moduleParams: m.options.moduleParams } : {}),
+    workDir,
+    onEvent,
+  };
+}
+
+export async function replay(args: ReplayArgs, stdout: Out, stderr: Out, terminal?: Terminal): Promise<number> {
   const dir = resolve(args.bundle);
   const m = await readBundle(dir);
   const [image] = resolveImages(m.image.id);
   for (const d of pinDifferences(m, image!)) stderr.write(`warning: ${d}\n`);
-  const scenario = await bundleScenario(dir, m);
+  const scenario = args.shell && m.guest ? undefined : await bundleScenario(dir, m);
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
   await ensureTools(needsForImages([image!]), { onEvent: reporter.sink });
   const work = tmp.dirSync({ prefix: 'ktest-rig-replay-', unsafeCleanup: true });
   try {
-    const [summary] = await runRig({
-      plan: [{ image: image!, scenarios: [scenario] }],
-      kmodDir: join(dir, m.module.sources),
-      jobs: 1,
-      snapshot: m.options.snapshot,
-      debug: m.options.debug,
-      ...(m.options.makeArgs ? { makeArgs: m.options.makeArgs } : {}),
-      ...(m.options.moduleParams ? { moduleParams: m.options.moduleParams } : {}),
-      workDir: work.name,
-      onEvent: reporter.sink,
-    });
+    if (args.shell) {
+      if (!terminal) throw new UsageError('replay --shell needs a terminal');
+      return await replayShell(dir, m, image!, scenario, work.name, reporter, stdout, stderr, terminal);
+    }
+    const [summary] = await runRig(replayRun(dir, m, image!, scenario!, work.name, reporter.sink));
     reporter.finish();
     if (summary?.error) {
       stderr.write(`ktest-rig: replay could not run: ${summary.error.message}${summary.error.hint ? `\n  hint: ${summary.error.hint}` : ''}\n`);
@@ -74,5 +93,88 @@ export async function replay(args: ReplayArgs, stdout: Out, stderr: Out): Promis
     return v.reproduced ? ReplayExitCode.reproduced : ReplayExitCode.notReproduced;
   } finally {
     work.removeCallback();
+  }
+}
+
+/**
+ * `replay --shell`: the shell of `rig shell` (runShell, same exit codes) in the guest at the moment of
+ * failure: restored from the bundle's snapshot when it has one that this machine can restore, else after
+ * re-running the scenario up to its failure in a fresh guest.
+ */
+async function replayShell(
+  dir: string,
+  m: BundleManifest,
+  image: ImageSpec,
+  scenario: Scenario | undefined,
+  workDir: string,
+  reporter: ReturnType<typeof createReporter>,
+  stdout: Out,
+  stderr: Out,
+  terminal: Terminal,
+): Promise<number> {
+  const shellOptions: ShellOptions = { terminal, say: (t) => stderr.write(t), keepConsole: (text) => keepConsole(join(tmpdir(), 'ktest-rig-logs'), image.id, text) };
+  const failed = `${m.failure.kind}: ${failureTitle(m.failure)}`;
+  const restored = m.guest ? await restoreAtFailure(dir, m, image, workDir, reporter.sink, (why) => stderr.write(`ktest-rig: ${why}: re-running the scenario up to its failure instead\n`)) : undefined;
+  if (restored) {
+    reporter.finish();
+    stderr.write(`ktest-rig replay --shell: ${image.id}, the guest as it was at the failure (${failed}); ${m.module.name} is loaded as the scenario left it. Kernel messages: dmesg. Ctrl-] q quits.\n`);
+    return runShell(restored, shellOptions);
+  }
+  let code: number | undefined;
+  let shellOpen = false;
+  const onEvent: RunEventSink = (e) => (shellOpen || e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
+  const [summary] = await runRig({
+    ...replayRun(dir, m, image, scenario ?? (await bundleScenario(dir, m)), workDir, onEvent),
+    afterScenario: async (guest, art, outcome) => {
+      shellOpen = true;
+      reporter.finish();
+      stdout.write(`${verdict(m.failure, outcome.failure).line}\n`);
+      if ((outcome.failure && !guestAlive(outcome.failure)) || !(await guest.ping())) {
+        stderr.write(`ktest-rig: the guest did not survive the failure (${outcome.failure ? `${outcome.failure.kind}: ${failureTitle(outcome.failure)}` : 'it stopped answering'}): no shell to open\n`);
+        code = ExecExitCode.kernelFailed;
+        return;
+      }
+      stderr.write(`ktest-rig replay --shell: ${image.id}, the guest right after the scenario ${outcome.failure ? 'failed' : 'ended'} (re-run: the bundle has no snapshot); ${art.module.name} is loaded as the scenario left it. Kernel messages: dmesg. Ctrl-] q quits.\n`);
+      code = await runShell({ guest, module: art.module, consoleMark: guest.console.mark() }, shellOptions);
+    },
+  });
+  if (!shellOpen) reporter.finish();
+  if (summary?.error) {
+    stderr.write(`ktest-rig: replay could not run: ${summary.error.message}${summary.error.hint ? `\n  hint: ${summary.error.hint}` : ''}\n`);
+    return summary.error.exitCode;
+  }
+  if (code === undefined) {
+    // The guest did not even start (its failure is the scenario's).
+    const got = summary?.scenarios[0]?.failure;
+    stderr.write(`ktest-rig: no guest to open a shell in${got ? ` (${got.kind}: ${got.message})` : ''}\n`);
+    return ExecExitCode.kernelFailed;
+  }
+  return code;
+}
+
+/** Where a bundle's snapshot (taken under `taken`) can be restored here: the same accelerator, or none. */
+async function restoreAccel(taken: string): Promise<{ readonly accel?: Accel; readonly why?: string }> {
+  if (taken === 'tcg') return { accel: 'tcg' };
+  const here = await probeAccel();
+  return here.accel === taken ? { accel: here.accel } : { why: `the bundle's snapshot was taken under ${taken}, this machine runs ${here.accel} (${here.reason})` };
+}
+
+/** The guest of the bundle's snapshot, restored with the options it was saved with; undefined (and why, to `fallBack`) when it cannot be. */
+async function restoreAtFailure(dir: string, m: BundleManifest, image: ImageSpec, workDir: string, onEvent: RunEventSink, fallBack: (why: string) => void): Promise<ShellSession | undefined> {
+  const snapshot = join(dir, m.guest!.snapshot);
+  const initrd = join(dir, m.guest!.initrd);
+  if (!existsSync(snapshot) || !existsSync(initrd)) return void fallBack(`the bundle's ${existsSync(snapshot) ? m.guest!.initrd : m.guest!.snapshot} is missing`);
+  const { accel, why } = await restoreAccel(m.options.accel);
+  if (!accel) return void fallBack(why!);
+  // The module is built again (the build cache has it) for its symbols: reports in the shell name its lines.
+  const art = await prepareArtifacts({ image, kmodDir: join(dir, m.module.sources), workDir, ...(m.options.makeArgs ? { makeArgs: m.options.makeArgs } : {}), onEvent });
+  const options = { ...guestOptionsFor({ image, debug: m.options.debug, workDir, cpus: m.options.cpus, memoryMb: m.options.memoryMb }, art, accel), initrdPath: initrd };
+  onEvent({ type: 'stage', image: image.id, stage: 'boot', message: `restoring ${image.id} (${accel}) at the failure from ${snapshot}` });
+  try {
+    const guest = await Guest.restore(options, snapshot);
+    return { guest, module: art.module, consoleMark: guest.console.mark() };
+  } catch (error) {
+    if (!(error instanceof RigError || error instanceof GuestError)) throw error;
+    return void fallBack(`the bundle's snapshot did not restore (${error.message.split('\n')[0]})`);
   }
 }

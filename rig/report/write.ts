@@ -17,3 +17,11 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
     throw new InfraError(`cannot write report ${path}`, { cause: error, hint: 'check that the directory is writable' });
   }
 }
+
+/** Writes a guest's whole console log (kept beside a kernel report of exec, shell or replay --shell) into dir; returns its path. */
+export async function keepConsole(dir: string, imageId: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `exec-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.console.log`);
+  await writeFile(file, text);
+  return file;
+}

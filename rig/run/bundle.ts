@@ -38,6 +38,9 @@ export interface BundleManifest {
     readonly debug: boolean;
     readonly snapshot: boolean;
     readonly accel: string;
+    /** Guest vCPUs and memory when the run set them (--cpus, --memory): a snapshot restores only with the same. */
+    readonly cpus?: number;
+    readonly memoryMb?: number;
     /** From the project file: extra make arguments and default module parameters. */
     readonly makeArgs?: readonly string[];
     readonly moduleParams?: Readonly<Record<string, string | number | boolean>>;

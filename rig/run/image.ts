@@ -57,6 +57,11 @@ export interface ImageRunOptions {
   readonly allowedReports?: readonly AllowedReport[];
   /** Write a failure bundle for each failed scenario into `dir` (scenarioFile: where the scenarios came from; none: built in). */
   readonly bundles?: { readonly dir: string; readonly scenarioFile?: string };
+  /**
+   * Called with each scenario's guest once the scenario is judged (and its bundle written), before the
+   * guest is closed: `replay --shell` opens its shell there. The guest may have died (a fatal report).
+   */
+  readonly afterScenario?: (guest: Guest, art: Artifacts, outcome: Outcome) => Promise<void>;
   readonly onEvent: RunEventSink;
 }
 
@@ -167,7 +172,9 @@ async function runOne(
   try {
     const outcome = await runInGuest(o, art, guest, scenario);
     await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
-    return finish(await withBundle(o, art, guest.accel, scenario, outcome, guest), outcome.allowed);
+    const result = finish(await withBundle(o, art, guest.accel, scenario, outcome, guest), outcome.allowed);
+    await o.afterScenario?.(guest, art, outcome);
+    return result;
   } finally {
     await guest.close();
   }
@@ -189,7 +196,7 @@ async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scen
       image: o.image,
       scenario: { name: scenario.name, ...(o.bundles.scenarioFile ? { file: o.bundles.scenarioFile } : {}), ...(scenario.params ? { params: scenario.params } : {}) },
       module: { name: art.module.name, sourceDir: o.kmodDir },
-      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams && Object.keys(o.moduleParams).length > 0 ? { moduleParams: o.moduleParams } : {}) },
+      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.cpus !== undefined && { cpus: o.cpus }), ...(o.memoryMb !== undefined && { memoryMb: o.memoryMb }), ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams && Object.keys(o.moduleParams).length > 0 ? { moduleParams: o.moduleParams } : {}) },
       failure,
       console: outcome.console,
       dmesg: outcome.dmesg,

@@ -1,0 +1,56 @@
+// `rig replay BUNDLE --shell` on a real pty: a real failing run (the crasher fixture's WARN) leaves a bundle; the shell
+// opens in the guest as it was at the failure (from the bundle's snapshot, and, without one, after a re-run).
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { rig, tempDir } from '../helpers/rig.ts';
+import { rigOnPty, type PtyStep } from '../helpers/pty.ts';
+import { projectRoot } from '../../rig/core/paths.ts';
+import type { BundleManifest } from '../../rig/run/bundle.ts';
+
+t.setTimeout(15 * 60_000);
+const PROMPT = 'ktest:/# ';
+const logs = await tempDir(t, 'ktest-rig-replay-shell-test-');
+const bundle = join(logs, 'bundles', 'bookworm-6.1--warn');
+
+/** Steps that read the guest's state at the failure: the module still loaded, the WARN in its log, then exit 3. */
+const atFailure: PtyStep[] = [
+  { expect: PROMPT, timeout: 240 },
+  // The typed line echoes back too: match the computed values only.
+  { send: 'echo "mods=$(grep -c ^crasher /proc/modules) warns=$(dmesg | grep -c "WARNING: .* crasher_warn")"\r' },
+  { expect: 'mods=1 warns=1', timeout: 30 },
+  { send: 'exit 3\r' },
+];
+
+t.test('a run whose module WARNs leaves a bundle with the guest saved at the failure', async (t) => {
+  const r = await rig(['--kmod', join(projectRoot, 'test/fixtures/kmods/crasher'), '--scenarios', join(projectRoot, 'test/fixtures/scenarios/crasher.ts'), '--only', '/^warn$/', '--logs', logs]);
+  t.equal(r.exitCode, 1, 'the scenario failed', { stderr: r.stderr.slice(-1500) });
+  const m = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleManifest;
+  t.equal(m.failure.kind, 'kernel');
+  t.equal(m.failure.reports?.[0]?.title, 'WARNING in crasher_warn');
+  t.ok(m.guest && existsSync(join(bundle, m.guest.snapshot)), 'a WARN leaves the guest alive: its snapshot is in the bundle');
+  t.equal(r.qemuLeft, 0);
+});
+
+t.test('replay --shell restores the guest at the failure: the module is loaded and dmesg holds the WARN', async (t) => {
+  const r = await rigOnPty(['replay', bundle, '--shell'], atFailure);
+  t.ok(r.steps.every((s) => s.ok), 'every step', { steps: r.steps, screen: r.screen.slice(-3000) });
+  t.match(r.screen, /the guest as it was at the failure \(kernel: WARNING in crasher_warn\)/);
+  t.notMatch(r.screen, /re-running/, 'restored, not re-run');
+  t.equal(r.exitCode, 3, "the shell's exit status");
+  t.equal(r.qemuLeft, 0, 'QEMU ended with the shell');
+});
+
+t.test('without a snapshot, replay --shell re-runs the scenario up to its failure and opens the shell there', async (t) => {
+  const file = join(bundle, 'bundle.json');
+  const m = JSON.parse(await readFile(file, 'utf8')) as BundleManifest & { guest?: unknown };
+  delete m.guest;
+  await writeFile(file, JSON.stringify(m));
+  const r = await rigOnPty(['replay', bundle, '--shell'], atFailure);
+  t.ok(r.steps.every((s) => s.ok), 'every step', { steps: r.steps, screen: r.screen.slice(-3000) });
+  t.match(r.screen, /reproduced: kernel: WARNING in crasher_warn/, 'the re-run failed the same way');
+  t.match(r.screen, /the guest right after the scenario failed \(re-run: the bundle has no snapshot\)/);
+  t.equal(r.exitCode, 3);
+  t.equal(r.qemuLeft, 0);
+});
