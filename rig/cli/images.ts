@@ -2,7 +2,7 @@
 import type { SnapshotEntry } from '../vm/snapshot-cache.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { aptContext, aptUpdate, compareDebVersions, madison, pocketsOf, searchNames, showPackage, type AptContext, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
+import { aptContext, aptUpdate, compareDebVersions, isRollingSuite, madison, pocketsOf, searchNames, showPackage, type AptContext, type AptSource, type MadisonRow, type PackageRecord } from '../kernels/apt.ts';
 import { DownloadError, PinGoneError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { builtKernelState } from '../build/kernel.ts';
@@ -16,6 +16,8 @@ export interface ImagesOptions {
   readonly cacheDir?: string;
   readonly onEvent?: EventSink;
   readonly imagesDir?: string;
+  /** Mirrors and keyring instead of Debian's (tests serve a captured archive). */
+  readonly source?: AptSource;
 }
 
 export interface ImageListEntry {
@@ -25,6 +27,8 @@ export interface ImageListEntry {
   readonly suite: string;
   readonly release: string;
   readonly version: string;
+  /** The pocket the kernel's pin came from (bookworm-security, ...), when the image file records it. */
+  readonly pocket?: string;
   readonly isDefault: boolean;
 }
 
@@ -33,7 +37,7 @@ export interface ImageUpdate {
   readonly file: string;
   readonly changed: boolean;
   readonly from: { readonly release: string; readonly version: string };
-  readonly to: { readonly release: string; readonly version: string };
+  readonly to: { readonly release: string; readonly version: string; readonly pocket?: string };
 }
 
 /** Every image, for `images list` (and the CI matrix). */
@@ -44,7 +48,8 @@ export function imagesList(opts: ImagesOptions = {}): ImageListEntry[] {
     arch: i.arch,
     suite: i.suite,
     release: i.release,
-    version: isBuiltImage(i) ? i.packages.source.version : i.packages.image.version,
+    version: versionOf(i),
+    pocket: isBuiltImage(i) ? i.packages.source.pocket : i.packages.image.pocket,
     isDefault: i.id === DEFAULT_IMAGE_ID,
   }));
 }
@@ -93,26 +98,31 @@ export function parseRelease(release: string): { version: string; major: number;
 }
 
 /**
- * The version to pin among madison rows: from the most preferred pocket of the suite that has one
- * (main, then -updates, then -security), the newest there. Pure.
+ * The version to pin among madison rows: the newest in any pocket of the suite that Debian users get
+ * by default (the suite, -updates, -security: users run the security kernels); when two pockets serve
+ * that version, the most preferred one (main, then -updates, then -security). Rows of other suites are
+ * ignored. Pure.
  */
 export function pickRow(rows: readonly MadisonRow[], suite: string): MadisonRow | undefined {
   const pockets = pocketsOf(suite);
-  for (const pocket of pockets) {
-    const inPocket = rows.filter((r) => r.pocket === pocket);
-    if (inPocket.length > 0) return [...inPocket].sort((a, b) => compareDebVersions(b.version, a.version))[0];
-  }
-  return undefined;
+  const rank = (r: MadisonRow) => pockets.indexOf(r.pocket);
+  const mine = rows.filter((r) => rank(r) >= 0);
+  return [...mine].sort((a, b) => compareDebVersions(b.version, a.version) || rank(a) - rank(b))[0];
 }
 
-/** Kernel image packages of the same major version and flavour as `release` (no -cloud, -rt, -dbg, -unsigned). Pure. */
-export function sameFlavour(names: readonly string[], release: string): string[] {
+/**
+ * Kernel image packages of the same flavour and series as `release` (no -cloud, -rt, -dbg, -unsigned,
+ * no meta packages such as linux-image-6.12-amd64): the same major.minor, or with `anyMinor` (a rolling
+ * suite such as sid) the same major. A stable suite's security pocket can carry a newer series (bookworm
+ * has 6.12 beside 6.1, bullseye 6.1 beside 5.10): an image keeps the series it is named for. Pure.
+ */
+export function sameFlavour(names: readonly string[], release: string, anyMinor = false): string[] {
   const want = parseRelease(release);
   if (!want) return [];
   return names.filter((n) => {
     if (!n.startsWith('linux-image-')) return false;
     const r = parseRelease(n.slice('linux-image-'.length));
-    return r !== undefined && r.flavour === want.flavour && r.major === want.major;
+    return r !== undefined && /^\d+\.\d+\.\d+/.test(r.version) && r.flavour === want.flavour && r.major === want.major && (anyMinor || r.minor === want.minor);
   });
 }
 
@@ -125,14 +135,14 @@ export function dependency(depends: string, name: RegExp): { name: string; versi
   return undefined;
 }
 
-/** A pin from a Packages record. Pure. */
-export function pinOf(r: PackageRecord): PinnedPackage {
-  return { name: r.package, version: r.version, arch: r.architecture, sha256: r.sha256, filename: r.filename };
+/** A pin from a Packages record, with the pocket that serves it when known. Pure. */
+export function pinOf(r: PackageRecord, pocket?: string): PinnedPackage {
+  return { name: r.package, version: r.version, arch: r.architecture, sha256: r.sha256, filename: r.filename, ...(pocket ? { pocket } : {}) };
 }
 
 const TOP_KEYS = ['id', 'description', 'kind', 'arch', 'suite', 'release', 'packages', 'build', 'toolchain', 'qemu'];
 const PACKAGE_KEYS = ['image', 'headers', 'headersCommon', 'kbuild', 'binary', 'source'];
-const PIN_KEYS = ['name', 'version', 'arch', 'sha256', 'filename'];
+const PIN_KEYS = ['name', 'version', 'arch', 'sha256', 'filename', 'pocket'];
 
 function ordered(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -176,13 +186,20 @@ export function withSourcePin(spec: BuiltImageSpec, source: PinnedPackage): Buil
   return { ...spec, release, packages: { source } };
 }
 
-/** The newest linux-source-X.Y of a built image's suite. */
-async function resolveLatestSource(image: BuiltImageSpec, cacheDir: string): Promise<BuiltImageSpec> {
-  const ctx = await aptContext(image.suite, ARCHES[image.arch].debArch, cacheDir);
+/** The newest linux-source-X.Y of a built image's suite, in any of its pockets. */
+async function resolveLatestSource(image: BuiltImageSpec, cacheDir: string, source?: AptSource): Promise<BuiltImageSpec> {
+  const ctx = await aptContext(image.suite, ARCHES[image.arch].debArch, cacheDir, source);
   await aptUpdate(ctx);
   const best = pickRow(await madison(ctx, [image.packages.source.name]), image.suite);
   if (!best) throw new PinGoneError(`${image.id}: no ${image.packages.source.name} in ${image.suite}`);
-  return withSourcePin(image, pinOf(await record(ctx, best.name, best.version)));
+  return withSourcePin(image, pinOf(await record(ctx, best.name, best.version), best.pocket));
+}
+
+/** The record of name=version and the most preferred pocket of the suite that serves it. */
+async function pinFrom(ctx: AptContext, name: string, version: string): Promise<PinnedPackage> {
+  const rec = await record(ctx, name, version);
+  const row = pickRow((await madison(ctx, [name])).filter((r) => r.version === version), ctx.suite);
+  return pinOf(rec, row?.pocket);
 }
 
 function versionOf(image: ImageSpec): string {
@@ -196,14 +213,14 @@ async function record(ctx: AptContext, name: string, version: string): Promise<P
 }
 
 /** Resolve the newest pins for an image from the archive (updating the private apt lists). */
-export async function resolveLatest(image: ImageSpec, cacheDir: string): Promise<ImageSpec> {
-  if (isBuiltImage(image)) return resolveLatestSource(image, cacheDir);
+export async function resolveLatest(image: ImageSpec, cacheDir: string, source?: AptSource): Promise<ImageSpec> {
+  if (isBuiltImage(image)) return resolveLatestSource(image, cacheDir, source);
   const contexts = new Map<string, AptContext>();
   const ctxFor = async (arch: string): Promise<AptContext> => {
     const a = arch === 'all' ? ARCHES[image.arch].debArch : arch;
     let ctx = contexts.get(a);
     if (!ctx) {
-      ctx = await aptContext(image.suite, a, cacheDir);
+      ctx = await aptContext(image.suite, a, cacheDir, source);
       await aptUpdate(ctx);
       contexts.set(a, ctx);
     }
@@ -212,24 +229,24 @@ export async function resolveLatest(image: ImageSpec, cacheDir: string): Promise
   const main = await ctxFor(image.packages.image.arch);
   const rel = parseRelease(image.release);
   if (!rel) throw new DownloadError(`${image.id}: cannot parse release ${image.release}`);
-  const names = sameFlavour(await searchNames(main, `^linux-image-${rel.major}\\.[0-9]+.*-${rel.flavour}$`), image.release);
+  const names = sameFlavour(await searchNames(main, `^linux-image-${rel.major}\\.[0-9]+.*-${rel.flavour}$`), image.release, isRollingSuite(image.suite));
   const best = pickRow(await madison(main, names), image.suite);
-  if (!best) throw new PinGoneError(`${image.id}: no linux-image-${rel.major}.*-${rel.flavour} in ${image.suite}`);
+  if (!best) throw new PinGoneError(`${image.id}: no linux-image-${isRollingSuite(image.suite) ? rel.major : `${rel.major}.${rel.minor}`}.*-${rel.flavour} in ${image.suite}`);
   const release = best.name.slice('linux-image-'.length);
-  const imageRec = await record(main, best.name, best.version);
+  const imagePin = pinOf(await record(main, best.name, best.version), best.pocket);
   const headersRec = await record(main, `linux-headers-${release}`, best.version);
   const commonDep = dependency(headersRec.depends, /^linux-headers-.*-common(-rt)?$/);
   const kbuildDep = dependency(headersRec.depends, /^linux-kbuild-/);
   if (!commonDep || !kbuildDep) throw new DownloadError(`${headersRec.package}: Depends names no -common headers or linux-kbuild: ${headersRec.depends}`);
-  const commonRec = await record(await ctxFor('all'), commonDep.name, commonDep.version ?? best.version);
-  const kbuildRec = await record(await ctxFor(image.packages.kbuild.arch), kbuildDep.name, kbuildDep.version ?? best.version);
-  const binary = image.packages.binary ? pinOf(await record(main, `linux-binary-${release}`, best.version)) : undefined;
+  const headersCommon = await pinFrom(await ctxFor('all'), commonDep.name, commonDep.version ?? best.version);
+  const kbuild = await pinFrom(await ctxFor(image.packages.kbuild.arch), kbuildDep.name, kbuildDep.version ?? best.version);
+  const binary = image.packages.binary ? await pinFrom(main, `linux-binary-${release}`, best.version) : undefined;
   return withPins(image, release, {
-    image: pinOf(imageRec),
+    image: imagePin,
     ...(binary ? { binary } : {}),
-    headers: pinOf(headersRec),
-    headersCommon: pinOf(commonRec),
-    kbuild: pinOf(kbuildRec),
+    headers: await pinFrom(main, headersRec.package, headersRec.version),
+    headersCommon,
+    kbuild,
   });
 }
 
@@ -241,7 +258,7 @@ export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}
   const out: ImageUpdate[] = [];
   for (const image of resolveImages(ids, loadImages(dir))) {
     emit({ type: 'stage', image: image.id, stage: 'fetch', message: `resolving the newest ${image.id} kernel` });
-    const next = await resolveLatest(image, cacheDir);
+    const next = await resolveLatest(image, cacheDir, opts.source);
     const pins = Object.values(next.packages) as PinnedPackage[];
     for (const [i, pin] of pins.entries()) {
       emit({ type: 'progress', image: image.id, stage: 'fetch', label: pin.name, done: i, total: pins.length });
@@ -256,7 +273,7 @@ export async function imagesUpdate(ids: string = 'all', opts: ImagesOptions = {}
       file,
       changed,
       from: { release: image.release, version: versionOf(image) },
-      to: { release: next.release, version: versionOf(next) },
+      to: { release: next.release, version: versionOf(next), pocket: isBuiltImage(next) ? next.packages.source.pocket : next.packages.image.pocket },
     });
   }
   return out;

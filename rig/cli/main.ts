@@ -262,7 +262,7 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
         for (const r of rows) {
           const spec = specs.get(r.id)!;
           const cached = isBuiltImage(spec) ? (await builtKernelState(spec)).ok : await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(spec)));
-          stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
+          stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${(r.pocket ?? '').padEnd(18)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
         }
         stdout.write(`${formatSnapshotList(await listSnapshots(snapshotsDir(cacheRoot())), snapshotsDir(cacheRoot()), snapshotCacheBound())}\n`);
         return ExitCode.ok;
@@ -283,7 +283,7 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
         for (const k of ready) stdout.write(`${k.image.id}: ${k.image.release} cached\n`);
       } else {
         for (const u of await imagesUpdate(ids, { onEvent }))
-          stdout.write(`${u.id}: ${u.changed ? `${u.from.release} ${u.from.version} -> ${u.to.release} ${u.to.version} (rewrote ${u.file})` : `${u.to.release} ${u.to.version} is current`}\n`);
+          stdout.write(`${u.id}: ${u.changed ? `${u.from.release} ${u.from.version} -> ${u.to.release} ${u.to.version}${u.to.pocket ? ` from ${u.to.pocket}` : ''} (rewrote ${u.file})` : `${u.to.release} ${u.to.version}${u.to.pocket ? ` from ${u.to.pocket}` : ''} is current`}\n`);
       }
       return ExitCode.ok;
     }

@@ -19,6 +19,13 @@ export interface Mirrors {
   readonly security: string;
 }
 
+/** Where a private configuration fetches from: the mirrors, and the keyring their Release files are signed with. */
+export interface AptSource {
+  readonly mirrors?: Mirrors;
+  /** Defaults to Debian's archive keyring; apt verifies every Release file against it. */
+  readonly keyring?: string;
+}
+
 export interface AptContext {
   readonly suite: string;
   readonly debArch: string;
@@ -47,18 +54,26 @@ export interface MadisonRow {
   readonly pocket: string;
 }
 
-/** Pockets of a suite, in order of preference (main first: security pins vanish faster). */
+/**
+ * Pockets of a suite that Debian users get by default, in order of preference when two serve the same
+ * version (main first: security pins vanish faster). The newest version wins whichever pocket has it.
+ */
+/** A suite that moves from one kernel series to the next (sid, backports); a stable suite keeps its series. Pure. */
+export function isRollingSuite(suite: string): boolean {
+  return suite === 'sid' || suite === 'unstable' || suite === 'experimental' || suite.endsWith('-backports');
+}
+
 export function pocketsOf(suite: string): string[] {
-  if (suite === 'sid' || suite === 'unstable' || suite === 'experimental' || suite.endsWith('-backports')) return [suite];
+  if (isRollingSuite(suite)) return [suite];
   return [suite, `${suite}-updates`, `${suite}-security`];
 }
 
 /** The sources.list text for a suite and Debian arch. Pure. */
-export function sourcesList(suite: string, debArch: string, mirrors: Mirrors = defaultMirrors()): string {
+export function sourcesList(suite: string, debArch: string, mirrors: Mirrors = defaultMirrors(), keyring: string = KEYRING): string {
   return pocketsOf(suite)
     .map((pocket) => {
       const uri = pocket.endsWith('-security') ? mirrors.security : mirrors.main;
-      return `deb [signed-by=${KEYRING} arch=${debArch}] ${uri} ${pocket} main\n`;
+      return `deb [signed-by=${keyring} arch=${debArch}] ${uri} ${pocket} main\n`;
     })
     .join('');
 }
@@ -96,14 +111,15 @@ export function aptOptions(dir: string, debArch: string, isRoot: boolean): strin
   return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
 
-/** Create (idempotently) the private configuration for (suite, debArch). */
-export async function aptContext(suite: string, debArch: string, cacheDir: string = cacheRoot()): Promise<AptContext> {
-  if (!existsSync(KEYRING)) throw missingTool('debian-archive-keyring');
+/** Create (idempotently) the private configuration for (suite, debArch); `source` replaces Debian's mirrors and keyring. */
+export async function aptContext(suite: string, debArch: string, cacheDir: string = cacheRoot(), source: AptSource = {}): Promise<AptContext> {
+  const keyring = source.keyring ?? KEYRING;
+  if (keyring === KEYRING && !existsSync(KEYRING)) throw missingTool('debian-archive-keyring');
   const dir = join(cacheDir, 'apt', `${suite}-${debArch}`);
   for (const d of ['sources.list.d', 'preferences.d', 'lists/partial', 'cache/archives/partial']) {
     await mkdir(join(dir, d), { recursive: true });
   }
-  await writeFile(join(dir, 'sources.list'), sourcesList(suite, debArch));
+  await writeFile(join(dir, 'sources.list'), sourcesList(suite, debArch, source.mirrors ?? defaultMirrors(), keyring));
   await writeFile(join(dir, 'status'), '', { flag: 'a' });
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   return { suite, debArch, dir, options: aptOptions(dir, debArch, isRoot) };

@@ -41,6 +41,7 @@ function checkPackage(file: string, v: unknown, field: string): void {
   const p = obj(file, v, field);
   for (const k of ['name', 'version', 'arch', 'sha256']) str(file, p, k, `${field}.`);
   str(file, p, 'filename', `${field}.`, true);
+  str(file, p, 'pocket', `${field}.`, true);
   if (!/^[0-9a-f]{64}$/.test(p.sha256 as string)) fail(file, `${field}.sha256`, 'is not 64 lowercase hex digits');
 }
 

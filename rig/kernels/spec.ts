@@ -12,6 +12,8 @@ export interface PinnedPackage {
   readonly sha256: string;
   /** Path in the archive (pool/main/l/linux/...), from the Packages index. */
   readonly filename?: string;
+  /** The pocket of the suite that served this version when it was pinned (bookworm, bookworm-security, ...). */
+  readonly pocket?: string;
 }
 
 /** Which toolchain builds modules for an image. */

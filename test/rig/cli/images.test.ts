@@ -17,7 +17,7 @@ t.test('parseRelease', async (t) => {
   t.equal(parseRelease('amd64'), undefined);
 });
 
-t.test('sameFlavour keeps only the image flavour and major version', async (t) => {
+t.test('sameFlavour keeps only the image flavour and series (major.minor; major in a rolling suite)', async (t) => {
   const names = [
     'linux-image-6.1.0-49-amd64',
     'linux-image-6.1.0-50-amd64',
@@ -28,21 +28,28 @@ t.test('sameFlavour keeps only the image flavour and major version', async (t) =
     'linux-image-amd64',
     'linux-image-5.10.0-32-amd64',
     'linux-headers-6.1.0-50-amd64',
+    'linux-image-6.12.117+deb12-amd64',
+    'linux-image-6.12-amd64',
   ];
   t.same(sameFlavour(names, '6.1.0-50-amd64'), ['linux-image-6.1.0-49-amd64', 'linux-image-6.1.0-50-amd64']);
   t.same(sameFlavour(names, '6.1.0-50-cloud-amd64'), ['linux-image-6.1.0-50-cloud-amd64']);
   t.same(sameFlavour(['linux-image-6.12.48+deb13-amd64', 'linux-image-6.12.57+deb13-amd64'], '6.12.48+deb13-amd64').length, 2);
+  t.same(sameFlavour(names, '6.1.0-50-amd64', true), ['linux-image-6.1.0-49-amd64', 'linux-image-6.1.0-50-amd64', 'linux-image-6.12.117+deb12-amd64'], 'a rolling suite: any 6.x, still no meta package');
+  t.same(sameFlavour(['linux-image-7.1.3+deb14-amd64', 'linux-image-7.2.13+deb14-amd64', 'linux-image-7-amd64'], '7.2.13+deb14-amd64', true), ['linux-image-7.1.3+deb14-amd64', 'linux-image-7.2.13+deb14-amd64']);
 });
 
-t.test('pickRow prefers the main pocket over -updates and -security, then the newest', async (t) => {
+t.test('pickRow: the newest version in any default pocket of the suite; on a tie the preferred pocket', async (t) => {
   const rows = parseMadison(readFileSync(join(fixtures, 'apt-cache-madison.txt'), 'utf8'));
   const images = rows.filter((r) => r.name.startsWith('linux-image-'));
-  t.match(pickRow(images, 'bookworm'), { name: 'linux-image-6.1.0-50-amd64', version: '6.1.176-1', pocket: 'bookworm' }, 'main beats a newer -security');
-  t.match(pickRow(images.filter((r) => r.pocket !== 'bookworm'), 'bookworm'), { name: 'linux-image-6.1.0-57-amd64', pocket: 'bookworm-security' }, 'newest in -security');
+  t.match(pickRow(images, 'bookworm'), { name: 'linux-image-6.1.0-57-amd64', pocket: 'bookworm-security' }, 'a newer -security build beats main');
+  t.match(pickRow(images.filter((r) => r.pocket === 'bookworm'), 'bookworm'), { name: 'linux-image-6.1.0-50-amd64', version: '6.1.176-1', pocket: 'bookworm' }, 'newest in main');
   const row = (name: string, version: string, pocket: string) => ({ name, version, pocket });
-  t.match(pickRow([row('a', '6.1.9-1', 'bookworm'), row('b', '6.1.10-1', 'bookworm'), row('c', '6.1.20-1', 'bookworm-updates')], 'bookworm'), { name: 'b' }, 'Debian version order, not string order');
-  t.match(pickRow([row('u', '1', 'bookworm-updates'), row('s', '2', 'bookworm-security')], 'bookworm'), { name: 'u' });
+  t.match(pickRow([row('a', '6.1.9-1', 'bookworm'), row('b', '6.1.10-1', 'bookworm'), row('c', '6.1.8-1', 'bookworm-updates')], 'bookworm'), { name: 'b' }, 'Debian version order, not string order');
+  t.match(pickRow([row('u', '1', 'bookworm-updates'), row('s', '2', 'bookworm-security')], 'bookworm'), { name: 's' }, 'newer in -security');
+  t.match(pickRow([row('s', '2', 'bookworm-security'), row('u', '2', 'bookworm-updates'), row('m', '2', 'bookworm')], 'bookworm'), { name: 'm', pocket: 'bookworm' }, 'same version: main, then -updates, then -security');
+  t.match(pickRow([row('s', '2', 'bookworm-security'), row('u', '2', 'bookworm-updates')], 'bookworm'), { pocket: 'bookworm-updates' });
   t.equal(pickRow([row('x', '1', 'trixie')], 'bookworm'), undefined, 'other suites ignored');
+  t.match(pickRow([row('x', '1', 'bookworm'), row('y', '9', 'trixie-security')], 'bookworm'), { name: 'x' }, 'another suite\'s newer row ignored');
   t.match(pickRow([row('x', '1', 'sid'), row('y', '2', 'sid')], 'sid'), { name: 'y' });
 });
 
