@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { cacheEntry, checkEntry, type CheckMode, type EntryState } from '../core/cache.ts';
+import { cacheEntry, checkEntry, sha256File, type CheckMode, type EntryState } from '../core/cache.ts';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -13,7 +13,7 @@ import { missingTool } from '../platform/host-tools.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot } from '../core/paths.ts';
 import type { BuiltImageSpec, PreparedKernel } from '../kernels/spec.ts';
-import { aptDownloader, fetchDeb, sha256File, type Downloader } from '../kernels/fetch.ts';
+import { aptDownloader, fetchDeb, type Downloader } from '../kernels/debs.ts';
 import { imagesDir as defaultImagesDir } from '../kernels/images.ts';
 
 /** Bump when the build tree's layout changes, so old entries are not reused. */

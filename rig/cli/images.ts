@@ -6,7 +6,8 @@ import { aptContext, aptUpdate, compareDebVersions, isRollingSuite, madison, poc
 import { DownloadError, PinGoneError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { builtKernelState } from '../build/kernel.ts';
-import { aptDownloader, checkTree, fetchDeb, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
+import { checkTree, kernelDirName, prepareKernel } from '../kernels/fetch.ts';
+import { aptDownloader, fetchDeb } from '../kernels/debs.ts';
 import { ARCHES } from '../platform/arch/index.ts';
 import { DEFAULT_IMAGE_ID, imagesDir as defaultImagesDir, loadImages, resolveImages } from '../kernels/images.ts';
 import { cacheRoot } from '../core/paths.ts';

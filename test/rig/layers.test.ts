@@ -12,14 +12,6 @@ const RANK: Record<string, number> = { cli: 5, run: 4, project: 3, scenario: 3, 
 /** Leaves: anyone may import them; they import only these. */
 const LEAVES: Record<string, readonly string[]> = { detect: ['core', 'platform'], report: ['core', 'platform', 'detect'] };
 
-/**
- * Edges that break the rules today, each to be removed (the test fails when one disappears, so the list
- * only shrinks). Do not add to it: fix the import instead.
- */
-const KNOWN: readonly string[] = [
-  'cycle: rig/build/kernel.ts rig/kernels/fetch.ts',
-];
-
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
@@ -95,12 +87,8 @@ t.test('every folder of rig/ has a place in the rules', async (t) => {
   for (const f of folders) t.ok(f in RANK || f in LEAVES, `rig/${f}/ is ranked or a leaf`);
 });
 
-t.test('imports point one way and form no cycle; the known exceptions only shrink', async (t) => {
-  const found = [...violations(), ...cycles()].sort();
-  const fresh = found.filter((v) => !KNOWN.includes(v));
-  t.same(fresh, [], 'no new wrong-direction edge or cycle');
-  const gone = KNOWN.filter((k) => !found.includes(k));
-  t.same(gone, [], 'a fixed exception is removed from KNOWN');
+t.test('imports point one way and form no cycle', async (t) => {
+  t.same([...violations(), ...cycles()].sort(), [], 'no wrong-direction edge or cycle (fix the import; there are no exceptions)');
 });
 
 t.test('the scenario API (what users import) does not import cli/', async (t) => {
