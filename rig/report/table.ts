@@ -5,7 +5,7 @@ const CELL: Record<ScenarioStatus, string> = { pass: 'ok', fail: 'FAIL', skip: '
 
 /**
  * The kernel-by-scenario grid every summary prints (this table, and the GitHub job summary in
- * run/plan.ts): scenario names in first-seen order, and each (image, scenario) cell's status or
+ * report/github.ts): scenario names in first-seen order, and each (image, scenario) cell's status or
  * undefined when that image did not run that scenario. Pure.
  */
 export function scenarioGrid(runs: readonly RunSummary[]): { readonly names: string[]; readonly status: (run: RunSummary, name: string) => ScenarioStatus | undefined } {

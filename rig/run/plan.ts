@@ -1,9 +1,7 @@
-// The kernel x scenario matrix: stable work items, deterministic shards, GitHub matrix, job summary.
+// The kernel x scenario matrix: stable work items, deterministic shards, the GitHub matrix (its job summary: report/github.ts).
 import { UsageError } from '../core/errors.ts';
 import type { Arch } from '../platform/arch/index.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
-import type { RunSummary, ScenarioFailure, ScenarioResult } from '../report/results.ts';
-import { scenarioGrid } from '../report/table.ts';
 
 /** One scenario on one image: the unit that shards are made of. */
 export interface WorkItem {
@@ -67,104 +65,4 @@ export function githubMatrix(images: readonly ImageSpec[], shards = 1): { includ
         return Array.from({ length: shards }, (_, k) => ({ ...entry, shard: `${k + 1}/${shards}` }));
       }),
   };
-}
-
-const CELL: Record<ScenarioResult['status'], string> = { pass: '✅ pass', fail: '❌ FAIL', skip: '⏭️ skip' };
-
-/** Markdown cell text: no pipes or newlines (they would break the table). */
-export function escapeCell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-/**
- * A kernel-by-scenario table for $GITHUB_STEP_SUMMARY: one row per scenario, one column per image,
- * then one line per failure with its message.
- */
-export function summaryMarkdown(summaries: readonly RunSummary[]): string {
-  if (summaries.length === 0) return '## ktest-rig\n\nNo runs.\n';
-  const runs = [...summaries].sort((a, b) => byText(a.image, b.image));
-  const grid = scenarioGrid(runs);
-  const scenarios = [...grid.names].sort(byText);
-  const passed = runs.reduce((n, run) => n + run.passed, 0);
-  const failed = runs.reduce((n, run) => n + run.failed, 0) + runs.filter((run) => run.error).length;
-  const lines = [
-    '## ktest-rig',
-    '',
-    `${failed === 0 ? '✅' : '❌'} ${passed} passed, ${failed} failed on ${runs.length} kernel${runs.length === 1 ? '' : 's'}`,
-    '',
-    `| scenario | ${runs.map((run) => `${escapeCell(run.image)}<br>${escapeCell(run.kernel)} (${run.arch}, ${run.accel})`).join(' | ')} |`,
-    `|---|${runs.map(() => '---').join('|')}|`,
-  ];
-  for (const name of scenarios) {
-    const cells = runs.map((run) => {
-      const status = grid.status(run, name);
-      return status ? CELL[status] : '—';
-    });
-    lines.push(`| ${escapeCell(name)} | ${cells.join(' | ')} |`);
-  }
-  const failures = runs.flatMap((run) =>
-    run.scenarios.filter((s) => s.status === 'fail').map((s) => ({ run, s })),
-  );
-  const broken = runs.filter((run) => run.error);
-  if (broken.length > 0) {
-    lines.push('', '### Images that did not run', '');
-    for (const run of broken) lines.push(`- **${escapeCell(run.image)}**: ${escapeCell(firstLine(run.error!.message))} (exit ${run.error!.exitCode})`);
-  }
-  if (failures.length > 0) {
-    lines.push('', '### Failures', '');
-    for (const { run, s } of failures) {
-      const message = s.failure ? `${s.failure.kind}: ${firstLine(s.failure.message)}` : 'failed';
-      lines.push(`- **${escapeCell(run.image)}** \`${s.name.replace(/`/g, "'")}\`: ${escapeCell(message)}`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-function firstLine(text: string): string {
-  return text.split(/\r?\n/, 1)[0] ?? '';
-}
-
-/** Escape the message part of a workflow command (GitHub: %, CR, LF). */
-export function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-/** Escape a property of a workflow command (also `:` and `,`). */
-export function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
-
-/** `::error title=...::...` lines, one per failed scenario, for the Actions log and the PR checks. */
-/**
- * Where a failure points in the author's repository: the first module frame whose file lies under `root`
- * (the checkout), relative to it, for an annotation's file= and line= (shown in the pull request's diff). Pure.
- */
-export function frameLocation(failure: ScenarioFailure | undefined, root: string | undefined): { file: string; line: number } | undefined {
-  if (!root) return undefined;
-  const prefix = `${root.replace(/\/+$/, '')}/`;
-  for (const r of failure?.reports ?? []) {
-    for (const f of r.moduleFrames) {
-      if (f.file?.startsWith(prefix) && f.line !== undefined && f.line > 0) return { file: f.file.slice(prefix.length), line: f.line };
-    }
-  }
-  return undefined;
-}
-
-/** GitHub `::error` lines, one per failed scenario; with `root`, each carries file= and line= of its module frame. */
-export function annotations(summaries: readonly RunSummary[], root?: string): string[] {
-  return [...summaries]
-    .sort((a, b) => byText(a.image, b.image))
-    .flatMap((run) => [
-      ...run.scenarios
-        .filter((s) => s.status === 'fail')
-        .map((s) => {
-          const title = escapeProperty(`${run.image} (${run.kernel}): ${s.name}`);
-          const reports = s.failure?.reports?.map((r) => r.title) ?? [];
-          const body = [s.failure ? `${s.failure.kind}: ${s.failure.message}` : 'failed', ...reports].join('\n');
-          const at = frameLocation(s.failure, root);
-          const where = at ? `file=${escapeProperty(at.file)},line=${at.line},` : '';
-          return `::error ${where}title=${title}::${escapeData(body)}`;
-        }),
-      ...(run.error ? [`::error title=${escapeProperty(`${run.image} (${run.kernel}) did not run`)}::${escapeData(`${run.error.name}: ${run.error.message}`)}`] : []),
-    ]    );
 }

@@ -2,8 +2,10 @@
 // opens in the guest as it was at the failure (from the bundle's snapshot, and, without one, after a re-run).
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { summarize } from '../../.github/scripts/summary.ts';
 import { rig, tempDir } from '../helpers/rig.ts';
 import { rigOnPty, type PtyStep } from '../helpers/pty.ts';
 import { projectRoot } from '../../rig/core/paths.ts';
@@ -24,13 +26,28 @@ const atFailure: PtyStep[] = [
 ];
 
 t.test('a run whose module WARNs leaves a bundle with the guest saved at the failure', async (t) => {
-  const r = await rig(['--kmod', join(projectRoot, 'test/fixtures/kmods/crasher'), '--scenarios', join(projectRoot, 'test/fixtures/scenarios/crasher.ts'), '--only', '/^warn$/', '--logs', logs]);
+  const r = await rig(['--kmod', join(projectRoot, 'test/fixtures/kmods/crasher'), '--scenarios', join(projectRoot, 'test/fixtures/scenarios/crasher.ts'), '--only', '/^warn$/', '--logs', logs, '--json', join(logs, 'report.json')]);
   t.equal(r.exitCode, 1, 'the scenario failed', { stderr: r.stderr.slice(-1500) });
   const m = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleManifest;
   t.equal(m.failure.kind, 'kernel');
   t.equal(m.failure.reports?.[0]?.title, 'WARNING in crasher_warn');
   t.ok(m.guest && existsSync(join(bundle, m.guest.snapshot)), 'a WARN leaves the guest alive: its snapshot is in the bundle');
   t.equal(r.qemuLeft, 0);
+});
+
+t.test("the job summary's commands fetch and replay that bundle", async (t) => {
+  // What the workflow does with this run's report: the summary names the artifact that holds --logs DIR/bundles/.
+  const { markdown } = summarize([join(logs, 'report.json')], undefined, undefined, { runId: '4242', artifact: 'ktest-rig-bundles-bookworm-6.1-7' });
+  const download = /^ {2}gh run download 4242 -n ktest-rig-bundles-bookworm-6\.1-7 -D (\S+)$/m.exec(markdown);
+  const replay = /^ {2}npx ktest-rig replay (\S+)$/m.exec(markdown);
+  t.ok(download && replay, 'both commands', { markdown });
+  // gh run download -n ARTIFACT -D DIR puts the artifact's root (the bundles directory) into DIR; a module
+  // author's checkout runs the package's own command there.
+  const checkout = await tempDir(t, 'ktest-rig-author-');
+  await cp(join(logs, 'bundles'), join(checkout, download![1]!), { recursive: true });
+  const r = await execa(process.execPath, [join(projectRoot, 'bin/ktest-rig.js'), 'replay', replay![1]!], { cwd: checkout, reject: false, stdin: 'ignore', timeout: 10 * 60_000 });
+  t.equal(r.exitCode, 0, 'reproduced', { stderr: r.stderr.slice(-1500) });
+  t.match(r.stdout, /^reproduced: kernel: WARNING in crasher_warn$/m);
 });
 
 t.test('replay --shell restores the guest at the failure: the module is loaded and dmesg holds the WARN', async (t) => {

@@ -1,6 +1,7 @@
 // Unit tests for the matrix: stable work items, shard coverage, GitHub matrix, summary and annotations.
 import t from 'tap';
-import { annotations, escapeCell, githubMatrix, shard, summaryMarkdown, workItems } from '../../../rig/run/plan.ts';
+import { githubMatrix, shard, workItems } from '../../../rig/run/plan.ts';
+import { annotations, escapeCell, summaryMarkdown } from '../../../rig/report/github.ts';
 import { UsageError } from '../../../rig/core/errors.ts';
 import type { ImageSpec } from '../../../rig/kernels/spec.ts';
 import type { RunSummary } from '../../../rig/report/results.ts';
