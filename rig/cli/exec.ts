@@ -20,8 +20,10 @@ import type { BuiltModule } from '../build/module.ts';
 import type { ExecResult } from '../vm/types.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
 import type { KernelReport } from '../detect/kernel-report.ts';
+import type { PreparedKernel } from '../kernels/spec.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { KernelMessages, ModuleParams } from '../scenario/api.ts';
+import { offerGdb, type GdbOptions } from '../run/gdb.ts';
 
 export interface ExecCommandOptions {
   readonly image: ImageSpec;
@@ -43,6 +45,8 @@ export interface ExecCommandOptions {
   readonly moduleParams?: ModuleParams;
   /** Bytes for CMD's standard input (exec forwards its own when it is not a terminal). */
   readonly stdin?: Buffer;
+  /** QEMU's gdb stub and a gdb script with the kernel's and the module's symbols (--gdb, --gdb-wait). */
+  readonly gdb?: GdbOptions;
   readonly onEvent: EventSink;
 }
 
@@ -88,30 +92,32 @@ export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandRes
   const art = await prepareArtifacts(o);
   const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
   const options = guestOptionsFor(o, art, accel);
+  // The stub is no device: the snapshot is the same with or without it (rig/vm/snapshot-cache.ts).
+  const started = o.gdb ? { ...options, gdb: true } : options;
   let guest: Guest;
   if (o.snapshot ?? true) {
     const cached = await ensureSnapshot({ image: o.image.id, options, cacheDir: o.cacheDir ?? cacheRoot(), onEvent: o.onEvent, boot: () => verifiedBoot(o, () => Guest.boot(options)) });
     try {
       o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `restoring ${o.image.id} (${accel}) from its snapshot` });
-      guest = await Guest.restore(options, cached.file);
+      guest = await Guest.restore(started, cached.file);
     } finally {
       // QEMU's `cat` holds the file open once the restore is under way.
       await cached.release();
     }
   } else {
     o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
-    guest = await verifiedBoot(o, () => Guest.boot(options));
+    guest = await verifiedBoot(o, () => Guest.boot(started));
   }
   const empty = Buffer.alloc(0);
   try {
-    const r = await execInGuest(o, guest, art.module, art.guestFiles, empty);
+    const r = await execInGuest(o, guest, art.module, art.guestFiles, empty, art.kernel);
     return { ...r, console: guest.console.text() };
   } finally {
     await guest.close();
   }
 }
 
-async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltModule, files: readonly GuestFile[], empty: Buffer): Promise<Omit<ExecCommandResult, 'console'>> {
+async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltModule, files: readonly GuestFile[], empty: Buffer, kernel: PreparedKernel): Promise<Omit<ExecCommandResult, 'console'>> {
   const backend = new GuestBackend(guest, module.name);
   const marker = `ktest-rig: exec begin`;
   const mark = guest.console.mark();
@@ -134,6 +140,7 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
           : { exitCode: ExecExitCode.moduleRefused, stdout: empty, stderr: empty, kernelLog: msgs.all, reports, problem: why };
       }
     }
+    if (o.gdb) await offerGdb(o.gdb, { guest, kernel, module, loaded: o.load, cacheDir: o.cacheDir ?? cacheRoot(), what: `rig exec -- ${o.argv.join(' ')}`, onEvent: o.onEvent });
     const r = await guest.exec(o.argv, { timeoutMs: o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, stdin: o.stdin });
     const msgs = await backend.kernelMessages(marker);
     const reports = await judge(msgs);
@@ -144,3 +151,4 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
     return { exitCode: ExecExitCode.kernelFailed, stdout: empty, stderr: empty, kernelLog: consoleText, reports: await moduleReports(consoleText, module), problem: `guest ${error.kind}: ${error.message}` };
   }
 }
+

@@ -7,6 +7,7 @@ import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { keepConsole } from '../report/write.ts';
 import type { Terminal } from './shell.ts';
+import type { GdbSetup } from '../run/gdb.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
 import { parseCli, helpText, type ExecArgs, type RunArgs, type ShellArgs } from './options.ts';
@@ -159,6 +160,19 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
 }
 
+/** A fresh directory name for one command's gdb script and module copy, under the logs dir. */
+export function gdbDir(logsDir: string, imageId: string): string {
+  return join(logsDir, `gdb-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+}
+
+/** The line that tells the user how to attach (the exact command), and what --gdb-wait holds. Pure. */
+export function gdbReadyLine(setup: GdbSetup, wait: boolean, before: string): string {
+  const kernel = setup.kernel.dwarf ? 'kernel with DWARF' : 'kernel symbols only';
+  return wait
+    ? `ktest-rig: gdb: the guest is stopped before ${before} (${kernel}); attach with: ${setup.command}  then set breakpoints and continue\n`
+    : `ktest-rig: gdb: attach with: ${setup.command}  (${kernel})\n`;
+}
+
 /** The terminal of this process, for `rig shell`. */
 export const processTerminal: Terminal = { input: process.stdin, output: process.stdout };
 
@@ -174,7 +188,8 @@ async function shell(args: ShellArgs, stderr: Out): Promise<number> {
   await ensureTools(needsForImages([image!]), { onEvent });
   const work = tmp.dirSync({ prefix: 'ktest-rig-shell-', unsafeCleanup: true });
   try {
-    const session = await bootShellGuest({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, workDir: work.name, debug: true, onEvent });
+    const gdb = args.gdb && { wait: args.gdb.wait, dir: gdbDir(join(tmpdir(), 'ktest-rig-logs'), image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the shell')) };
+    const session = await bootShellGuest({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, workDir: work.name, debug: true, ...(gdb && { gdb }), onEvent });
     reporter.finish();
     stderr.write(`ktest-rig shell: ${image!.id}, ${args.load ? `${session.module.name} loaded` : 'module not loaded'}; nlclient is on PATH. Kernel messages: dmesg (dmesg -w follows them). Ctrl-] q quits.\n`);
     return await runShell(session, { terminal: processTerminal, say: (t) => stderr.write(t), keepConsole: (text) => keepConsole(join(tmpdir(), 'ktest-rig-logs'), image!.id, text) });
@@ -217,14 +232,16 @@ async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: Node
   const input = stdin.isTTY ? undefined : await readAll(stdin);
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
-    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, snapshot: args.snapshot, cpus: args.cpus, memoryMb: args.memoryMb, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, onEvent });
+    const logsDir = args.logs ? resolve(args.logs) : join(tmpdir(), 'ktest-rig-logs');
+    const gdb = args.gdb && { wait: args.gdb.wait, dir: gdbDir(logsDir, image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the command')) };
+    const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, snapshot: args.snapshot, cpus: args.cpus, memoryMb: args.memoryMb, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, ...(gdb && { gdb }), onEvent });
     reporter.finish();
     stdout.write(r.stdout);
     stderr.write(r.stderr);
     if (r.kernelLog.trim()) stderr.write(`--- kernel messages ---\n${r.kernelLog.trimEnd()}\n`);
     if (r.problem) stderr.write(`ktest-rig: ${r.problem}\n`);
     if (r.reports.length > 0) {
-      const logFile = await keepConsole(args.logs ? resolve(args.logs) : join(tmpdir(), 'ktest-rig-logs'), image!.id, r.console);
+      const logFile = await keepConsole(logsDir, image!.id, r.console);
       stderr.write(`--- kernel reports ---\n${reportsSummary(r.reports, logFile)}`);
     }
     return r.exitCode;

@@ -67,6 +67,8 @@ export const OPTIONS = [
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
+  { name: 'gdb', type: 'boolean', commands: ['exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT)" },
+  { name: 'gdb-wait', type: 'boolean', commands: ['exec', 'shell'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD (or the shell) starts, until your gdb continues: set breakpoints first' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];
@@ -130,8 +132,10 @@ export interface ExecArgs {
   readonly memoryMb?: number;
   /** The command and its arguments (everything after --). */
   readonly command: readonly string[];
-  /** Directory for the full console log of a run that saw a kernel report. */
+  /** Directory for the full console log of a run that saw a kernel report (and the gdb script). */
   readonly logs?: string;
+  /** --gdb (wait: false) or --gdb-wait (wait: true). */
+  readonly gdb?: { readonly wait: boolean };
 }
 
 export interface ReplayArgs {
@@ -146,6 +150,8 @@ export interface ShellArgs {
   readonly kmod?: string;
   readonly load: boolean;
   readonly verbose: boolean;
+  /** --gdb (wait: false) or --gdb-wait (wait: true). */
+  readonly gdb?: { readonly wait: boolean };
 }
 
 export interface BenchArgs {
@@ -256,6 +262,11 @@ function machineValues(command: 'run' | 'exec', cpus: string | undefined, memory
   };
 }
 
+/** --gdb and --gdb-wait (which implies --gdb). */
+function gdbValue(gdb: boolean, wait: boolean): { gdb?: { wait: boolean } } {
+  return gdb || wait ? { gdb: { wait } } : {};
+}
+
 /** Parses --jobs N (a positive integer). */
 export function parseJobs(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw usage(`--jobs '${value}' must be a positive integer`);
@@ -342,6 +353,7 @@ function parseExec(args: readonly string[]): CliCommand {
     ...(p.strings('param') !== undefined && { params: parseParams(p.strings('param')) }),
     ...(kmod !== undefined && { kmod }),
     ...(logs !== undefined && { logs }),
+    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
   };
   return { command: 'exec', args: exec };
 }
@@ -389,7 +401,7 @@ function parseShell(args: readonly string[]): CliCommand {
   }
   const kmod = p.string('kmod');
   if (kmod === '') throw usage('--kmod needs a non-empty path', 'shell');
-  return { command: 'shell', args: { load: !p.flag('no-load'), verbose: p.flag('verbose'), ...(kernel !== undefined && { kernel }), ...(kmod !== undefined && { kmod }) } };
+  return { command: 'shell', args: { load: !p.flag('no-load'), verbose: p.flag('verbose'), ...(kernel !== undefined && { kernel }), ...(kmod !== undefined && { kmod }), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')) } };
 }
 
 function parseBench(args: readonly string[]): CliCommand {

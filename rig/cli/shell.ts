@@ -17,6 +17,8 @@ import type { BuiltModule } from '../build/module.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
 import type { KernelReport } from '../detect/kernel-report.ts';
 import type { WindowSize } from '../vm/agent-protocol.ts';
+import { offerGdb, type GdbOptions } from '../run/gdb.ts';
+import { cacheRoot } from '../core/paths.ts';
 
 /** The terminal the shell runs in (process.stdin/stdout, or a test's streams). */
 export interface Terminal {
@@ -59,12 +61,14 @@ export async function bootShellGuest(o: {
   readonly debug: boolean;
   readonly cacheDir?: string;
   readonly accel?: Accel;
+  /** --gdb / --gdb-wait: the stub, the script once the module is loaded, and with wait a hold before the shell. */
+  readonly gdb?: GdbOptions;
   readonly onEvent: EventSink;
 }): Promise<ShellSession> {
   const art = await prepareArtifacts(o);
   const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
-  const guest = await Guest.boot(guestOptionsFor(o, art, accel));
+  const guest = await Guest.boot({ ...guestOptionsFor(o, art, accel), ...(o.gdb && { gdb: true }) });
   const consoleMark = guest.console.mark();
   // The module and the guest programs travel outside the initramfs (the files channel), as for exec.
   await shipFiles(guest, art.guestFiles).catch(async (error: unknown) => {
@@ -77,6 +81,14 @@ export async function bootShellGuest(o: {
       throw error;
     });
     if (loaded.exitCode !== 0) o.onEvent({ type: 'log', level: 'warn', message: `loading ${art.module.name} failed (${describeExec(loaded)}); the shell starts anyway` });
+  }
+  if (o.gdb) {
+    const gdb = o.gdb;
+    const loaded = o.load && (await guest.exec(['test', '-d', `/sys/module/${art.module.name.replaceAll('-', '_')}`])).exitCode === 0;
+    await offerGdb(gdb, { guest, kernel: art.kernel, module: art.module, loaded, cacheDir: o.cacheDir ?? cacheRoot(), what: 'rig shell', onEvent: o.onEvent }).catch(async (error: unknown) => {
+      await guest.close();
+      throw error;
+    });
   }
   return { guest, module: art.module, consoleMark };
 }

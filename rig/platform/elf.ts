@@ -160,3 +160,49 @@ export async function readHead(path: string, bytes = 4096): Promise<Buffer> {
     await fh.close();
   }
 }
+
+export interface ElfSection {
+  readonly name: string;
+  /** sh_addr. */
+  readonly address: bigint;
+  /** SHF_ALLOC: the section occupies memory when loaded. */
+  readonly alloc: boolean;
+}
+
+/** SHF_ALLOC. */
+const SHF_ALLOC = 2n;
+
+/**
+ * The section table of a 64-bit little-endian ELF file, read without loading the whole file (a
+ * vmlinux with DWARF is hundreds of MB); [] when it is not one.
+ */
+export async function elfSections(path: string): Promise<ElfSection[]> {
+  const fh = await open(path, 'r');
+  try {
+    const read = async (at: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, at);
+      return buf.subarray(0, bytesRead);
+    };
+    const h = elfHeader(await read(0, 64));
+    if (!h || !h.is64 || !h.littleEndian || h.shoff === 0 || h.shstrndx >= h.shnum || h.shentsize < 64) return [];
+    const table = await read(h.shoff, h.shnum * h.shentsize);
+    if (table.length < h.shnum * h.shentsize) return [];
+    const at = (i: number) => i * h.shentsize;
+    const strOffset = Number(table.readBigUInt64LE(at(h.shstrndx) + 0x18));
+    const strings = await read(strOffset, Number(table.readBigUInt64LE(at(h.shstrndx) + 0x20)));
+    const sections: ElfSection[] = [];
+    for (let i = 0; i < h.shnum; i++) {
+      const start = table.readUInt32LE(at(i));
+      const end = strings.indexOf(0, start);
+      sections.push({
+        name: strings.toString('latin1', start, end < 0 ? undefined : end),
+        address: table.readBigUInt64LE(at(i) + 0x10),
+        alloc: (table.readBigUInt64LE(at(i) + 0x08) & SHF_ALLOC) !== 0n,
+      });
+    }
+    return sections;
+  } finally {
+    await fh.close();
+  }
+}

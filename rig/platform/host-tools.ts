@@ -89,6 +89,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'lz4', package: 'lz4', neededFor: ['kernelbuild'], purpose: 'compress built kernels (fast to decompress under TCG)', probe: cmd('lz4', { args: ['--version'], pattern: /v(\d[\d.]*)/ }) },
   { name: 'patch', package: 'patch', neededFor: ['kernelbuild'], purpose: "apply a built image's patches (images/*/*.patch)", probe: cmd('patch', gnuVersion) },
   { name: 'libelf headers', package: 'libelf-dev', neededFor: ['kernelbuild'], purpose: 'objtool of a kernel build', probe: { kind: 'file', paths: ['/usr/include/gelf.h'] } },
+  { name: 'gdb', package: 'gdb', neededFor: ['dev'], purpose: 'attach to a guest (--gdb); the gdb test drives it in batch mode', probe: cmd('gdb', { args: ['--version'], pattern: /GNU gdb .*?(\d+\.\d+\S*)/ }) },
   { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
   { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },

@@ -31,6 +31,12 @@ export interface GuestOptions {
   /** Where the guest's temporary dir (sockets) goes; default the OS temp dir. */
   readonly workDir?: string;
   readonly timeouts?: Partial<Timeouts>;
+  /**
+   * Serve QEMU's gdb stub on a unix socket in the guest's dir (Guest.gdbSocket). A debugger may stop
+   * the guest for as long as it likes: a guest that does not answer while QEMU says it is stopped is
+   * not hung. Not part of a snapshot's key (the stub is no device).
+   */
+  readonly gdb?: boolean;
 }
 
 /** The marker the kernel prints when it panics; with panic=-1 and -no-reboot QEMU exits right after. */
@@ -72,6 +78,7 @@ export class Guest {
   readonly #qmpSocket: string;
   /** The files channel's socket path, when the image has one (rig/vm/files.ts). */
   readonly #filesSocket: string | undefined;
+  readonly #gdbSocket: string | undefined;
   #files: Promise<Socket> | undefined;
   readonly #nonce = newNonce();
   readonly #decoder: FrameDecoder;
@@ -84,11 +91,12 @@ export class Guest {
   #dead: GuestError | QemuError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(qemu: QemuProcess, dir: string, qmpSocket: string, filesSocket: string | undefined, accel: Accel, timeouts: Timeouts) {
+  private constructor(qemu: QemuProcess, dir: string, sockets: { qmpSocket: string; filesSocket?: string; gdbSocket?: string }, accel: Accel, timeouts: Timeouts) {
     this.#qemu = qemu;
     this.#dir = dir;
-    this.#qmpSocket = qmpSocket;
-    this.#filesSocket = filesSocket;
+    this.#qmpSocket = sockets.qmpSocket;
+    this.#filesSocket = sockets.filesSocket;
+    this.#gdbSocket = sockets.gdbSocket;
     this.accel = accel;
     this.timeouts = timeouts;
     this.#decoder = new FrameDecoder(this.#nonce);
@@ -133,7 +141,8 @@ export class Guest {
   static async #start(opts: GuestOptions, incomingFile: string | undefined): Promise<Guest> {
     const timeouts = timeoutsFor(opts.accel, opts.timeouts);
     const dir = await guestTempDir(opts.workDir);
-    const { commandSocket, qmpSocket, filesSocket } = guestSockets(opts, dir);
+    const sockets = guestSockets(opts, dir);
+    const { commandSocket } = sockets;
     const { binary, args } = guestArgv(opts, dir, incomingFile);
     let qemu: QemuProcess;
     try {
@@ -142,7 +151,7 @@ export class Guest {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    const guest = new Guest(qemu, dir, qmpSocket, filesSocket, opts.accel, timeouts);
+    const guest = new Guest(qemu, dir, sockets, opts.accel, timeouts);
     const what = incomingFile ? `restoring ${incomingFile}` : 'booting';
     const limit = incomingFile ? timeouts.restoreMs : timeouts.bootMs;
     try {
@@ -244,6 +253,45 @@ export class Guest {
       this.#qmp = await QmpClient.connect(this.#qmpSocket, { timeoutMs: this.timeouts.qmpMs });
     }
     return this.#qmp;
+  }
+
+  /** The unix socket of QEMU's gdb stub (`target remote PATH`), when the guest was started with `gdb`. */
+  get gdbSocket(): string | undefined {
+    return this.#gdbSocket;
+  }
+
+  /** Is the guest's CPU stopped (by a debugger, or QMP `stop`)? False when QEMU cannot say. */
+  async stopped(): Promise<boolean> {
+    if (this.#dead) return false;
+    try {
+      const status = await (await this.qmp()).execute<{ running: boolean; status: string }>('query-status');
+      return !status.running;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stop the guest's CPUs and wait until something (the user's gdb, with `continue`) lets them run
+   * again. Resolves when the guest runs; rejects with the guest's death if QEMU ends meanwhile.
+   */
+  async holdForDebugger(onStopped?: () => void): Promise<void> {
+    if (this.#dead) throw this.#dead;
+    const qmp = await this.qmp();
+    const resumed = new Promise<void>((resolve) => {
+      const off = qmp.onEvent((event) => {
+        if (event.event === 'RESUME') {
+          off();
+          resolve();
+        }
+      });
+    });
+    await qmp.execute('stop');
+    onStopped?.();
+    const gone = this.exited.then(() => {
+      throw this.#dead ?? new GuestError('QEMU exited while the guest waited for gdb', 'exited', this.#tail());
+    });
+    await Promise.race([resumed, gone]);
   }
 
   /** Does this guest have the fast files channel (a virtio-serial port)? */
@@ -409,6 +457,11 @@ export class Guest {
       if (!this.#commands.has(id) || this.#dead) return;
       const alive = await this.ping();
       if (!this.#commands.has(id) || this.#dead) return;
+      // Held by a debugger (a breakpoint, or the user's gdb not yet continued): wait, do not judge.
+      if (!alive && this.#gdbSocket !== undefined && (await this.stopped())) {
+        this.#watchdog(id, afterMs, second);
+        return;
+      }
       if (alive && !second) {
         this.#send(encodeKill(this.#nonce, id));
         this.#watchdog(id, this.timeouts.execGraceMs, true);
@@ -488,8 +541,13 @@ export class Guest {
 }
 
 /** The unix sockets of a guest whose private dir is `dir`. */
-export function guestSockets(opts: Pick<GuestOptions, 'qemu'>, dir: string): { commandSocket: string; qmpSocket: string; filesSocket?: string } {
-  return { commandSocket: join(dir, 'cmd.sock'), qmpSocket: join(dir, 'qmp.sock'), ...(opts.qemu.filesChannel ? { filesSocket: join(dir, 'files.sock') } : {}) };
+export function guestSockets(opts: Pick<GuestOptions, 'qemu' | 'gdb'>, dir: string): { commandSocket: string; qmpSocket: string; filesSocket?: string; gdbSocket?: string } {
+  return {
+    commandSocket: join(dir, 'cmd.sock'),
+    qmpSocket: join(dir, 'qmp.sock'),
+    ...(opts.qemu.filesChannel ? { filesSocket: join(dir, 'files.sock') } : {}),
+    ...(opts.gdb ? { gdbSocket: join(dir, 'gdb.sock') } : {}),
+  };
 }
 
 /** The QEMU command of a guest (boot, or restore from `incomingFile`); snapshot keys hash it. Pure. */

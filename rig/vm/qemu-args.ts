@@ -91,6 +91,15 @@ export function qmpArgs(socket: string): string[] {
   return ['-qmp', `unix:${qemuOptValue(socket)},server=on,wait=off`];
 }
 
+/**
+ * QEMU's gdb stub on a unix socket (never a TCP port: anyone on the host or network could attach): QEMU
+ * listens, does not wait, and gdb attaches with `target remote PATH`. The stub is no device, so a guest
+ * restored from a snapshot saved without it gets it too.
+ */
+export function gdbArgs(socket: string): string[] {
+  return ['-chardev', `socket,id=gdb,path=${qemuOptValue(socket)},server=on,wait=off`, '-gdb', 'chardev:gdb'];
+}
+
 /** Start from a saved snapshot: QEMU reads the migration stream from `cat FILE` and stays stopped. */
 export function snapshotArgs(incomingFile: string): string[] {
   return ['-incoming', `exec:cat ${shellQuote(incomingFile)}`];
@@ -148,6 +157,8 @@ export interface QemuArgvOptions {
   readonly cpus?: number;
   /** Restore from this snapshot file instead of booting. */
   readonly incomingFile?: string;
+  /** Serve QEMU's gdb stub on this unix socket. */
+  readonly gdbSocket?: string;
 }
 
 /** The whole QEMU command. Boot and restore differ only in -incoming (and socket paths). */
@@ -162,6 +173,7 @@ export function qemuArgv(opts: QemuArgvOptions): { binary: string; args: string[
     ...serialArgs(opts.console ?? { kind: 'stdio' }, opts.commandSocket, opts.qemu),
     ...filesArgs(opts.qemu, opts.filesSocket),
     ...qmpArgs(opts.qmpSocket),
+    ...(opts.gdbSocket === undefined ? [] : gdbArgs(opts.gdbSocket)),
     ...(opts.incomingFile === undefined ? [] : snapshotArgs(opts.incomingFile)),
   ];
   return { binary: opts.qemu.binary, args };

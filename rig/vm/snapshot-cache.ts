@@ -98,7 +98,8 @@ export function whichSync(binary: string, path: string = process.env.PATH ?? '')
 /** Everything that shapes the guest a snapshot of `options` would hold. */
 export async function snapshotInputs(image: string, options: GuestOptions): Promise<SnapshotInputs> {
   // The initramfs lives in each run's temp dir: its bytes are hashed, its path is not part of the key.
-  const { binary, args } = guestArgv({ ...options, initrdPath: '<initrd>' }, '<dir>');
+  // The gdb stub is no device: a guest with it restores a snapshot saved without it, and the other way round.
+  const { binary, args } = guestArgv({ ...options, initrdPath: '<initrd>', gdb: false }, '<dir>');
   const qemuPath = whichSync(binary);
   const [qemu, kernel, initrd] = await Promise.all([
     identity(qemuPath).catch(() => ({ path: qemuPath, size: -1, mtimeMs: -1 })),

@@ -45,6 +45,8 @@ export const arm64 = Object.freeze({
   },
   guestCc: 'aarch64-linux-gnu-gcc',
   binutilsPrefix: 'aarch64-linux-gnu-',
+  // on an x86_64 host; on an arm64 host plain gdb would do, and gdb-multiarch does too
+  gdb: { command: 'gdb-multiarch', architecture: 'aarch64' },
   hostTools: [
     { name: 'qemu-system-aarch64', package: 'qemu-system-arm', purpose: 'boot arm64 guests', probe: cmd('qemu-system-aarch64', qemuVersion) },
     { name: 'aarch64-linux-gnu-gcc', package: 'gcc-aarch64-linux-gnu', purpose: 'cross-build arm64 modules and the client', probe: cmd('aarch64-linux-gnu-gcc', gnuVersion) },

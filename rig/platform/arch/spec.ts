@@ -54,6 +54,11 @@ export interface ArchSpec {
   readonly guestCc: string;
   /** Binutils prefix of addr2line for its objects ('' for the host's own binutils). */
   readonly binutilsPrefix: string;
+  /**
+   * The host's gdb for guests of this arch (`gdb` debugs the host's own arch; another arch needs
+   * gdb-multiarch) and gdb's name of the architecture (`set architecture`).
+   */
+  readonly gdb: { readonly command: string; readonly architecture: string };
   /** Host tools needed for guests of this arch (rows of the host-tools table). */
   readonly hostTools: readonly ToolRow[];
 }

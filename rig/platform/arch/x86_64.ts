@@ -50,6 +50,7 @@ export const x86_64 = Object.freeze({
   },
   guestCc: 'musl-gcc',
   binutilsPrefix: '',
+  gdb: { command: 'gdb', architecture: 'i386:x86-64' },
   hostTools: [
     { name: 'qemu-system-x86_64', package: 'qemu-system-x86', purpose: 'boot x86_64 guests', probe: cmd('qemu-system-x86_64', qemuVersion) },
     { name: 'musl-gcc', package: 'musl-tools', purpose: 'build the static guest client', probe: cmd('musl-gcc') },

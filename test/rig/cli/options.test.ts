@@ -182,6 +182,12 @@ t.test('shell and replay parse', async (t) => {
   const { parseCli } = await import('../../../rig/cli/options.ts');
   t.strictSame(parseCli(['shell']), { command: 'shell', args: { load: true, verbose: false } });
   t.strictSame(parseCli(['shell', '--no-load', '-k', 'bookworm-6.1', '--kmod', 'x']), { command: 'shell', args: { load: false, verbose: false, kernel: 'bookworm-6.1', kmod: 'x' } });
+  t.strictSame(parseCli(['shell', '--gdb']), { command: 'shell', args: { load: true, verbose: false, gdb: { wait: false } } });
+  t.strictSame(parseCli(['shell', '--gdb-wait']), { command: 'shell', args: { load: true, verbose: false, gdb: { wait: true } } });
+  t.match(parseCli(['exec', '--gdb', '--', 'true']), { command: 'exec', args: { gdb: { wait: false }, command: ['true'] } });
+  t.match(parseCli(['exec', '--gdb-wait', '--', 'true']), { command: 'exec', args: { gdb: { wait: true } } });
+  t.notOk((parseCli(['exec', '--', 'true']) as { args: { gdb?: unknown } }).args.gdb, 'no stub without --gdb');
+  t.throws(() => parseCli(['run', '--gdb']), /unknown option '--gdb' for 'rig run'/);
   t.throws(() => parseCli(['shell', 'ls']), /unexpected argument 'ls' for 'rig shell'/);
   t.throws(() => parseCli(['shell', '--kernel', 'all']), /one image/);
   t.strictSame(parseCli(['replay', 'b']), { command: 'replay', args: { bundle: 'b', shell: false, verbose: false } });

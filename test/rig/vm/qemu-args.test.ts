@@ -4,6 +4,7 @@ import {
   cpuArgs,
   filesArgs,
   FILES_PORT_NAME,
+  gdbArgs,
   kernelArgs,
   kernelCmdline,
   machineArgs,
@@ -143,4 +144,15 @@ t.test('filesArgs: a virtio-serial port named ktest.files, on its own PCI contro
   t.same(filesArgs({ ...arm, filesChannel: 'virtio-serial' }, '/s/files.sock').slice(2), ['-device', 'virtserialport,chardev=files,name=ktest.files']);
   const argv = qemuArgv({ qemu: { ...arm, filesChannel: 'virtio-serial' }, accel: 'tcg', kernelPath: '/k', initrdPath: '/i', cmdline: 'c', commandSocket: '/c', qmpSocket: '/q', filesSocket: '/f' }).args;
   t.ok(argv.indexOf('virtconsole,chardev=cmd') < argv.indexOf('virtserialport,chardev=files,name=ktest.files'), 'the port comes after the bus the console brings');
+});
+
+t.test('gdbArgs: the gdb stub on a unix socket only, added to the argv when asked', (t) => {
+  t.strictSame(gdbArgs('/d/gdb,x.sock'), ['-chardev', 'socket,id=gdb,path=/d/gdb,,x.sock,server=on,wait=off', '-gdb', 'chardev:gdb']);
+  const base = { qemu: x86, accel: 'tcg' as const, kernelPath: '/k', initrdPath: '/i', cmdline: 'c', commandSocket: '/a/cmd.sock', qmpSocket: '/a/qmp.sock' };
+  t.notOk(qemuArgv(base).args.includes('-gdb'), 'no stub by default');
+  const args = qemuArgv({ ...base, gdbSocket: '/a/gdb.sock', incomingFile: '/s' }).args;
+  t.equal(args[args.indexOf('-gdb') + 1], 'chardev:gdb');
+  t.notOk(args.some((a) => /tcp:|:1234/.test(a)), 'never a TCP port');
+  t.ok(args.includes('-incoming'), 'with a restore too');
+  t.end();
 });

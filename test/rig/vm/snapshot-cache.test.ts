@@ -53,6 +53,7 @@ t.test('snapshotKey: the same guest gives the same key; anything that shapes it 
   for (const [what, variant] of variants) {
     t.not(snapshotKey(await snapshotInputs('img', variant as GuestOptions)), key, what);
   }
+  t.equal(snapshotKey(await snapshotInputs('img', { ...options, gdb: true })), key, 'the gdb stub (no device) is not part of the key: --gdb restores the same snapshot');
   writeFileSync(join(dir, 'initrd'), 'other initrd bytes');
   t.not(snapshotKey(await snapshotInputs('img', options)), key, 'initramfs contents');
   writeFileSync(join(dir, 'vmlinux'), 'a new kernel');
