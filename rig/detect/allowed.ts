@@ -1,5 +1,6 @@
 // Allowed kernel reports: which reports the project file allows (they do not fail a scenario), and which patterns never matched. Pure.
 import type { KernelReport } from './kernel-report.ts';
+import type { CrashKind } from './patterns.ts';
 
 /** A kernel report the module's authors know about: shown as allowed, never failing a scenario. */
 export interface AllowedReport {
@@ -12,7 +13,7 @@ export interface AllowedReport {
 /** A kernel report the project file allows: shown in every report format, not failing the scenario. */
 export interface AllowedReportMatch {
   readonly title: string;
-  readonly kind: string;
+  readonly kind: CrashKind;
   /** The allowing pattern as written in the project file ("substring" or /regex/). */
   readonly pattern: string;
   readonly reason: string;

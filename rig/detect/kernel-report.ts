@@ -1,9 +1,10 @@
 // A kernel report as the detectors find it on the console or in dmesg, with its stack frames.
+import type { CrashKind } from './patterns.ts';
 
 /** A kernel report found on the console or in dmesg. */
 export interface KernelReport {
-  /** Row of the detector table that matched: oops, bug, warning, panic, kasan, soft-lockup, ... */
-  readonly kind: string;
+  /** Row of the detector table (patterns.ts) that matched: oops, bug, warning, panic, kasan, soft-lockup, ... */
+  readonly kind: CrashKind;
   /** Stable title: type plus first non-generic frame, numbers normalised. */
   readonly title: string;
   readonly frames: readonly StackFrame[];

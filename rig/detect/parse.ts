@@ -1,6 +1,6 @@
 // Finds kernel reports (oops, WARNING, panic, KASAN, lockups, ...) in console or dmesg text. Pure.
 import type { KernelReport, StackFrame } from './kernel-report.ts';
-import { PATTERNS, GENERIC_FRAMES, type ReportPattern } from './patterns.ts';
+import { PATTERNS, GENERIC_FRAMES, type PatternKind, type ReportPattern } from './patterns.ts';
 import { stripTimestamp } from './dmesg.ts';
 import { recursingFrames } from './frames.ts';
 
@@ -21,7 +21,7 @@ export const MAX_REPORT_LINES = 300;
 export const MAX_LINE_CHARS = 512;
 
 interface Builder {
-  readonly row: ReportPattern;
+  readonly row: ReportPattern<PatternKind>;
   readonly match: RegExpMatchArray;
   readonly lines: string[];
   readonly start: number;
@@ -67,7 +67,7 @@ export function normaliseSymbol(symbol: string): string {
 
 const modKey = (name: string): string => name.replace(/-/g, '_');
 
-function matchRow(line: string): { row: ReportPattern; match: RegExpMatchArray } | null {
+function matchRow(line: string): { row: ReportPattern<PatternKind>; match: RegExpMatchArray } | null {
   for (const row of PATTERNS) {
     const match = line.match(row.header);
     if (match && !(row.suppress && row.suppress.test(line))) return { row, match };
@@ -75,13 +75,13 @@ function matchRow(line: string): { row: ReportPattern; match: RegExpMatchArray }
   return null;
 }
 
-function canAttach(row: ReportPattern, cur: Builder | undefined, index: number): cur is Builder {
+function canAttach(row: ReportPattern<PatternKind>, cur: Builder | undefined, index: number): cur is Builder {
   if (!cur || cur.closed || !row.attachTo) return false;
   if (index - cur.start > (row.attachWithin ?? 10)) return false;
   return row.attachTo === 'any' || row.attachTo.includes(cur.row.kind);
 }
 
-function isConsequence(row: ReportPattern, match: RegExpMatchArray, last: Builder | undefined, index: number): last is Builder {
+function isConsequence(row: ReportPattern<PatternKind>, match: RegExpMatchArray, last: Builder | undefined, index: number): last is Builder {
   return !!last && !!row.consequenceOf && row.consequenceOf.test(match[1] ?? '') && index - last.last <= 200;
 }
 

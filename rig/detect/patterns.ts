@@ -7,9 +7,9 @@ export interface TitleInput {
 }
 
 /** One kind of kernel report. Adding a detector is adding a row; the first matching row wins. */
-export interface ReportPattern {
-  /** Stable kind name (KernelReport.kind). */
-  readonly kind: string;
+export interface ReportPattern<Kind extends string = string> {
+  /** Stable kind name (KernelReport.kind): the CrashKind type is the union of the rows' kinds. */
+  readonly kind: Kind;
   /** Matched against each line with its timestamp stripped. */
   readonly header: RegExp;
   /** Title prefix; the parser appends " in <first interesting frame>" when it finds one. */
@@ -24,7 +24,7 @@ export interface ReportPattern {
    * This header is a continuation when a report of one of these kinds ('any': of any kind) is open and
    * started at most `attachWithin` lines earlier: the line joins that report instead of opening one.
    */
-  readonly attachTo?: readonly string[] | 'any';
+  readonly attachTo?: readonly Kind[] | 'any';
   readonly attachWithin?: number;
   /** Panic consequences: join the last report (even if it ended) when it ended at most this many lines ago. */
   readonly consequenceOf?: RegExp;
@@ -79,7 +79,7 @@ const lockdepFrames =
 const LOCKDEP =
   /^WARNING: (possible circular locking dependency detected|possible recursive locking detected|inconsistent lock state|possible irq lock inversion dependency detected|bad unlock balance detected!|held lock freed!|suspicious RCU usage|lock held when returning to user space!|Nested lock was not taken|bad contention detected!|[\w-]+-safe -> [\w-]+-unsafe lock order detected|possible circular locking dependency detected)\.?\s*$/;
 
-export const PATTERNS: readonly ReportPattern[] = [
+const ROWS = [
   {
     kind: 'lockdep',
     header: LOCKDEP,
@@ -295,7 +295,25 @@ export const PATTERNS: readonly ReportPattern[] = [
     fatal: false,
     suppress: /^BUG: (?:KASAN|KFENCE)/,
   },
-];
+] as const satisfies readonly ReportPattern[];
+
+/** The kind of a row of the table. */
+export type PatternKind = (typeof ROWS)[number]['kind'];
+
+/** The detector table, in matching order (the first matching row wins). */
+export const PATTERNS: readonly ReportPattern<PatternKind>[] = ROWS;
+
+/**
+ * Report kinds no console line matches: the rig makes these reports itself ('lost-messages': the kernel
+ * overwrote log records before they were read, rig/run/image.ts).
+ */
+export const RIG_REPORT_KINDS = ['lost-messages'] as const;
+
+/**
+ * A kernel report's kind (KernelReport.kind): a row's kind or one the rig reports itself, so a misspelt
+ * kind anywhere in the rig does not compile.
+ */
+export type CrashKind = PatternKind | (typeof RIG_REPORT_KINDS)[number];
 
 /** Frames that are plumbing of every report (exceptions, printing, unwinding, syscall entry, workqueues). */
 export const GENERIC_FRAMES =

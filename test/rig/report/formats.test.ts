@@ -236,7 +236,7 @@ t.test('a TAP consumer reads the documents', async (t) => {
 });
 
 t.test('allowed kernel reports show in TAP, JSON and JUnit without failing', async (t) => {
-  const allowed = [{ title: 'WARNING in mailbox_ioctl', kind: 'warning', pattern: '/WARNING in mailbox_/', reason: 'reset with a sleeping reader warns by design' }];
+  const allowed = [{ title: 'WARNING in mailbox_ioctl', kind: 'warning' as const, pattern: '/WARNING in mailbox_/', reason: 'reset with a sleeping reader warns by design' }];
   const passing: ScenarioResult = { image: 'x', name: 'reset-while-reading', status: 'pass', durationMs: 5, allowed };
   const failing: ScenarioResult = { ...crash, name: 'crash-and-warn', allowed };
   const summary = run('bookworm-6.1', [passing, failing]);

@@ -140,7 +140,7 @@ t.test('allowed kernel reports get a progress line', async (t) => {
   const out = new Capture();
   const err = new Capture();
   const r = createReporter({ stdout: out, stderr: err, env: { CI: 'true' } });
-  const allowed = [{ title: 'WARNING in f', kind: 'warning', pattern: '"in f"', reason: 'known' }];
+  const allowed = [{ title: 'WARNING in f', kind: 'warning' as const, pattern: '"in f"', reason: 'known' }];
   r.sink({ type: 'scenario-end', result: { image: 'img', name: 's', status: 'pass', durationMs: 1, allowed }, index: 0, total: 1 });
   r.finish();
   t.match(err.text, /^\[img\] s: allowed kernel report "WARNING in f" \("in f": known\)$/m);

@@ -152,7 +152,7 @@ t.test('githubMatrix: shards multiply the entries', async (t) => {
 
 t.test('annotations carry file= and line= of the first module frame inside the checkout', async (t) => {
   const frame = (file: string, line: number) => ({ symbol: 'mailbox_ioctl', module: 'mailbox', file, line });
-  const report = (...moduleFrames: ReturnType<typeof frame>[]) => ({ kind: 'oops', title: 'BUG: x in mailbox_ioctl', frames: [], moduleFrames, fatal: false, raw: '' });
+  const report = (...moduleFrames: ReturnType<typeof frame>[]) => ({ kind: 'oops' as const, title: 'BUG: x in mailbox_ioctl', frames: [], moduleFrames, fatal: false, raw: '' });
   const failed = (reports: ReturnType<typeof report>[]): RunSummary => ({
     image: 'bookworm-6.1', kernel: '6.1', arch: 'x86_64', accel: 'kvm', passed: 0, failed: 1,
     scenarios: [{ image: 'bookworm-6.1', name: 'crash', status: 'fail', durationMs: 1, failure: { kind: 'kernel', message: 'oops', reports } }],
