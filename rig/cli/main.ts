@@ -15,6 +15,7 @@ import { checkEnv } from '../core/env.ts';
 import { filterText } from '../scenario/filter.ts';
 import { loadImages, resolveImages, DEFAULT_IMAGE_ID } from '../kernels/images.ts';
 import { selectScenarios, validateScenarios, type Scenario } from '../scenario/api.ts';
+import { runsOn } from '../scenario/backends/registry.ts';
 import { workItems, shard } from '../run/plan.ts';
 import { rigVersion } from '../core/version.ts';
 import { writeFileSync } from 'node:fs';
@@ -91,7 +92,8 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   const { kmodDir } = settings;
   if (settings.scenarioFiles?.length === 0) throw new UsageError(`the project file lists no scenarios: add scenarios: ['scenarios.ts'] (the built-in ktest scenarios test the ktest module only), or pass --scenarios FILE`);
   const all = settings.scenarioFiles ? await loadScenarioFiles(settings.scenarioFiles) : validateScenarios(defaultScenarios, 'rig/scenario/ktest.ts');
-  const scenarios = selectScenarios(all, args.only, filterText(args.only));
+  // A scenario whose `backends` leave out the target is not part of this run (nor of --list).
+  const scenarios = selectScenarios(all, args.only, filterText(args.only)).filter((s) => runsOn(s, args.target));
   const images = args.target === 'host' ? [] : selectedImages(settings.kernels);
   const plan = planRun(images, scenarios, args);
   if (args.list) {

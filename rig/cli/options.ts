@@ -5,6 +5,7 @@ import { envRows } from '../core/env.ts';
 import { rigVersion } from '../core/version.ts';
 import { DEFAULT_IMAGE_ID, parseKernels, type KernelSelection } from '../kernels/images.ts';
 import { parseFilter, type ScenarioFilter } from '../scenario/filter.ts';
+import { BACKENDS, BACKEND_NAMES, isBackendName, type BackendName } from '../scenario/backends/registry.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
 import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
 
@@ -60,7 +61,7 @@ export const OPTIONS = [
   { name: 'logs', type: 'string', arg: 'DIR', commands: ['exec'], default: '$TMPDIR/ktest-rig-logs', help: 'where the whole console log goes when the kernel printed a report' },
   { name: 'jobs', short: 'j', type: 'string', arg: 'N', commands: ['run'], default: 'one per core', help: 'guests running at once' },
   { name: 'shard', type: 'string', arg: 'I/N', commands: ['run'], help: 'run only shard I of N (1 <= I <= N) of the (image, scenario) pairs, for CI matrices' },
-  { name: 'target', type: 'string', arg: 'guest|host', commands: ['run'], default: 'guest', help: 'guest: scenarios talk to the module in a VM; host: in the host kernel (root, a VM you can lose)' },
+  { name: 'target', type: 'string', arg: BACKEND_NAMES.join('|'), commands: ['run'], default: 'guest', help: BACKEND_NAMES.map((b) => `${b}: ${BACKENDS[b].summary}`).join('; ') },
   { name: 'no-snapshot', type: 'boolean', commands: ['run', 'exec'], help: 'cold-boot a guest (for every scenario, or for CMD) instead of restoring the cached ready-guest snapshot' },
   { name: 'cpus', type: 'string', arg: 'N', commands: ['run', 'exec'], default: String(DEFAULT_CPUS), help: 'guest vCPUs (multi-threaded TCG); part of the snapshot key' },
   { name: 'memory', type: 'string', arg: 'MB', commands: ['run', 'exec'], default: "the image's, 256", help: 'guest memory in MB; part of the snapshot key' },
@@ -105,7 +106,7 @@ export interface RunArgs {
   /** Parallel guests; undefined: the engine decides. */
   readonly jobs?: number;
   readonly shard?: Shard;
-  readonly target: 'guest' | 'host';
+  readonly target: BackendName;
   readonly snapshot: boolean;
   readonly debug: boolean;
   /** --list: print the plan and exit. */
@@ -286,7 +287,7 @@ function parseRun(args: readonly string[]): CliCommand {
   if (early) return early;
   if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig run'`, 'run');
   const target = p.string('target') ?? 'guest';
-  if (target !== 'guest' && target !== 'host') throw usage(`--target '${target}' must be guest or host`, 'run');
+  if (!isBackendName(target)) throw usage(`--target '${target}' must be ${BACKEND_NAMES.join(' or ')}`, 'run');
   for (const name of ['config', 'kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
     if (p.string(name) === '') throw usage(`--${name} needs a non-empty path`, 'run');
   }

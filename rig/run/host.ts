@@ -16,6 +16,7 @@ import type { RunEventSink, RunSummary, ScenarioResult } from '../report/results
 
 export interface HostRunOptions {
   readonly kmodDir: string;
+  /** The scenarios to run, all of them: the caller keeps those that run on the host (runsOn). */
   readonly scenarios: readonly Scenario[];
   readonly workDir: string;
   /** From the project file (guest programs need a guest: the host target has none). */
@@ -83,11 +84,10 @@ export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<R
   if (refusal) throw new UsageError(`--target host: ${refusal}`);
   const uapi = await readUapi(o.kmodDir);
   const backend = new HostBackend(module.name, module.koPath);
-  const scenarios = o.scenarios.filter((s) => !s.backends || s.backends.includes('host'));
-  o.onEvent({ type: 'run-start', image: 'host', total: scenarios.length });
+  o.onEvent({ type: 'run-start', image: 'host', total: o.scenarios.length });
   let results: ScenarioResult[];
   try {
-    results = await runSequence('host', scenarios, o.onEvent, async (scenario) => {
+    results = await runSequence('host', o.scenarios, o.onEvent, async (scenario) => {
       const started = Date.now();
       const outcome = await runScenarioOn(backend, scenario, { module, uapi, onEvent: o.onEvent, moduleParams: o.moduleParams, allowedReports: o.allowedReports });
       // No snapshot on the host: each scenario leaves the module unloaded for the next.

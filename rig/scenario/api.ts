@@ -6,10 +6,11 @@ import { AssertionFailed, UsageError } from '../core/errors.ts';
 import { matchesFilter, type ScenarioFilter } from './filter.ts';
 import type { ClientCall, ClientResult } from './client.ts';
 import type { ExecOptions, ExecResult } from '../vm/types.ts';
+import { BACKEND_NAMES, isBackendName, type BackendName } from './backends/registry.ts';
 
 /** Where scenarios run: in a QEMU guest, or on the host kernel (through the native addon). */
 export interface Backend {
-  readonly kind: 'guest' | 'host';
+  readonly kind: BackendName;
   /** Name of the module under test (from the built .ko). */
   readonly moduleName: string;
   /** Load the module; resolves with insmod's result (never throws for a refused load). */
@@ -62,7 +63,7 @@ export interface ModuleControl {
 
 /** What a scenario function receives. */
 export interface ScenarioContext {
-  readonly backend: 'guest' | 'host';
+  readonly backend: BackendName;
   readonly module: ModuleControl;
   /** Netlink protocol the module listens on by default. */
   readonly proto: number;
@@ -92,8 +93,8 @@ export interface Scenario {
   readonly load?: boolean;
   /** Module parameters for that load. */
   readonly params?: ModuleParams;
-  /** Run only on these backends (default both). */
-  readonly backends?: readonly ('guest' | 'host')[];
+  /** Run only on these backends (default all: rig/scenario/backends/registry.ts). */
+  readonly backends?: readonly BackendName[];
   /** Time budget under TCG (default DEFAULT_SCENARIO_TIMEOUT_MS); KVM uses the same or less. */
   readonly timeoutMs?: number;
   run(t: ScenarioContext): Promise<void>;
@@ -117,6 +118,8 @@ export function validateScenarios(list: unknown, source: string): Scenario[] {
     if (typeof sc.run !== 'function') throw new UsageError(`${where} (${sc.name}): run must be a function`);
     if (sc.timeoutMs !== undefined && !(Number.isInteger(sc.timeoutMs) && sc.timeoutMs > 0))
       throw new UsageError(`${where} (${sc.name}): timeoutMs must be a positive integer`);
+    if (sc.backends !== undefined && !(Array.isArray(sc.backends) && sc.backends.length > 0 && sc.backends.every(isBackendName)))
+      throw new UsageError(`${where} (${sc.name}): backends must be a non-empty list of ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')} (got ${inspect(sc.backends)})`);
     return { description: '', ...sc } as Scenario;
   });
 }

@@ -2,6 +2,7 @@
 import type { Guest } from '../../vm/guest.ts';
 import { clientArgv, parseClientOutput } from '../client-args.ts';
 import type { Backend, KernelMessages, ModuleParams } from '../api.ts';
+import type { BackendName } from './registry.ts';
 import { splitByFacility } from '../../detect/kmsg.ts';
 import type { ClientCall, ClientResult } from '../client.ts';
 import type { ExecOptions, ExecResult } from '../../vm/types.ts';
@@ -25,7 +26,7 @@ export function clientCommandTimeout(call: ClientCall): number {
 }
 
 export class GuestBackend implements Backend {
-  readonly kind = 'guest' as const;
+  readonly kind = 'guest' satisfies BackendName;
   constructor(
     private readonly guest: Guest,
     readonly moduleName: string,

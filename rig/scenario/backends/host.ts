@@ -6,6 +6,7 @@ import { moduleParamArgs } from './guest.ts';
 import { logSince } from '../context.ts';
 import { InfraError, UsageError } from '../../core/errors.ts';
 import type { Backend, ModuleParams } from '../api.ts';
+import type { BackendName } from './registry.ts';
 import type { ClientCall, ClientResult } from '../client.ts';
 import type { ExecOptions, ExecResult } from '../../vm/types.ts';
 
@@ -23,7 +24,7 @@ async function run(argv: readonly string[], timeoutMs = 30_000): Promise<ExecRes
 }
 
 export class HostBackend implements Backend {
-  readonly kind = 'host' as const;
+  readonly kind = 'host' satisfies BackendName;
   constructor(
     readonly moduleName: string,
     private readonly koPath: string,

@@ -65,3 +65,20 @@ t.test('main --list: the (image, scenario) pairs after --only and --shard, nothi
   t.ok(shards.every((s) => s.length === 2));
   t.strictSame(await list(['--list', '--target', 'host', '--only', 'roundtrip']), ['host roundtrip']);
 });
+
+t.test("main --list: a scenario's backends decide which targets run it", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-cli-'));
+  const file = join(dir, 'backends.ts');
+  await writeFile(file, `export default [
+  { name: 'anywhere', async run() {} },
+  { name: 'guest-only', backends: ['guest'], async run() {} },
+  { name: 'host-only', backends: ['host'], async run() {} },
+];\n`);
+  const list = async (...argv: string[]) => {
+    let out = '';
+    t.equal(await main(['--list', '--scenarios', file, ...argv], { write: (s) => (out += String(s)) }, { write: () => true }, {}), 0, argv.join(' '));
+    return out.trimEnd().split('\n');
+  };
+  t.strictSame(await list(), ['bookworm-6.1 anywhere', 'bookworm-6.1 guest-only']);
+  t.strictSame(await list('--target', 'host'), ['host anywhere', 'host host-only']);
+});

@@ -15,6 +15,10 @@ t.test('validateScenarios accepts the default list and rejects malformed ones', 
   t.throws(() => validateScenarios([{ name: 'a', run }, { name: 'a', run }], 'f.ts'), /duplicate scenario name "a"/);
   t.throws(() => validateScenarios([{ name: 'a' }], 'f.ts'), /run must be a function/);
   t.throws(() => validateScenarios([{ name: 'a', run, timeoutMs: -1 }], 'f.ts'), /timeoutMs/);
+  t.throws(() => validateScenarios([{ name: 'a', run, backends: ['qemu'] }], 'f.ts'), /backends must be a non-empty list of 'guest', 'host' \(got \[ 'qemu' \]\)/);
+  t.throws(() => validateScenarios([{ name: 'a', run, backends: [] }], 'f.ts'), /backends must be a non-empty list/);
+  t.throws(() => validateScenarios([{ name: 'a', run, backends: 'guest' }], 'f.ts'), /backends must be a non-empty list/);
+  t.same(validateScenarios([{ name: 'a', run, backends: ['guest'] }], 'f.ts')[0]!.backends, ['guest']);
   t.equal(validateScenarios([{ name: 'a', run }], 'f.ts')[0]!.description, '');
 });
 
