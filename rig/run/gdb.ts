@@ -2,7 +2,7 @@
 // where the running guest loaded it, then attaches to QEMU's gdb stub; --gdb-wait holds the guest until gdb continues.
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ARCHES, type ArchSpec } from '../platform/arch/index.ts';
 import { elfSections } from '../platform/elf.ts';
@@ -45,6 +45,20 @@ export function parseSections(text: string): Map<string, bigint> {
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
+/**
+ * The directory a built kernel's debug info names for its sources when it was built in a temporary dir
+ * renamed into place afterwards (`<parent>/.tmp-<name>-<pid>-<rand>`), found in the vmlinux's strings;
+ * undefined when its paths already point at `treeDir`. Reads the whole file (about 0.2 s for 100 MB).
+ */
+export async function buildDirOf(vmlinux: string, treeDir: string): Promise<string | undefined> {
+  const needle = Buffer.from(`${dirname(treeDir)}/.tmp-${basename(treeDir)}-`);
+  const bytes = await readFile(vmlinux);
+  const at = bytes.indexOf(needle);
+  if (at < 0) return undefined;
+  const end = bytes.indexOf('/', at + needle.length);
+  return end < 0 ? undefined : bytes.toString('latin1', at, end);
+}
+
 export interface KernelSymbols {
   /** An ELF with the kernel's symbols at their link-time addresses. */
   readonly file: string;
@@ -52,8 +66,13 @@ export interface KernelSymbols {
   readonly offset: bigint;
   /** The file has DWARF (types, lines): the rig's own debug kernel. Else symbols only (Debian's stock kernels). */
   readonly dwarf: boolean;
-  /** The kernel's gdb scripts (lx-dmesg, lx-symbols, ...): scripts/gdb of a kernel built with GDB_SCRIPTS. */
-  readonly scriptsDir?: string;
+  /**
+   * The kernel's gdb helpers (lx-dmesg, lx-symbols, ...) of a kernel built with GDB_SCRIPTS: vmlinux-gdb.py
+   * and the directory holding its `linux` package (the build tree's scripts/gdb).
+   */
+  readonly helpers?: { readonly script: string; readonly path: string };
+  /** Where the kernel's sources are named in its debug info -> where they are now. */
+  readonly sources?: readonly [string, string];
 }
 
 export interface ModuleSymbols {
@@ -93,12 +112,12 @@ export function gdbScript(p: ScriptParts): string {
     `symbol-file${p.kernel.offset !== 0n ? ` -o ${hex(p.kernel.offset)}` : ''} ${gdbPath(p.kernel.file)}`,
     ...p.substitutions.map(([from, to]) => `set substitute-path ${gdbPath(from)} ${gdbPath(to)}`),
   ];
-  if (p.kernel.scriptsDir) {
+  if (p.kernel.helpers) {
     lines.push(
       "# The kernel's gdb helpers (lx-dmesg, lx-symbols, lx-ps, $lx_current() ...)",
-      `add-auto-load-safe-path ${gdbPath(p.kernel.scriptsDir)}`,
-      `python import sys; sys.path.insert(0, ${JSON.stringify(p.kernel.scriptsDir)})`,
-      `source ${gdbPath(join(p.kernel.scriptsDir, 'vmlinux-gdb.py'))}`,
+      `add-auto-load-safe-path ${gdbPath(dirname(p.kernel.helpers.script))}`,
+      `python import sys; sys.path.insert(0, ${JSON.stringify(p.kernel.helpers.path)})`,
+      `source ${gdbPath(p.kernel.helpers.script)}`,
     );
   }
   if (p.module) {
@@ -143,9 +162,16 @@ export async function kernelSymbols(guest: Guest, kernel: PreparedKernel, cacheD
   const running = BigInt(`0x${(await guestOutput(guest, KERNEL_TEXT_SCRIPT, [], "the kernel's _text")).toString('utf8').trim() || '0'}`);
   if (kernel.vmlinuxPath) {
     const text = (await elfSections(kernel.vmlinuxPath)).find((s) => s.name === '.text');
-    const scriptsDir = join(kernel.vmlinuxPath, '..', 'scripts', 'gdb');
-    const hasScripts = await stat(join(scriptsDir, 'vmlinux-gdb.py')).then(() => true, () => false);
-    return { file: kernel.vmlinuxPath, offset: text && running ? running - text.address : 0n, dwarf: true, ...(hasScripts && { scriptsDir }) };
+    // The build tree links vmlinux-gdb.py next to vmlinux; its `linux` package is in scripts/gdb.
+    const out = dirname(kernel.vmlinuxPath);
+    const path = join(out, 'scripts', 'gdb');
+    let script: string | undefined;
+    for (const candidate of [join(out, 'vmlinux-gdb.py'), join(path, 'vmlinux-gdb.py')]) {
+      if (!script && (await stat(candidate).then(() => true, () => false))) script = candidate;
+    }
+    const tree = dirname(out);
+    const built = await buildDirOf(kernel.vmlinuxPath, tree).catch(() => undefined);
+    return { file: kernel.vmlinuxPath, offset: text && running ? running - text.address : 0n, dwarf: true, ...(script && { helpers: { script, path } }), ...(built && { sources: [built, tree] as const }) };
   }
   const id = await stat(kernel.kernelPath);
   const key = createHash('sha256').update(`${resolve(kernel.kernelPath)}\n${id.size}\n${id.mtimeMs}`).digest('hex').slice(0, 12);
@@ -211,7 +237,11 @@ export async function prepareGdb(o: PrepareGdbOptions): Promise<GdbSetup> {
   const kernel = await kernelSymbols(o.guest, o.kernel, o.cacheDir, o.onEvent);
   const module = o.loaded ? await moduleSymbols(o.guest, o.module, o.dir) : undefined;
   const root = kernelRootOf(o.kernel.headersDir);
-  const substitutions: [string, string][] = [[MODULE_DEBUG_PREFIX, resolve(o.module.sourceDir)], ...(root ? [['/usr/src', join(root, 'usr', 'src')] as [string, string]] : [])];
+  const substitutions: [string, string][] = [
+    [MODULE_DEBUG_PREFIX, resolve(o.module.sourceDir)],
+    ...(root ? [['/usr/src', join(root, 'usr', 'src')] as [string, string]] : []),
+    ...(kernel.sources ? [[...kernel.sources] as [string, string]] : []),
+  ];
   const script = join(o.dir, GDB_SCRIPT_NAME);
   await writeFile(script, gdbScript({ title: `gdb script for ${o.what} on ${o.kernel.image.id} (${o.kernel.image.release})`, arch, kernel, ...(module && { module }), substitutions, socket, wait: o.wait }));
   return { script, command: attachCommand(arch, script), kernel };

@@ -1,80 +1,117 @@
 // `rig exec --gdb-wait`: real gdb in batch mode attaches to the guest held before the command, breaks in the
 // module's receive function at its ktest.c line, reads the message from its argument, continues; exec ends clean.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../../rig/core/paths.ts';
+import { loadImages } from '../../rig/kernels/images.ts';
+import { builtKernelState } from '../../rig/build/kernel.ts';
+import type { BuiltImageSpec } from '../../rig/kernels/spec.ts';
 import { tempDir } from '../helpers/rig.ts';
 
 // A cold cache builds the snapshot first; the machine is shared (2 cores, TCG): generous.
-t.setTimeout(15 * 60_000);
+t.setTimeout(20 * 60_000);
 
 /** The line gdb stops at when asked to break on `fn`: the opening brace of its definition (the call to __fentry__ is its first code). */
-function braceLineOf(source: string, fn: string): { def: number; brace: number } {
+function braceLineOf(source: string, fn: string): number {
   const lines = source.split('\n');
   const def = lines.findIndex((l) => new RegExp(`^static\\s+\\w+\\s+${fn}\\(`).test(l));
   if (def < 0) throw new Error(`no definition of ${fn} in ktest.c`);
-  const brace = lines.findIndex((l, i) => i > def && l.trim() === '{');
-  return { def: def + 1, brace: brace + 1 };
+  return lines.findIndex((l, i) => i > def && l.trim() === '{') + 1;
 }
 
-t.test('exec --gdb-wait: gdb breaks in ktest_rcv_msg and reads the message', async (t) => {
-  const source = readFileSync(join(projectRoot, 'kmod/ktest.c'), 'utf8');
-  // The module's netlink receive callback (netlink_rcv_skb calls it once per message): the first definition is the >= 4.12 one.
-  const { brace } = braceLineOf(source, 'ktest_rcv_msg');
+interface Session {
+  /** The attach script's text. */
+  readonly script: string;
+  /** gdb's stdout and stderr. */
+  readonly gdb: string;
+  readonly exec: { exitCode: number; stdout: string; stderr: string };
+  /** Lines of `pgrep -f` for QEMU and gdb of this test after the end. */
+  readonly left: string;
+}
+
+/** exec --gdb-wait ARGS, then gdb -batch -x <the rig's script> -x <commands>; waits for both. */
+async function session(t: Test, rigArgs: readonly string[], commands: readonly string[]): Promise<Session> {
   const tmp = await tempDir(t, 'ktest-rig-gdb-');
-  const logs = join(tmp, 'logs');
-  const message = 'gdb-sees-this';
-  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), 'exec', '--gdb-wait', '--logs', logs, '--', 'nlclient', message], {
+  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), 'exec', '--gdb-wait', '--logs', join(tmp, 'logs'), ...rigArgs], {
     cwd: projectRoot,
     reject: false,
     stdin: 'ignore',
     env: { TMPDIR: tmp },
-    timeout: 12 * 60_000,
+    timeout: 15 * 60_000,
   });
   t.teardown(() => void rig.kill('SIGKILL'));
   let stderr = '';
   const attach = await new Promise<string>((resolve, reject) => {
     rig.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
-      const m = /attach with: (gdb -x (\S+))/.exec(stderr);
-      if (m) resolve(m[2]!);
+      const m = /the guest is stopped before the command .*attach with: gdb -x (\S+)/.exec(stderr);
+      if (m) resolve(m[1]!);
     });
     void rig.then(() => reject(new Error(`exec ended before it offered gdb:\n${stderr.slice(-2000)}`)));
   });
-  t.match(stderr, /the guest is stopped before the command/, 'the guest is held');
-  const script = await readFile(attach, 'utf8');
-  t.match(script, /^add-symbol-file \S+\/ktest\.ko 0xffffffffc[0-9a-f]+ .*-s \.data 0x/m, 'the module at its sysfs addresses');
-  t.match(script, /^target remote \S+\/gdb\.sock$/m, 'a unix socket, no TCP port');
-
-  const commands = join(tmp, 'test.gdb');
-  await writeFile(
-    commands,
-    [
-      'break ktest_rcv_msg',
-      'continue',
-      'python sal = gdb.selected_frame().find_sal(); print("HIT %s %s:%d" % (gdb.selected_frame().name(), sal.symtab.filename, sal.line))',
-      // netlink_rcv_skb hands over one message: the payload follows the 16-byte header
-      `python n = gdb.parse_and_eval("nlh"); data = gdb.selected_inferior().read_memory(int(n) + 16, ${message.length}); print("PAYLOAD " + bytes(data).decode("latin1"))`,
-      'python print("LEN %d" % int(gdb.parse_and_eval("nlh->nlmsg_len")))',
-      'delete',
-      'detach',
-    ].join('\n'),
-  );
-  const gdb = await execa('gdb', ['-nx', '-batch', '-x', attach, '-x', commands], { reject: false, timeout: 8 * 60_000 });
-  const out = `${gdb.stdout}\n${gdb.stderr}`;
-  t.match(out, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), `breakpoint at ktest.c:${brace}`, { out: out.slice(-3000) });
-  t.match(out, new RegExp(`^PAYLOAD ${message}$`, 'm'), "the message's bytes, read from nlh");
-  t.match(out, new RegExp(`^LEN ${16 + message.length}$`, 'm'), 'nlmsg_len: header + payload');
-
+  const file = join(tmp, 'test.gdb');
+  await writeFile(file, `${commands.join('\n')}\n`);
+  const gdb = await execa('gdb', ['-nx', '-batch', '-x', attach, '-x', file], { reject: false, timeout: 10 * 60_000 });
   const r = await rig;
-  t.equal(r.exitCode, 0, 'exec ends with nlclient\'s status', { stderr: r.stderr.slice(-2000) });
-  t.match(r.stdout, /"payload":"hello users!!!"/, 'nlclient got its reply');
-  t.match(r.stderr, new RegExp(`kernel recv from user: ${message}`));
-  const left = await execa('pgrep', ['-f', `qemu-system-.*${tmp}`], { reject: false });
-  t.equal(left.stdout.trim(), '', 'no QEMU left');
-  const gdbLeft = await execa('pgrep', ['-f', `gdb .*${attach}`], { reject: false });
-  t.equal(gdbLeft.stdout.trim(), '', 'no gdb left');
+  const left = await execa('pgrep', ['-af', `(qemu-system-|gdb ).*${tmp}`], { reject: false });
+  return { script: await readFile(attach, 'utf8'), gdb: `${gdb.stdout}\n${gdb.stderr}`, exec: { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr }, left: left.stdout.trim() };
+}
+
+const HIT = 'python sal = gdb.selected_frame().find_sal(); print("HIT %s %s:%d" % (gdb.selected_frame().name(), sal.symtab.filename, sal.line))';
+const brace = braceLineOf(readFileSync(join(projectRoot, 'kmod/ktest.c'), 'utf8'), 'ktest_rcv_msg');
+
+t.test('stock kernel: gdb breaks in ktest_rcv_msg at its ktest.c line and reads the message', async (t) => {
+  const message = 'gdb-sees-this';
+  const s = await session(t, ['--', 'nlclient', message], [
+    // The module's netlink receive callback: netlink_rcv_skb calls it once per message.
+    'break ktest_rcv_msg',
+    'continue',
+    HIT,
+    // the payload follows the 16-byte netlink header
+    `python n = gdb.parse_and_eval("nlh"); print("PAYLOAD " + bytes(gdb.selected_inferior().read_memory(int(n) + 16, ${message.length})).decode("latin1"))`,
+    'python print("LEN %d" % int(gdb.parse_and_eval("nlh->nlmsg_len")))',
+    // kernel symbols without DWARF: the caller by name
+    'python print("CALLER %s" % gdb.selected_frame().older().name())',
+    'delete',
+    'detach',
+  ]);
+  t.match(s.script, /^add-symbol-file \S+\/ktest\.ko 0xffffffff[0-9a-f]+ .*-s \.data 0x/m, 'the module at its sysfs addresses');
+  t.match(s.script, /^target remote \S+\/gdb\.sock$/m, 'a unix socket, no TCP port');
+  t.match(s.gdb, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), `breakpoint at ktest.c:${brace}`, { gdb: s.gdb.slice(-3000) });
+  t.match(s.gdb, new RegExp(`^PAYLOAD ${message}$`, 'm'), "the message's bytes, read from nlh");
+  t.match(s.gdb, new RegExp(`^LEN ${16 + message.length}$`, 'm'), 'nlmsg_len: header + payload');
+  t.match(s.gdb, /^CALLER netlink_rcv_skb$/m, "the kernel's symbols (from the guest's kallsyms)");
+  t.equal(s.exec.exitCode, 0, "exec ends with nlclient's status", { stderr: s.exec.stderr.slice(-2000) });
+  t.match(s.exec.stdout, /"payload":"hello users!!!"/, 'nlclient got its reply after gdb continued');
+  t.match(s.exec.stderr, new RegExp(`kernel recv from user: ${message}`));
+  t.equal(s.left, '', 'no QEMU or gdb left');
+});
+
+const debugImage = loadImages().find((i) => i.id === 'bookworm-6.1-debug') as BuiltImageSpec | undefined;
+const debugBuilt = debugImage ? (await builtKernelState(debugImage)).ok : false;
+
+// The debug kernel is built by the rig (minutes on a small machine): this runs where it has been built.
+t.test('debug kernel: DWARF frames in the kernel with their sources, and the kernel\'s lx- helpers', { skip: debugBuilt ? false : 'bookworm-6.1-debug is not built on this machine (npm run rig -- images fetch bookworm-6.1-debug)' }, async (t) => {
+  const s = await session(t, ['--kernel', 'bookworm-6.1-debug', '--', 'nlclient', 'from-debug'], [
+    'lx-dmesg',
+    'break ktest_rcv_msg',
+    'continue',
+    HIT,
+    'python print("COMM %s" % gdb.parse_and_eval("$lx_current().comm").string())',
+    'up',
+    'info source',
+    'delete',
+    'detach',
+  ]);
+  t.match(s.script, /^source \S+vmlinux-gdb\.py$/m);
+  t.match(s.gdb, /ktest: netlink protocol 30 ready/, 'lx-dmesg reads the kernel log');
+  t.match(s.gdb, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: s.gdb.slice(-3000) });
+  t.match(s.gdb, /^COMM nlclient$/m, '$lx_current()');
+  t.match(s.gdb, /netlink_rcv_skb \(skb=0x[0-9a-f]+.*af_netlink\.c:\d+/, 'the kernel frame with its arguments and line');
+  t.match(s.gdb, /^Located in \/\S+\/src\/net\/netlink\/af_netlink\.c$/m, "the kernel's sources where they are now");
+  t.equal(s.exec.exitCode, 0, { stderr: s.exec.stderr.slice(-2000) });
+  t.equal(s.left, '', 'no QEMU or gdb left');
 });

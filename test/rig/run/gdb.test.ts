@@ -1,7 +1,10 @@
 // The gdb script and its parts (pure): sections from sysfs, the add-symbol-file line, the attach command per arch.
 import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/rig.ts';
 import { ARCHES } from '../../../rig/platform/arch/index.ts';
-import { attachCommand, gdbScript, moduleSectionArgs, parseSections, sysfsModuleName } from '../../../rig/run/gdb.ts';
+import { attachCommand, buildDirOf, gdbScript, moduleSectionArgs, parseSections, sysfsModuleName } from '../../../rig/run/gdb.ts';
 
 const SYSFS = `.bss 0xffffffffc023a3c0
 .data 0xffffffffc023a000
@@ -52,10 +55,10 @@ t.test('gdbScript: symbols, sources, module at its addresses, then the stub', (t
     'target remote /tmp/g/gdb.sock',
   ]);
   t.match(s, /set breakpoints, then `continue`/);
-  const debug = gdbScript({ ...base, arch: ARCHES.arm64, kernel: { file: '/k/vmlinux', offset: 0x1e00000n, dwarf: true, scriptsDir: '/k/scripts/gdb' }, module: undefined, wait: false });
+  const debug = gdbScript({ ...base, arch: ARCHES.arm64, kernel: { file: '/k/vmlinux', offset: 0x1e00000n, dwarf: true, helpers: { script: '/k/vmlinux-gdb.py', path: '/k/scripts/gdb' } }, module: undefined, wait: false });
   t.match(debug, /^set architecture aarch64$/m);
   t.match(debug, /^symbol-file -o 0x1e00000 \/k\/vmlinux$/m, 'KASLR offset');
-  t.match(debug, /^source \/k\/scripts\/gdb\/vmlinux-gdb\.py$/m, "the kernel's lx- helpers");
+  t.match(debug, /^python import sys; sys.path.insert\(0, "\/k\/scripts\/gdb"\)\nsource \/k\/vmlinux-gdb\.py$/m, "the kernel's lx- helpers");
   t.match(debug, /No module symbols/);
   t.notMatch(debug, /continue/);
   t.end();
@@ -65,4 +68,12 @@ t.test('attachCommand: gdb for x86_64 guests, gdb-multiarch for arm64', (t) => {
   t.equal(attachCommand(ARCHES.x86_64, '/l/attach.gdb'), 'gdb -x /l/attach.gdb');
   t.equal(attachCommand(ARCHES.arm64, '/l/a b/attach.gdb'), 'gdb-multiarch -x "/l/a b/attach.gdb"');
   t.end();
+});
+
+t.test('buildDirOf: the temporary dir a built kernel names in its debug info, found in its strings', async (t) => {
+  const dir = await tempDir(t, 'gdb-builddir-');
+  const file = join(dir, 'vmlinux');
+  await writeFile(file, Buffer.concat([Buffer.alloc(100), Buffer.from('/c/kbuild/.tmp-img-abc-123-f00/src/net/netlink/af_netlink.c\0'), Buffer.alloc(10)]));
+  t.equal(await buildDirOf(file, '/c/kbuild/img-abc'), '/c/kbuild/.tmp-img-abc-123-f00');
+  t.equal(await buildDirOf(file, '/c/kbuild/img-other'), undefined, 'built in place: nothing to map');
 });
