@@ -20,12 +20,12 @@ export interface PtyRun {
   readonly qemuLeft: number;
 }
 
-/** `rig ARGS` on a pty of `size` (rows, cols), fed the steps in order (stops at the first failed expect). */
-export async function rigOnPty(args: readonly string[], steps: readonly PtyStep[], size: readonly [number, number] = [24, 80]): Promise<PtyRun> {
+/** `rig ARGS` on a pty of `size` (rows, cols), fed the steps in order (stops at the first failed expect); `env` adds to the environment. */
+export async function rigOnPty(args: readonly string[], steps: readonly PtyStep[], size: readonly [number, number] = [24, 80], env: NodeJS.ProcessEnv = {}): Promise<PtyRun> {
   const tmp = await mkdtemp(join(tmpdir(), 'ktest-rig-pty-'));
   try {
     const spec = { argv: [process.execPath, '--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), ...args], size, steps, exitTimeout: 60 };
-    const r = await execa('python3', [join(projectRoot, 'test/helpers/pty-drive.py')], { cwd: projectRoot, input: JSON.stringify(spec), reject: false, env: { TMPDIR: tmp }, timeout: 10 * 60_000 });
+    const r = await execa('python3', [join(projectRoot, 'test/helpers/pty-drive.py')], { cwd: projectRoot, input: JSON.stringify(spec), reject: false, env: { ...env, TMPDIR: tmp }, timeout: 10 * 60_000 });
     const out = JSON.parse(r.stdout || '{"steps":[],"exitCode":null}') as Omit<PtyRun, 'screen' | 'qemuLeft'>;
     const left = await execa('pgrep', ['-f', `qemu-system-.*${tmp}`], { reject: false });
     return { ...out, screen: r.stderr, qemuLeft: left.stdout.split('\n').filter(Boolean).length };
