@@ -60,7 +60,10 @@ export function exitCodeTable(command: 'run' | 'exec' | 'replay'): readonly Exit
   const row = (code: number | string, meaning: string): ExitCodeRow => ({ code: String(code), meaning });
   const signals = row(Object.values(SignalExitCode).join(', '), `interrupted (${Object.keys(SignalExitCode).join(', ')}): guests are killed and temporary files removed first`);
   const failures = [row(ExitCode.usage, 'usage: not a failure bundle (no bundle.json, another format), or its scenario is gone'), ...(['infra', 'build'] as const).map((k) => row(ExitCode[k], MEANING[k]))];
-  if (command === 'replay') return [...(Object.keys(ReplayExitCode) as (keyof typeof ReplayExitCode)[]).map((k) => row(ReplayExitCode[k], REPLAY_MEANING[k])), ...failures, signals];
+  if (command === 'replay') {
+    const shell = row('--shell', `the shell's status, as for rig shell; ${ExecExitCode.kernelFailed} when the kernel reported something during the session or the re-run left no guest to open a shell in`);
+    return [...(Object.keys(ReplayExitCode) as (keyof typeof ReplayExitCode)[]).map((k) => row(ReplayExitCode[k], REPLAY_MEANING[k])), ...failures, signals, shell];
+  }
   if (command === 'run') return [...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => row(ExitCode[k], MEANING[k])), signals];
   return [
     row('CMD\'s', 'the status CMD exited with, when the kernel stayed healthy'),
