@@ -126,7 +126,16 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         programs: settings.programs,
         moduleParams: settings.moduleParams,
         allowedReports: settings.allowedReports,
-        jobs: args.jobs,
+        jobs: args.gdb ? 1 : args.jobs,
+        ...(args.gdb && {
+          gdb: {
+            wait: args.gdb.wait,
+            dir: args.logs ? join(resolve(args.logs), 'gdb') : gdbDir(join(tmpdir(), 'ktest-rig-logs'), 'run'),
+            // through the reporter: its updating status line on a terminal stays intact
+            onReady: (setup: GdbSetup, where: { image: string; scenario: string }) =>
+              reporter.sink({ type: 'log', level: 'info', message: gdbReadyLine(setup, args.gdb!.wait, `the rest of scenario ${where.scenario} [${where.image}]`).trimEnd() }),
+          },
+        }),
         snapshot: args.snapshot,
         debug: args.debug,
         cpus: args.cpus,

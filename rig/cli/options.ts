@@ -68,8 +68,8 @@ export const OPTIONS = [
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
-  { name: 'gdb', type: 'boolean', commands: ['exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT)" },
-  { name: 'gdb-wait', type: 'boolean', commands: ['exec', 'shell'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD (or the shell) starts, until your gdb continues: set breakpoints first' },
+  { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
+  { name: 'gdb-wait', type: 'boolean', commands: ['run', 'exec', 'shell'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD, the shell or the rest of the scenario, until your gdb continues: set breakpoints first' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];
@@ -114,6 +114,8 @@ export interface RunArgs {
   /** Guest vCPUs and memory (undefined: the defaults); both are part of the snapshot key. */
   readonly cpus?: number;
   readonly memoryMb?: number;
+  /** --gdb (wait: false) or --gdb-wait (wait: true): one guest at a time. */
+  readonly gdb?: { readonly wait: boolean };
 }
 
 export interface ExecArgs {
@@ -313,7 +315,10 @@ function parseRun(args: readonly string[]): CliCommand {
     ...(jobs !== undefined && { jobs: parseJobs(jobs) }),
     ...(shard !== undefined && { shard: parseShard(shard) }),
     ...machineValues('run', str('cpus'), str('memory')),
+    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
   };
+  if (run.gdb && target === 'host') throw usage('--gdb debugs a guest: it does not go with --target host', 'run');
+  if (run.gdb && run.jobs !== undefined && run.jobs > 1) throw usage(`--gdb runs one guest at a time: --jobs ${run.jobs} does not go with it`, 'run');
   return { command: 'run', args: run };
 }
 

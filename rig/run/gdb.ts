@@ -11,6 +11,9 @@ import { kernelRootOf } from '../build/module.ts';
 import { MODULE_DEBUG_PREFIX } from '../core/paths.ts';
 import { InfraError } from '../core/errors.ts';
 import type { Guest } from '../vm/guest.ts';
+import { GuestBackend } from '../scenario/backends/guest.ts';
+import type { ModuleParams } from '../scenario/api.ts';
+import type { ExecResult } from '../vm/types.ts';
 import type { EventSink } from '../core/events.ts';
 import type { BuiltModule } from '../build/module.ts';
 import type { PreparedKernel } from '../kernels/spec.ts';
@@ -265,4 +268,37 @@ export async function offerGdb(g: GdbOptions, o: Omit<PrepareGdbOptions, 'dir' |
   const setup = await prepareGdb({ ...o, dir: g.dir, wait: g.wait });
   if (g.wait) await o.guest.holdForDebugger(() => g.onReady(setup));
   else g.onReady(setup);
+}
+
+/** --gdb / --gdb-wait of run: every scenario's guest serves the stub, and gets its own script once it loaded the module. */
+export interface RunGdbOptions {
+  readonly wait: boolean;
+  /** Root of the scripts: one subdirectory <image>-<scenario> per scenario. */
+  readonly dir: string;
+  readonly onReady: (setup: GdbSetup, where: { readonly image: string; readonly scenario: string }) => void;
+}
+
+/**
+ * A guest backend that offers gdb right after the scenario's first successful module load (its sections
+ * exist only then); with wait, the scenario goes on once the user's gdb continued.
+ */
+export class GdbGuestBackend extends GuestBackend {
+  #offered = false;
+  constructor(
+    guest: Guest,
+    moduleName: string,
+    beforeLogRead: string | undefined,
+    private readonly offer: () => Promise<void>,
+  ) {
+    super(guest, moduleName, beforeLogRead);
+  }
+
+  override async loadModule(params?: ModuleParams): Promise<ExecResult> {
+    const r = await super.loadModule(params);
+    if (r.exitCode === 0 && !this.#offered) {
+      this.#offered = true;
+      await this.offer();
+    }
+    return r;
+  }
 }

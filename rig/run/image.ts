@@ -24,6 +24,7 @@ import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
 import { verifiedBoot } from './verified-boot.ts';
+import { GdbGuestBackend, offerGdb, type RunGdbOptions } from './gdb.ts';
 import type { Accel } from '../platform/arch/index.ts';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
 import type { BuiltModule } from '../build/module.ts';
@@ -62,6 +63,8 @@ export interface ImageRunOptions {
    * guest is closed: `replay --shell` opens its shell there. The guest may have died (a fatal report).
    */
   readonly afterScenario?: (guest: Guest, art: Artifacts, outcome: Outcome) => Promise<void>;
+  /** --gdb / --gdb-wait: the stub in every scenario's guest, a script once the scenario loaded the module, no scenario timeout. */
+  readonly gdb?: RunGdbOptions;
   readonly onEvent: RunEventSink;
 }
 
@@ -148,8 +151,10 @@ export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'wo
   };
 }
 
-async function startGuest(options: GuestOptions, snapshotFile: string | undefined): Promise<Guest> {
-  return snapshotFile ? Guest.restore(options, snapshotFile) : Guest.boot(options);
+async function startGuest(options: GuestOptions, snapshotFile: string | undefined, gdb: boolean): Promise<Guest> {
+  // The stub is no device: the snapshot is the same with or without it.
+  const started = gdb ? { ...options, gdb: true } : options;
+  return snapshotFile ? Guest.restore(started, snapshotFile) : Guest.boot(started);
 }
 
 async function runOne(
@@ -163,7 +168,7 @@ async function runOne(
   const finish = (failure?: ScenarioFailure, allowed?: readonly AllowedReportMatch[]): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure, allowed);
   let guest: Guest;
   try {
-    guest = await startGuest(guestOptions, snapshotFile);
+    guest = await startGuest(guestOptions, snapshotFile, o.gdb !== undefined);
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
     const failure: ScenarioFailure = { message: `guest did not start: ${error.message}`, kind: error.kind === 'hang' ? 'hang' : 'panic', consoleTail: error.consoleTail };
@@ -216,7 +221,7 @@ export interface Outcome {
 }
 
 /** Copy the module(s) into a fresh guest, run one scenario, then read the kernel log and judge it. */
-export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'moduleParams' | 'allowedReports'> & { readonly onEvent: EventSink }, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'moduleParams' | 'allowedReports' | 'gdb' | 'cacheDir'> & { readonly onEvent: EventSink }, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
   try {
     await shipFiles(guest, art.guestFiles);
@@ -225,7 +230,16 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'm
     return { failure: guestFailure(error), console: guest.console.since(mark), dmesg: '', allowed: [] };
   }
   // With debugging on, the kmalloc slabs are validated and leaks scanned in the same guest command that reads the log.
-  const backend = new GuestBackend(guest, art.module.name, o.debug ? POST_SCENARIO_SCRIPT : undefined);
+  const beforeLogRead = o.debug ? POST_SCENARIO_SCRIPT : undefined;
+  const gdb = o.gdb;
+  const backend = gdb
+    ? new GdbGuestBackend(guest, art.module.name, beforeLogRead, () =>
+        offerGdb(
+          { wait: gdb.wait, dir: join(gdb.dir, `${o.image.id}-${scenario.name.replace(/[^\w.+-]+/g, '_')}`), onReady: (setup) => gdb.onReady(setup, { image: o.image.id, scenario: scenario.name }) },
+          { guest, kernel: art.kernel, module: art.module, loaded: true, cacheDir: o.cacheDir ?? cacheRoot(), what: `scenario ${scenario.name}`, onEvent: o.onEvent },
+        ),
+      )
+    : new GuestBackend(guest, art.module.name, beforeLogRead);
   return runScenarioOn(backend, scenario, {
     module: art.module,
     uapi: art.uapi,
@@ -235,6 +249,7 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'm
     consoleSince: () => guest.console.since(mark),
     consoleTail: () => guest.console.tail(8192),
     watchConsole: (listener) => guest.console.onLine(listener),
+    untimed: gdb !== undefined,
   });
 }
 
@@ -251,6 +266,8 @@ export interface JudgeOptions {
   readonly consoleTail?: () => string;
   /** Kernel console lines as they come (guests): a lockup or an oops ends the scenario early (rig/detect/stop.ts). */
   readonly watchConsole?: (listener: (line: string) => void) => () => void;
+  /** No scenario timeout: a debugger may hold the guest for as long as it likes (--gdb). */
+  readonly untimed?: boolean;
 }
 
 /**
@@ -266,7 +283,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   try {
     await backend.markKernelLog(marker);
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
-    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams, o.watchConsole);
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams, o.watchConsole, o.untimed);
     if (failure?.kind !== 'hang') {
       const msgs = await kernelMessagesOf(backend, marker);
       dmesg = msgs.all;
@@ -317,6 +334,7 @@ async function runScenarioBody(
   log: (m: string) => void,
   moduleParams?: ModuleParams,
   watchConsole?: JudgeOptions['watchConsole'],
+  untimed = false,
 ): Promise<ScenarioFailure | undefined> {
   const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log, moduleParams });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
@@ -325,7 +343,7 @@ async function runScenarioBody(
     await scenario.run(t);
   })();
   body.catch(() => {}); // it may still settle after a timeout
-  const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
+  const timer = untimed ? new Promise<'timeout'>(() => {}) : sleep(timeoutMs, 'timeout' as const, { ref: false });
   // A report after which the guest will not finish the scenario ends it now, not at its timeout.
   let stopTimer: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;

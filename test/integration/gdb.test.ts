@@ -32,10 +32,10 @@ interface Session {
   readonly left: string;
 }
 
-/** exec --gdb-wait ARGS, then gdb -batch -x <the rig's script> -x <commands>; waits for both. */
-async function session(t: Test, rigArgs: readonly string[], commands: readonly string[]): Promise<Session> {
+/** rig COMMAND --gdb-wait ARGS, then gdb -batch -x <the rig's script> -x <commands>; waits for both. */
+async function session(t: Test, command: 'exec' | 'run', rigArgs: readonly string[], commands: readonly string[]): Promise<Session> {
   const tmp = await tempDir(t, 'ktest-rig-gdb-');
-  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), 'exec', '--gdb-wait', '--logs', join(tmp, 'logs'), ...rigArgs], {
+  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), command, '--gdb-wait', '--logs', join(tmp, 'logs'), ...rigArgs], {
     cwd: projectRoot,
     reject: false,
     stdin: 'ignore',
@@ -47,7 +47,7 @@ async function session(t: Test, rigArgs: readonly string[], commands: readonly s
   const attach = await new Promise<string>((resolve, reject) => {
     rig.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
-      const m = /the guest is stopped before the command .*attach with: gdb -x (\S+)/.exec(stderr);
+      const m = /the guest is stopped before (?:the command|the rest of scenario \S+ \[\S+\]) .*attach with: gdb -x (\S+)/.exec(stderr);
       if (m) resolve(m[1]!);
     });
     void rig.then(() => reject(new Error(`exec ended before it offered gdb:\n${stderr.slice(-2000)}`)));
@@ -65,7 +65,7 @@ const brace = braceLineOf(readFileSync(join(projectRoot, 'kmod/ktest.c'), 'utf8'
 
 t.test('stock kernel: gdb breaks in ktest_rcv_msg at its ktest.c line and reads the message', async (t) => {
   const message = 'gdb-sees-this';
-  const s = await session(t, ['--', 'nlclient', message], [
+  const s = await session(t, 'exec', ['--', 'nlclient', message], [
     // The module's netlink receive callback: netlink_rcv_skb calls it once per message.
     'break ktest_rcv_msg',
     'continue',
@@ -90,12 +90,21 @@ t.test('stock kernel: gdb breaks in ktest_rcv_msg at its ktest.c line and reads 
   t.equal(s.left, '', 'no QEMU or gdb left');
 });
 
+t.test('run --gdb-wait: a scenario waits after its module load, gdb breaks in it, the scenario passes', async (t) => {
+  const s = await session(t, 'run', ['--only', '/^roundtrip$/'], ['break ktest_rcv_msg', 'continue', HIT, 'p (char *)(nlh + 1)', 'delete', 'detach']);
+  t.match(s.gdb, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: s.gdb.slice(-3000) });
+  t.match(s.gdb, /"hello kernel"/, "the scenario's message");
+  t.equal(s.exec.exitCode, 0, 'the scenario passed (no timeout while gdb held it)', { stderr: s.exec.stderr.slice(-2000) });
+  t.match(s.exec.stdout, /^ok 1 - roundtrip/m);
+  t.equal(s.left, '', 'no QEMU or gdb left');
+});
+
 const debugImage = loadImages().find((i) => i.id === 'bookworm-6.1-debug') as BuiltImageSpec | undefined;
 const debugBuilt = debugImage ? (await builtKernelState(debugImage)).ok : false;
 
 // The debug kernel is built by the rig (minutes on a small machine): this runs where it has been built.
 t.test('debug kernel: DWARF frames in the kernel with their sources, and the kernel\'s lx- helpers', { skip: debugBuilt ? false : 'bookworm-6.1-debug is not built on this machine (npm run rig -- images fetch bookworm-6.1-debug)' }, async (t) => {
-  const s = await session(t, ['--kernel', 'bookworm-6.1-debug', '--', 'nlclient', 'from-debug'], [
+  const s = await session(t, 'exec', ['--kernel', 'bookworm-6.1-debug', '--', 'nlclient', 'from-debug'], [
     'lx-dmesg',
     'break ktest_rcv_msg',
     'continue',

@@ -187,7 +187,10 @@ t.test('shell and replay parse', async (t) => {
   t.match(parseCli(['exec', '--gdb', '--', 'true']), { command: 'exec', args: { gdb: { wait: false }, command: ['true'] } });
   t.match(parseCli(['exec', '--gdb-wait', '--', 'true']), { command: 'exec', args: { gdb: { wait: true } } });
   t.notOk((parseCli(['exec', '--', 'true']) as { args: { gdb?: unknown } }).args.gdb, 'no stub without --gdb');
-  t.throws(() => parseCli(['run', '--gdb']), /unknown option '--gdb' for 'rig run'/);
+  t.match(parseCli(['run', '--gdb-wait', '--only', 'x']), { command: 'run', args: { gdb: { wait: true } } });
+  t.throws(() => parseCli(['run', '--gdb', '--target', 'host']), /does not go with --target host/);
+  t.throws(() => parseCli(['run', '--gdb', '-j', '2']), /one guest at a time/);
+  t.throws(() => parseCli(['replay', 'b', '--gdb']), /unknown option '--gdb' for 'rig replay'/);
   t.throws(() => parseCli(['shell', 'ls']), /unexpected argument 'ls' for 'rig shell'/);
   t.throws(() => parseCli(['shell', '--kernel', 'all']), /one image/);
   t.strictSame(parseCli(['replay', 'b']), { command: 'replay', args: { bundle: 'b', shell: false, verbose: false } });
