@@ -10,6 +10,9 @@ import { loadImages } from '../../rig/kernels/images.ts';
 import { builtKernelState } from '../../rig/build/kernel.ts';
 import type { BuiltImageSpec } from '../../rig/kernels/spec.ts';
 import { tempDir } from '../helpers/rig.ts';
+import { rigOnPty } from '../helpers/pty.ts';
+import { readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // A cold cache builds the snapshot first; the machine is shared (2 cores, TCG): generous.
 t.setTimeout(20 * 60_000);
@@ -123,4 +126,48 @@ t.test('debug kernel: DWARF frames in the kernel with their sources, and the ker
   t.match(s.gdb, /^Located in \/\S+\/src\/net\/netlink\/af_netlink\.c$/m, "the kernel's sources where they are now");
   t.equal(s.exec.exitCode, 0, { stderr: s.exec.stderr.slice(-2000) });
   t.equal(s.left, '', 'no QEMU or gdb left');
+});
+
+t.test('shell --gdb-wait: gdb continues the held guest, then breaks on what the shell sends', async (t) => {
+  // rigOnPty makes its TMPDIR under ours: the script appears at <ours>/ktest-rig-pty-*/ktest-rig-logs/gdb-*/attach.gdb.
+  const ours = await tempDir(t, 'ktest-rig-gdb-shell-');
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = ours;
+  t.teardown(() => (before === undefined ? delete process.env.TMPDIR : (process.env.TMPDIR = before)));
+  const findScript = async (): Promise<string> => {
+    for (let i = 0; i < 600; i++) {
+      for (const pty of await readdir(ours).catch(() => [] as string[])) {
+        const logs = join(ours, pty, 'ktest-rig-logs');
+        for (const d of await readdir(logs).catch(() => [] as string[])) {
+          const f = join(logs, d, 'attach.gdb');
+          if (await readFile(f, 'utf8').then((x) => x.includes('target remote'), () => false)) return f;
+        }
+      }
+      await sleep(500);
+    }
+    throw new Error('no gdb script appeared');
+  };
+  const debuggerRun = (async () => {
+    const script = await findScript();
+    const file = join(ours, 'shell.gdb');
+    await writeFile(file, ['break ktest_rcv_msg', 'continue', HIT, 'p (char *)(nlh + 1)', 'delete', 'detach', ''].join('\n'));
+    return execa('gdb', ['-nx', '-batch', '-x', script, '-x', file], { reject: false, timeout: 8 * 60_000 });
+  })();
+  const r = await rigOnPty(
+    ['shell', '--gdb-wait'],
+    [
+      { expect: 'the guest is stopped before the shell', timeout: 240 },
+      { expect: 'ktest:/# ', timeout: 240 },
+      { send: 'nlclient from-the-shell\r' },
+      { expect: '"payload":"hello users!!!', timeout: 240 },
+      { send: 'exit 3\r' },
+    ],
+  );
+  const gdb = await debuggerRun;
+  const out = `${gdb.stdout}\n${gdb.stderr}`;
+  t.ok(r.steps.every((s) => s.ok), 'every step', { steps: r.steps, screen: r.screen.slice(-2000) });
+  t.match(out, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: out.slice(-3000) });
+  t.match(out, /"from-the-shell"/, 'the message the shell sent');
+  t.equal(r.exitCode, 3, "the shell's status");
+  t.equal(r.qemuLeft, 0, 'no QEMU left');
 });
