@@ -11,7 +11,7 @@ import { BuildError, InfraError, UsageError } from '../core/errors.ts';
 import { nullSink, type EventSink } from '../core/events.ts';
 import { cacheRoot, MODULE_DEBUG_PREFIX, projectRoot } from '../core/paths.ts';
 import type { Arch } from '../platform/arch/index.ts';
-import type { PreparedKernel, ToolchainSpec } from '../kernels/spec.ts';
+import type { ImageSpec, ToolchainSpec } from '../kernels/spec.ts';
 import { hashTree } from '../core/tree-hash.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
@@ -36,8 +36,17 @@ export interface CommandResult {
 /** Runs a build command somewhere (the host, or a suite's build root: build/buildroot.ts). */
 export type BuildRunner = (argv: readonly string[], opts: { readonly cwd?: string; readonly binds: readonly string[] }) => Promise<CommandResult>;
 
+/**
+ * What a module build needs of a kernel: its headers, and of its image the id, release, arch, toolchain and
+ * pins (the build key; the host's running kernel has none). A PreparedKernel is one.
+ */
+export interface ModuleKernel {
+  readonly headersDir: string;
+  readonly image: Pick<ImageSpec, 'id' | 'release' | 'arch' | 'toolchain'> & { readonly packages?: ImageSpec['packages'] };
+}
+
 export interface BuildModuleOptions {
-  readonly kernel: PreparedKernel;
+  readonly kernel: ModuleKernel;
   readonly sourceDir: string;
   readonly outDir: string;
   readonly onEvent?: EventSink;
@@ -188,7 +197,7 @@ const MODULE_ENTRY_KEY = 'module-build 2';
 
 
 /** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins, the toolchain and extra make arguments. */
-export async function moduleBuildKey(dir: string, kernel: PreparedKernel, makeArgs: readonly string[] = []): Promise<string> {
+export async function moduleBuildKey(dir: string, kernel: ModuleKernel, makeArgs: readonly string[] = []): Promise<string> {
   const extra = makeArgs.length > 0 ? [makeArgs] : [];
   const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2, ...extra]));
   await hashTree(h, dir);

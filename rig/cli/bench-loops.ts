@@ -4,13 +4,11 @@ import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { cacheRoot, projectRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
+import { projectRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import type { EventSink } from '../core/events.ts';
 import { Guest } from '../vm/guest.ts';
-import { ensureSnapshot } from '../vm/snapshot-cache.ts';
-import { prepareArtifacts } from '../build/artifacts.ts';
-import { guestOptionsFor, runInGuest } from '../run/image.ts';
-import { probeAccel } from '../vm/kvm.ts';
+import { runInGuest } from '../run/image.ts';
+import { prepareGuest, readySnapshot } from '../run/ready-guest.ts';
 import { resolveImages } from '../kernels/images.ts';
 import type { Scenario } from '../scenario/api.ts';
 
@@ -125,10 +123,9 @@ async function trivialScenario(o: { imageId: string; runs: number; debug: boolea
   const [image] = resolveImages(o.imageId);
   const workDir = await mkdtemp(join(tmpdir(), 'ktest-bench-trivial-'));
   try {
-    const art = await prepareArtifacts({ image: image!, kmodDir: kmod, workDir, onEvent: () => {} });
-    const { accel } = await probeAccel();
-    const options = guestOptionsFor({ image: image!, debug: o.debug, workDir }, art, accel);
-    const cached = await ensureSnapshot({ image: image!.id, options, cacheDir: cacheRoot() });
+    const quiet = { image: image!, debug: o.debug, onEvent: () => {} };
+    const { art, options } = await prepareGuest({ ...quiet, kmodDir: kmod, workDir });
+    const cached = await readySnapshot(quiet, options);
     try {
       const times = await samples(o.runs * 2, async () => {
         const t0 = performance.now();

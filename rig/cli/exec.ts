@@ -1,19 +1,15 @@
 // `rig exec`: boot a fresh guest, load the module, run one command in it, and judge the kernel afterwards (exit codes: EXEC_EXIT_CODES).
 import { Guest } from '../vm/guest.ts';
-import { probeAccel } from '../vm/kvm.ts';
 import { findModuleReports as moduleReports } from '../detect/symbolize.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { describeExec } from '../scenario/context.ts';
-import { prepareArtifacts } from '../build/artifacts.ts';
-import { guestOptionsFor } from '../run/image.ts';
+import { prepareGuest, readySnapshot } from '../run/ready-guest.ts';
 import { verifiedBoot } from '../run/verified-boot.ts';
 import { shipFiles, type GuestFile } from '../vm/files.ts';
-import { ensureSnapshot } from '../vm/snapshot-cache.ts';
 import { cacheRoot } from '../core/paths.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
 import { ExecExitCode, GuestError } from '../core/errors.ts';
-import { lostReport } from '../run/image.ts';
-import { findReports } from '../detect/parse.ts';
+import { chargedReports, warnUserWrites } from '../run/image.ts';
 import type { EventSink } from '../core/events.ts';
 import type { Accel } from '../platform/arch/index.ts';
 import type { BuiltModule } from '../build/module.ts';
@@ -89,14 +85,13 @@ export function execVerdict(r: ExecResult, reports: readonly KernelReport[]): { 
 }
 
 export async function execCommand(o: ExecCommandOptions): Promise<ExecCommandResult> {
-  const art = await prepareArtifacts(o);
-  const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
-  const options = guestOptionsFor(o, art, accel);
+  const { art, accel, options } = await prepareGuest(o);
   // The stub is no device: the snapshot is the same with or without it (rig/vm/snapshot-cache.ts).
   const started = o.gdb ? { ...options, gdb: true } : options;
   let guest: Guest;
   if (o.snapshot ?? true) {
-    const cached = await ensureSnapshot({ image: o.image.id, options, cacheDir: o.cacheDir ?? cacheRoot(), onEvent: o.onEvent, boot: () => verifiedBoot(o, () => Guest.boot(options)) });
+    // The same snapshot as `rig run` (same options, same preparation): a warm exec after a run boots nothing.
+    const cached = await readySnapshot(o, options);
     try {
       o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `restoring ${o.image.id} (${accel}) from its snapshot` });
       guest = await Guest.restore(started, cached.file);
@@ -122,9 +117,8 @@ async function execInGuest(o: ExecCommandOptions, guest: Guest, module: BuiltMod
   const marker = `ktest-rig: exec begin`;
   const mark = guest.console.mark();
   const judge = async (msgs: KernelMessages): Promise<KernelReport[]> => {
-    for (const r of findReports(msgs.user)) o.onEvent({ type: 'log', level: 'warn', message: `user space wrote "${r.title}" to /dev/kmsg: not a kernel report, not judged` });
-    const found = await moduleReports(msgs.kernel, module);
-    return msgs.lost > 0 ? [...found, lostReport(msgs.lost)] : found;
+    warnUserWrites(msgs.user, (message) => o.onEvent({ type: 'log', level: 'warn', message }));
+    return chargedReports(msgs.kernel, msgs.lost, module);
   };
   try {
     await shipFiles(guest, files);

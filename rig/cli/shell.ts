@@ -1,11 +1,9 @@
 // `rig shell`: an interactive shell on a pty in a fresh guest (module loaded), until exit, Ctrl-] q or a kernel crash.
 import { Guest } from '../vm/guest.ts';
 import { shipFiles } from '../vm/files.ts';
-import { probeAccel } from '../vm/kvm.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { describeExec } from '../scenario/context.ts';
-import { prepareArtifacts } from '../build/artifacts.ts';
-import { guestOptionsFor } from '../run/image.ts';
+import { prepareGuest } from '../run/ready-guest.ts';
 import { findReports } from '../detect/parse.ts';
 import { findModuleReports } from '../detect/symbolize.ts';
 import { reportsSummary } from '../report/details.ts';
@@ -65,10 +63,9 @@ export async function bootShellGuest(o: {
   readonly gdb?: GdbOptions;
   readonly onEvent: EventSink;
 }): Promise<ShellSession> {
-  const art = await prepareArtifacts(o);
-  const { accel } = o.accel ? { accel: o.accel } : await probeAccel();
+  const { art, accel, options } = await prepareGuest(o);
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'boot', message: `booting ${o.image.id} (${accel})` });
-  const guest = await Guest.boot({ ...guestOptionsFor(o, art, accel), ...(o.gdb && { gdb: true }) });
+  const guest = await Guest.boot({ ...options, ...(o.gdb && { gdb: true }) });
   const consoleMark = guest.console.mark();
   // The module and the guest programs travel outside the initramfs (the files channel), as for exec.
   await shipFiles(guest, art.guestFiles).catch(async (error: unknown) => {

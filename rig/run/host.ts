@@ -5,13 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { HostBackend, isLoadedOnHost } from '../scenario/backends/host.ts';
-import { buildModule } from '../build/module.ts';
+import { buildModule, type ModuleKernel } from '../build/module.ts';
 import { pickModule, readUapi } from '../build/artifacts.ts';
 import { runScenarioOn, runSequence, scenarioResult, summarize } from './image.ts';
 import { UsageError } from '../core/errors.ts';
 import type { ModuleParams, Scenario } from '../scenario/api.ts';
 import type { AllowedReport } from '../project/config.ts';
-import type { DebianImageSpec, ImageSpec, PreparedKernel } from '../kernels/spec.ts';
 import type { RunEventSink, RunSummary, ScenarioResult } from '../report/results.ts';
 
 export interface HostRunOptions {
@@ -56,20 +55,9 @@ export async function hostFacts(): Promise<HostFacts> {
   };
 }
 
-/** The running kernel as a PreparedKernel, so the same build code serves both targets. */
-function hostKernel(f: HostFacts): PreparedKernel {
-  const arch = hostArch();
-  const image: DebianImageSpec = {
-    id: 'host',
-    description: `the host's running kernel ${f.release}`,
-    arch,
-    suite: 'host',
-    release: f.release,
-    packages: {} as DebianImageSpec['packages'],
-    toolchain: { kind: 'host', cc: 'gcc' },
-    qemu: {} as ImageSpec['qemu'],
-  };
-  return { image, kernelPath: '', vmlinuzPath: '', headersDir: f.headersDir! };
+/** The running kernel as the module build sees a kernel (headers, release, arch, the host's compiler), so the same build code serves both targets. */
+function hostKernel(f: HostFacts): ModuleKernel {
+  return { image: { id: 'host', release: f.release, arch: hostArch(), toolchain: { kind: 'host', cc: 'gcc' } }, headersDir: f.headersDir! };
 }
 
 export async function runOnHost(o: HostRunOptions, facts?: HostFacts): Promise<RunSummary> {

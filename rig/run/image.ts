@@ -4,26 +4,24 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest, type GuestOptions } from '../vm/guest.ts';
-import { probeAccel } from '../vm/kvm.ts';
 import { findModuleReports } from '../detect/symbolize.ts';
 import { findReports } from '../detect/parse.ts';
 import { writeBundle } from './bundle.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
 import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
-import { guestCmdline, LEAK_BASELINE_SCRIPT, POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
-import { prepareArtifacts, type Artifacts } from '../build/artifacts.ts';
+import { POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
+import type { Artifacts } from '../build/artifacts.ts';
+import { prepareGuest, readySnapshot } from './ready-guest.ts';
 import { shipFiles } from '../vm/files.ts';
 import { stopReason, type StopReason } from '../detect/stop.ts';
-import { ensureSnapshot } from '../vm/snapshot-cache.ts';
-import { cacheRoot } from '../core/paths.ts';
 import { pool } from '../core/pool.ts';
+import { cacheRoot } from '../core/paths.ts';
 import { splitAllowed } from '../detect/allowed.ts';
 import type { AllowedReport } from '../project/config.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
-import { verifiedBoot } from './verified-boot.ts';
 import { GdbGuestBackend, offerGdb, type RunGdbOptions } from './gdb.ts';
 import type { Accel } from '../platform/arch/index.ts';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
@@ -72,24 +70,10 @@ export interface ImageRunOptions {
 export const DEFAULT_PROTO = 30;
 
 export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
-  const art = await prepareArtifacts({ image: o.image, kmodDir: o.kmodDir, workDir: o.workDir, cacheDir: o.cacheDir, makeArgs: o.makeArgs, programs: o.programs, onEvent: o.onEvent });
-  const { accel, reason } = o.accel ? { accel: o.accel, reason: 'forced' } : await probeAccel();
+  const { art, accel, reason, options: guestOptions } = await prepareGuest(o);
   o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
-  const guestOptions = guestOptionsFor(o, art, accel);
   o.onEvent({ type: 'run-start', image: o.image.id, total: o.scenarios.length });
-
-  // The ready-guest snapshot comes from the cache (booted once, kept across runs; see rig/vm/snapshot-cache.ts).
-  // With debugging on, the boot's own leaks are cleared before the save, so no scenario inherits them.
-  const cached = o.snapshot
-    ? await ensureSnapshot({
-        image: o.image.id,
-        options: guestOptions,
-        cacheDir: o.cacheDir ?? cacheRoot(),
-        onEvent: o.onEvent,
-        boot: () => verifiedBoot(o, () => Guest.boot(guestOptions)),
-        ...(o.debug && { prepare: async (g: Guest) => void (await g.exec(['sh', '-c', LEAK_BASELINE_SCRIPT], { timeoutMs: 60_000 })), prepareId: LEAK_BASELINE_SCRIPT }),
-      })
-    : undefined;
+  const cached = o.snapshot ? await readySnapshot(o, guestOptions) : undefined;
   let results: ScenarioResult[];
   try {
     results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, cached?.file, scenario), o.lanes ?? 1);
@@ -135,19 +119,6 @@ export function summarize(head: Omit<RunSummary, 'scenarios' | 'passed' | 'faile
     scenarios: results,
     passed: results.filter((r) => r.status === 'pass').length,
     failed: results.filter((r) => r.status === 'fail').length,
-  };
-}
-
-export function guestOptionsFor(o: Pick<ImageRunOptions, 'image' | 'debug' | 'workDir' | 'cpus' | 'memoryMb'>, art: Artifacts, accel: Accel): GuestOptions {
-  return {
-    ...(o.cpus !== undefined && { cpus: o.cpus }),
-    ...(o.memoryMb !== undefined && { memoryMb: o.memoryMb }),
-    kernelPath: art.kernel.kernelPath,
-    initrdPath: art.initrdPath,
-    qemu: o.image.qemu,
-    accel,
-    appendExtra: guestCmdline(o.debug),
-    workDir: o.workDir,
   };
 }
 
@@ -289,9 +260,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
       dmesg = msgs.all;
       judged = msgs.kernel;
       lost = msgs.lost;
-      for (const r of findReports(msgs.user)) {
-        o.onEvent({ type: 'log', level: 'warn', message: `${scenario.name}: user space wrote "${r.title}" to /dev/kmsg: not a kernel report, not judged` });
-      }
+      warnUserWrites(msgs.user, (m) => o.onEvent({ type: 'log', level: 'warn', message: `${scenario.name}: ${m}` }));
     }
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
@@ -299,8 +268,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   }
   const consoleText = o.consoleSince?.() ?? '';
   // A live kernel's own records (user space's left out); a dead guest left only its console.
-  const found = chargeable(await findModuleReports(judged ?? (dmesg || consoleText), o.module));
-  if (lost > 0) found.push(lostReport(lost));
+  const found = await chargedReports(judged ?? (dmesg || consoleText), lost, o.module);
   const { allowed, reports } = splitAllowed(found, o.allowedReports ?? []);
   for (const a of allowed) o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: allowed kernel report ${a.title}` });
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
@@ -386,6 +354,17 @@ export function assertionFailure(error: AssertionFailed): ScenarioFailure {
  */
 export function chargeable(reports: readonly KernelReport[]): KernelReport[] {
   return reports.filter((r) => r.kind !== 'memory-leak' || r.moduleFrames.length > 0);
+}
+
+/** The reports in kernel text that what just ran (a scenario, an exec) is charged with; lost records are one more. */
+export async function chargedReports(text: string, lost: number, module: Pick<BuiltModule, 'name' | 'koPath'>): Promise<KernelReport[]> {
+  const found = chargeable(await findModuleReports(text, module));
+  return lost > 0 ? [...found, lostReport(lost)] : found;
+}
+
+/** Reports user space wrote to /dev/kmsg are said (one line each to `warn`), never judged. */
+export function warnUserWrites(user: string, warn: (message: string) => void): void {
+  for (const r of findReports(user)) warn(`user space wrote "${r.title}" to /dev/kmsg: not a kernel report, not judged`);
 }
 
 function guestFailure(error: GuestError): ScenarioFailure {
