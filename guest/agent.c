@@ -1,7 +1,14 @@
-/* ktest-agent: runs the host's commands in the guest over a dedicated serial port (see rig/console.ts).
+/* ktest-agent: runs the host's commands in the guest over a dedicated serial port (see rig/vm/agent-protocol.ts).
  *
  * Usage: ktest-agent [PORT]   (PORT: /dev/ttyS1, ttyS1, or taken from ktest.port= in /proc/cmdline;
  *                             "-" speaks the protocol on stdin/stdout, for host-side tests)
+ *
+ * Frames from the host arrive on PORT. With ktest.out=NAME on the kernel command line, every frame to
+ * the host goes out on the virtio-serial port named NAME instead (the results channel): fast (output
+ * moves through virtqueues, not a byte at a time through an emulated UART), and opened once at boot
+ * and held, so no other process can open it (a virtio port admits one opener: EBUSY). The host reads
+ * frames only from there, so a frame written to PORT by anyone is never a result. The agent is also
+ * not dumpable (PR_SET_DUMPABLE 0): processes without CAP_SYS_PTRACE cannot read its memory.
  *
  * One poll() loop over the port, a SIGCHLD self-pipe and every child's stdout/stderr/stdin pipes.
  * Each command runs in its own session (fork + setsid + execvp); its process group is SIGKILLed at
@@ -10,6 +17,7 @@
  * Plain C, no dependencies: musl-gcc -static -Os -o ktest-agent agent.c
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -31,8 +40,8 @@
 #define AGENT_MAX_LINE (1024 * 1024) /* MAX_REQUEST_LINE in rig/console.ts */
 #define MAX_CMDS 64
 #define MAX_NONCE 64
-#define CHUNK 3072                   /* raw bytes per O frame */
-#define OUTQ_HIGH (64 * 1024)        /* stop reading children above this much queued output */
+#define CHUNK 32768                  /* raw bytes per O frame (OUTPUT_CHUNK_BYTES; its base64 line fits MAX_FRAME_LINE) */
+#define OUTQ_HIGH (256 * 1024)       /* stop reading children above this much queued output */
 #define DEFAULT_PATH "/bin:/sbin:/usr/bin:/usr/sbin"
 
 struct cmd {
@@ -51,7 +60,8 @@ struct cmd {
 
 static struct cmd cmds[MAX_CMDS];
 static int tty = -1;         /* port, read side */
-static int tty_out = -1;     /* port, write side (the same fd unless PORT is "-": stdin/stdout) */
+static int tty_out = -1;     /* frames to the host: the port, the results channel (ktest.out=), or stdout ("-") */
+static int stdio_mode;       /* PORT is "-": host-side tests */
 static int sigpipe_fds[2] = { -1, -1 };
 static unsigned char *outq;
 static size_t outq_len, outq_cap;
@@ -736,7 +746,7 @@ static void read_tty(void)
 		return;
 	}
 	if (r == 0) {
-		if (tty_out != tty) { /* stdio mode: the host closed our stdin; finish what runs, then exit */
+		if (stdio_mode) { /* the host closed our stdin; finish what runs, then exit */
 			input_closed = 1;
 			return;
 		}
@@ -769,21 +779,73 @@ static void read_tty(void)
 
 /* ---- setup and main loop ---- */
 
-static void port_from_cmdline(char *dst, size_t n)
+/* The value of KEY (e.g. "ktest.port=") on the kernel command line into dst; 0 when absent. */
+static int cmdline_param(const char *key, char *dst, size_t n)
 {
 	char buf[4096], *p;
 	int fd = open("/proc/cmdline", O_RDONLY);
 	ssize_t r = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
 	if (fd >= 0) close(fd);
-	snprintf(dst, n, "ttyS1");
-	if (r <= 0) return;
+	if (r <= 0) return 0;
 	buf[r] = 0;
-	for (p = buf; (p = strstr(p, "ktest.port=")); p++) {
+	for (p = buf; (p = strstr(p, key)); p++) {
 		if (p != buf && p[-1] != ' ') continue;
-		p += strlen("ktest.port=");
+		p += strlen(key);
 		snprintf(dst, n, "%.*s", (int)strcspn(p, " \n"), p);
+		return 1;
+	}
+	return 0;
+}
+
+static void port_from_cmdline(char *dst, size_t n)
+{
+	if (!cmdline_param("ktest.port=", dst, n)) snprintf(dst, n, "ttyS1");
+}
+
+/* /dev/vportNpM of the virtio port named `name` (as guest/recv.c finds it), or "" when none (yet). */
+static void find_virtio_port(const char *name, char *dev, size_t n)
+{
+	char path[300], got[128];
+	struct dirent *e;
+	DIR *d = opendir("/sys/class/virtio-ports");
+	dev[0] = 0;
+	if (!d) return;
+	while ((e = readdir(d))) {
+		int fd;
+		ssize_t r;
+		if (e->d_name[0] == '.') continue;
+		snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0) continue;
+		r = read(fd, got, sizeof got - 1);
+		close(fd);
+		if (r <= 0) continue;
+		got[r] = 0;
+		got[strcspn(got, "\n")] = 0;
+		if (!strcmp(got, name)) {
+			snprintf(dev, n, "/dev/%s", e->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
+/* ktest.out=NAME: send every frame on that virtio port, held open from now on (waits up to 5 s for it
+ * to appear: virtio ports come up asynchronously after their module). Without it, frames go to PORT. */
+static void open_results_channel(void)
+{
+	char name[128], dev[300];
+	int tries, fd;
+	if (stdio_mode || !cmdline_param("ktest.out=", name, sizeof name)) return;
+	for (tries = 0; find_virtio_port(name, dev, sizeof dev), !dev[0] && tries < 500; tries++) usleep(10000);
+	fd = dev[0] ? open(dev, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		/* the host listens only there: it will report that the agent never answered; say why on the console */
+		fprintf(stderr, "ktest-agent: cannot open the results port %s (%s): %s\n", name, dev[0] ? dev : "not found",
+			dev[0] ? strerror(errno) : "no such virtio port");
 		return;
 	}
+	tty_out = fd; /* open_port's leading newline goes out here */
 }
 
 static void open_port(const char *arg)
@@ -791,6 +853,7 @@ static void open_port(const char *arg)
 	char name[256], path[300];
 	struct termios tio;
 	if (arg && !strcmp(arg, "-")) {
+		stdio_mode = 1;
 		tty = 0;
 		tty_out = 1;
 		set_nonblock(0);
@@ -840,8 +903,11 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
 	inl = xrealloc(NULL, AGENT_MAX_LINE + 1);
+	/* nobody without CAP_SYS_PTRACE reads the nonce from /proc/1/mem or attaches; no core dumps */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	open_port(argc > 1 ? argv[1] : NULL);
-	if (tty_out == tty || getenv("KTEST_AGENT_KMSG")) kmsg_open(); /* stdio mode (host tests): only when asked */
+	open_results_channel();
+	if (!stdio_mode || getenv("KTEST_AGENT_KMSG")) kmsg_open(); /* stdio mode (host tests): only when asked */
 
 	for (;;) {
 		long long now = now_ms(), wait = -1;

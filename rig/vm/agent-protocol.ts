@@ -1,7 +1,10 @@
 // Host side of the agent's serial command protocol: frame encoders and a streaming frame decoder.
 //
-// The kernel console is ttyS0; the agent (guest/agent.c) owns a second port (ktest.port=, ttyS1 on
-// x86_64, hvc0 on arm64) that nothing else writes to. One frame per line, ASCII, fields separated by
+// The kernel console is ttyS0; the agent (guest/agent.c) reads frames on a second port (ktest.port=,
+// ttyS1 on x86_64, hvc0 on arm64). With a virtio-serial bus (images with filesChannel) it sends its
+// frames on the results channel, a virtio-serial port (ktest.out=ktest.out) it opens at boot and holds
+// (no other process can open it), and the host reads frames only there: bytes any other guest process
+// writes to the command port are dropped unread. Without one, frames come back on the command port. One frame per line, ASCII, fields separated by
 // one space, lines end with "\n" (a trailing "\r" is tolerated). Every frame carries a nonce the host
 // chose (1-64 chars of [0-9A-Za-z]) and a command id (decimal, 0..4294967295). Byte strings are base64
 // (RFC 4648, padded); an empty byte string is written "-" so that no field is ever empty.
@@ -21,7 +24,7 @@
 // guest -> host
 //   R <nonce> <id>                                       pong ("ready"); a distinct letter so that a
 //                                                        ping echoed by a not-yet-raw tty is no pong
-//   O <nonce> <id> <1|2> <b64>                           stdout/stderr chunk (at most 3072 raw bytes)
+//   O <nonce> <id> <1|2> <b64>                           stdout/stderr chunk (at most 32768 raw bytes)
 //   E <nonce> <id> <exit|-> <SIGNAME|-> <0|1> <ms>       ended: exit code or signal, timed out, duration
 //   F <nonce> <id> <b64 message>                         could not start (exec failed, bad frame, ...)
 //
@@ -33,7 +36,7 @@
 // outlive the command must leave the group (setsid), and its output is no longer collected.
 // Startup: the agent drops whatever reached the port before it was raw (a cooked tty may already have
 // echoed some: echoed pings are P lines, never pongs) and writes an empty line first. The host pings until a pong: pongs for old pings may arrive late, and
-// any pong means ready. Bytes on the port are the agent's alone; the kernel console is elsewhere.
+// any pong means ready. The kernel console is elsewhere.
 // Limits: a host -> guest line is at most MAX_REQUEST_LINE bytes (the agent drops longer ones); the
 // decoder drops guest lines over MAX_FRAME_LINE. Lines that do not parse, or carry another nonce, are
 // ignored and counted (FrameDecoder.ignoredLines): a guest process cannot forge a result without the
@@ -43,10 +46,10 @@ import { InternalError, UsageError } from '../core/errors.ts';
 
 /** Longest host -> guest line the agent accepts, newline included (must match AGENT_MAX_LINE in agent.c). */
 export const MAX_REQUEST_LINE = 1024 * 1024;
-/** Longest guest -> host line the decoder keeps; output frames are about 4.1 KiB. */
+/** Longest guest -> host line the decoder keeps; output frames are at most about 43 KiB. */
 export const MAX_FRAME_LINE = 64 * 1024;
 /** Raw bytes per output frame the agent sends (documentation; the agent enforces it). */
-export const OUTPUT_CHUNK_BYTES = 3072;
+export const OUTPUT_CHUNK_BYTES = 32768;
 const MAX_ID = 0xffff_ffff;
 const NONCE_RE = /^[0-9A-Za-z]{1,64}$/;
 const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

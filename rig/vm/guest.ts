@@ -83,6 +83,9 @@ export class Guest {
   readonly #nonce = newNonce();
   readonly #decoder: FrameDecoder;
   #socket: Socket | undefined;
+  /** Where the agent's frames come from: the results channel, or the command socket without one. */
+  #results: Socket | undefined;
+  #commandPortBytes = 0;
   #qmp: QmpClient | undefined;
   #nextId = 1;
   readonly #commands = new Map<number, RunningCommand>();
@@ -142,7 +145,7 @@ export class Guest {
     const timeouts = timeoutsFor(opts.accel, opts.timeouts);
     const dir = await guestTempDir(opts.workDir);
     const sockets = guestSockets(opts, dir);
-    const { commandSocket } = sockets;
+    const { commandSocket, resultsSocket } = sockets;
     const { binary, args } = guestArgv(opts, dir, incomingFile);
     let qemu: QemuProcess;
     try {
@@ -157,7 +160,7 @@ export class Guest {
     try {
       const deadline = Date.now() + limit;
       if (incomingFile) await guest.#resume(deadline, what);
-      await guest.#waitReady(commandSocket, deadline, what);
+      await guest.#waitReady(commandSocket, resultsSocket, deadline, what);
     } catch (error) {
       await guest.close();
       throw error;
@@ -294,6 +297,14 @@ export class Guest {
     await Promise.race([resumed, gone]);
   }
 
+  /**
+   * Bytes that reached the host on the command port although the agent sends its frames on the results
+   * channel: anything there was written by some other guest process, and was dropped unread.
+   */
+  get droppedCommandPortBytes(): number {
+    return this.#commandPortBytes;
+  }
+
   /** Does this guest have the fast files channel (a virtio-serial port)? */
   get hasFilesChannel(): boolean {
     return this.#filesSocket !== undefined;
@@ -330,6 +341,7 @@ export class Guest {
       this.#die('exited', 'the guest was closed');
       this.#qmp?.close();
       this.#socket?.destroy();
+      this.#results?.destroy();
       void this.#files?.then((s) => s.destroy(), () => {});
       await this.#qemu.kill(this.timeouts.killGraceMs);
       await rm(this.#dir, { recursive: true, force: true });
@@ -357,7 +369,12 @@ export class Guest {
     }
   }
 
-  async #waitReady(commandSocket: string, deadline: number, what: string): Promise<void> {
+  /**
+   * Connect the command port (frames to the agent) and, with a results channel, the port the agent's
+   * frames come from, then ping until a pong. Frames are read from the results channel alone when there
+   * is one: whatever arrives on the command port (a guest process can open ttyS1 and write there) is dropped.
+   */
+  async #waitReady(commandSocket: string, resultsSocket: string | undefined, deadline: number, what: string): Promise<void> {
     let stopped = false;
     const gone = this.exited.then(() => {
       throw this.#startFailure(what);
@@ -365,7 +382,8 @@ export class Guest {
     gone.catch(() => {});
     const ready = (async () => {
       const socket = await connectWithRetry(commandSocket, deadline);
-      this.#attach(socket);
+      const results = resultsSocket === undefined ? socket : await connectWithRetry(resultsSocket, deadline);
+      this.#attach(socket, results);
       let answered = false;
       // Ping until one pong: pings sent before the agent listens are lost or answered late, both fine.
       // A leading newline ends any partial line the agent holds (e.g. after a restore).
@@ -402,11 +420,14 @@ export class Guest {
 
   #onPong: (() => void) | undefined;
 
-  #attach(socket: Socket): void {
+  #attach(socket: Socket, results: Socket): void {
     this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => {
+    this.#results = results;
+    results.on('data', (chunk: Buffer) => {
       for (const frame of this.#decoder.push(chunk)) this.#onFrame(frame);
     });
+    results.on('error', () => {});
+    if (results !== socket) socket.on('data', (chunk: Buffer) => (this.#commandPortBytes += chunk.length));
     socket.on('error', () => {});
     socket.on('close', () => {
       // QEMU closes the chardev when it exits; the exit handler classifies.
@@ -541,11 +562,12 @@ export class Guest {
 }
 
 /** The unix sockets of a guest whose private dir is `dir`. */
-export function guestSockets(opts: Pick<GuestOptions, 'qemu' | 'gdb'>, dir: string): { commandSocket: string; qmpSocket: string; filesSocket?: string; gdbSocket?: string } {
+export function guestSockets(opts: Pick<GuestOptions, 'qemu' | 'gdb'>, dir: string): { commandSocket: string; qmpSocket: string; filesSocket?: string; resultsSocket?: string; gdbSocket?: string } {
   return {
     commandSocket: join(dir, 'cmd.sock'),
     qmpSocket: join(dir, 'qmp.sock'),
-    ...(opts.qemu.filesChannel ? { filesSocket: join(dir, 'files.sock') } : {}),
+    // the results channel rides on the files channel's virtio-serial bus
+    ...(opts.qemu.filesChannel ? { filesSocket: join(dir, 'files.sock'), resultsSocket: join(dir, 'out.sock') } : {}),
     ...(opts.gdb ? { gdbSocket: join(dir, 'gdb.sock') } : {}),
   };
 }

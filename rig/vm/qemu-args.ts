@@ -73,16 +73,26 @@ export function serialArgs(console: ConsoleTarget, commandSocket: string, qemu: 
 
 /** Name of the files channel's virtio port (guest/recv.c looks it up in /sys/class/virtio-ports). */
 export const FILES_PORT_NAME = 'ktest.files';
+/**
+ * Name of the results channel's virtio port: the agent opens it at boot (ktest.out= on the kernel
+ * command line), holds it, and sends every frame to the host there; the host reads frames only there.
+ */
+export const RESULTS_PORT_NAME = 'ktest.out';
 
 /**
- * The files channel: a virtio-serial port on a unix socket. x86_64 gets its own virtio-serial-pci
- * controller; images whose command channel is a virtio console reuse that bus. None without filesChannel.
+ * The files channel, and the results channel beside it: virtio-serial ports on unix sockets. x86_64
+ * gets its own virtio-serial-pci controller; images whose command channel is a virtio console reuse
+ * that bus. None without filesChannel.
  */
-export function filesArgs(qemu: QemuSpec, filesSocket: string | undefined): string[] {
+export function filesArgs(qemu: QemuSpec, filesSocket: string | undefined, resultsSocket?: string): string[] {
   if (!qemu.filesChannel || filesSocket === undefined) return [];
+  const bus = qemu.filesChannel === 'virtio-serial-pci' ? 'bus=kfiles.0,' : '';
   const args = ['-chardev', `socket,id=files,path=${qemuOptValue(filesSocket)},server=on,wait=off`];
-  if (qemu.filesChannel === 'virtio-serial-pci') args.push('-device', 'virtio-serial-pci,id=kfiles', '-device', `virtserialport,bus=kfiles.0,chardev=files,name=${FILES_PORT_NAME}`);
-  else args.push('-device', `virtserialport,chardev=files,name=${FILES_PORT_NAME}`);
+  if (qemu.filesChannel === 'virtio-serial-pci') args.push('-device', 'virtio-serial-pci,id=kfiles');
+  args.push('-device', `virtserialport,${bus}chardev=files,name=${FILES_PORT_NAME}`);
+  if (resultsSocket !== undefined) {
+    args.push('-chardev', `socket,id=results,path=${qemuOptValue(resultsSocket)},server=on,wait=off`, '-device', `virtserialport,${bus}chardev=results,name=${RESULTS_PORT_NAME}`);
+  }
   return args;
 }
 
@@ -121,7 +131,8 @@ export interface CmdlineOptions {
 }
 
 /**
- * The kernel command line: console from the image, the agent's port, panic=-1 (with -no-reboot a
+ * The kernel command line: console from the image, the agent's port (and its results port, with a
+ * virtio-serial bus), panic=-1 (with -no-reboot a
  * panic ends QEMU at once), quiet boot, the image's extras, then the caller's.
  */
 export function kernelCmdline(opts: CmdlineOptions): string {
@@ -129,6 +140,7 @@ export function kernelCmdline(opts: CmdlineOptions): string {
   const params = [
     `console=${opts.qemu.console}`,
     `ktest.port=${opts.qemu.commandPort}`,
+    ...(opts.qemu.filesChannel ? [`ktest.out=${RESULTS_PORT_NAME}`] : []),
     'panic=-1',
     'quiet',
     `loglevel=${loglevel}`,
@@ -152,6 +164,8 @@ export interface QemuArgvOptions {
   readonly qmpSocket: string;
   /** The files channel's socket (images with filesChannel). */
   readonly filesSocket?: string;
+  /** The results channel's socket (images with filesChannel): the agent's frames to the host. */
+  readonly resultsSocket?: string;
   readonly console?: ConsoleTarget;
   readonly memoryMb?: number;
   readonly cpus?: number;
@@ -171,7 +185,7 @@ export function qemuArgv(opts: QemuArgvOptions): { binary: string; args: string[
     // Before the serial devices: a bus given here (virtio-serial-pci) must exist before its console.
     ...(opts.qemu.extraArgs ?? []),
     ...serialArgs(opts.console ?? { kind: 'stdio' }, opts.commandSocket, opts.qemu),
-    ...filesArgs(opts.qemu, opts.filesSocket),
+    ...filesArgs(opts.qemu, opts.filesSocket, opts.resultsSocket),
     ...qmpArgs(opts.qmpSocket),
     ...(opts.gdbSocket === undefined ? [] : gdbArgs(opts.gdbSocket)),
     ...(opts.incomingFile === undefined ? [] : snapshotArgs(opts.incomingFile)),

@@ -52,10 +52,17 @@ export async function rig(args: readonly string[], env: NodeJS.ProcessEnv = {}, 
 }
 
 /** The product's initramfs (rig/build/initramfs.ts) with the product's busybox and agent build, for x86_64 guests. */
-export async function buildTestInitrd(dir: string): Promise<string> {
+/**
+ * The product initramfs for the default image: agent, busybox, and the image's guest modules (virtio
+ * console and its bus, so that the agent finds its results channel).
+ */
+export async function buildTestInitrd(dir: string, kernel?: PreparedKernel): Promise<string> {
+  const k = kernel ?? (await defaultKernel());
+  const mods = k.image.qemu.guestModules ?? [];
   const { agent } = await buildGuestPrograms({ arch: 'x86_64', outDir: join(dir, 'bin') });
   const initrd = join(dir, 'initrd.cpio');
-  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent }));
+  const files = mods.map((m) => ({ path: `/lib/modules/${k.image.release}/${m}`, source: join(k.modulesDir!, m) }));
+  await writeFile(initrd, await buildInitramfs({ busybox: await busyboxFor('x86_64'), agent, guestModules: mods, files }));
   return initrd;
 }
 
@@ -77,7 +84,7 @@ export async function guestFixture(t: { teardown(fn: () => unknown): void }, pre
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const kernel = await defaultKernel();
-  const initrdPath = await buildTestInitrd(dir);
+  const initrdPath = await buildTestInitrd(dir, kernel);
   const opts: GuestOptions = { kernelPath: kernel.kernelPath, initrdPath, qemu: kernel.image.qemu, accel: 'tcg', workDir: dir };
   const pids: number[] = [];
   t.teardown(() => {

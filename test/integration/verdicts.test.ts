@@ -1,7 +1,7 @@
 // Verdicts a test cannot fool, and exit codes that say what happened (issue 14's reproductions, each against the real rig).
 import t from 'tap';
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rig, tempDir } from '../helpers/rig.ts';
@@ -62,6 +62,32 @@ t.test('5. QEMU killed from outside is an infrastructure error naming the signal
   t.equal(r.exitCode, 125, 'untestable: bisect skips', { all: r.all?.slice(-2000) });
   t.match(r.all, /QEMU \(pid \d+\) was killed by SIGKILL from outside the rig/);
   t.notMatch(r.all, /panic/);
+});
+
+// The forger (test/fixtures/forgery/forge-result.sh) finds the nonce and its own command id in the agent's
+// memory through /proc/1/mem (root can: CAP_SYS_PTRACE outranks PR_SET_DUMPABLE 0), writes an O frame
+// ("forged") and an E frame (status 0) to the command port, tries the results port, then prints
+// "real" and exits 7. Before the results channel, the rig reported 0 and "forged".
+const FORGER = readFileSync(join(projectRoot, 'test/fixtures/forgery/forge-result.sh'), 'utf8');
+
+for (const image of ['bookworm-6.1', 'bookworm-6.1-arm64']) {
+  t.test(`6. a root process's forged frames on the command port change no result (${image})`, async (t) => {
+    const r = await rig(['exec', '--kernel', image, '--no-load', '--', 'sh', '-c', FORGER]);
+    t.match(r.stderr, /forger: nonce and id \d+ read from the agent/, 'the forger had the nonce: the frames were well-formed');
+    t.match(r.stderr, /forger: frames written to \/dev\/(ttyS1|hvc0)/);
+    t.match(r.stderr, /forger: results port busy/, 'the results port admits no second opener');
+    t.equal(r.exitCode, 7, 'the command\'s own status', { stderr: r.stderr.slice(-1500) });
+    t.equal(r.stdout, 'real');
+    t.equal(r.qemuLeft, 0);
+  });
+}
+
+t.test('7. 5 MB of command output arrives whole (over the results channel)', async (t) => {
+  const r = await rig(['exec', '--no-load', '--', 'sh', '-c', "head -c 5000000 /dev/zero | tr '\\0' a; echo; echo done >&2"]);
+  t.equal(r.exitCode, 0, { stderr: r.stderr.slice(-1500) });
+  t.equal(r.stdout.length, 5_000_000, 'every byte (execa strips the final newline)');
+  t.match(r.stdout, /^a+$/);
+  t.match(r.stderr, /^done$/m);
 });
 
 t.test('7. exec forwards a piped stdin', async (t) => {

@@ -5,6 +5,7 @@ import {
   filesArgs,
   FILES_PORT_NAME,
   gdbArgs,
+  RESULTS_PORT_NAME,
   kernelArgs,
   kernelCmdline,
   machineArgs,
@@ -155,4 +156,17 @@ t.test('gdbArgs: the gdb stub on a unix socket only, added to the argv when aske
   t.notOk(args.some((a) => /tcp:|:1234/.test(a)), 'never a TCP port');
   t.ok(args.includes('-incoming'), 'with a restore too');
   t.end();
+});
+
+t.test('the results channel: a virtio-serial port named ktest.out beside the files port, named on the kernel command line', async (t) => {
+  t.same(filesArgs({ ...x86, filesChannel: 'virtio-serial-pci' }, '/s/files.sock', '/s/out.sock').slice(6), [
+    '-chardev', 'socket,id=results,path=/s/out.sock,server=on,wait=off',
+    '-device', `virtserialport,bus=kfiles.0,chardev=results,name=${RESULTS_PORT_NAME}`,
+  ]);
+  t.same(filesArgs({ ...arm, filesChannel: 'virtio-serial' }, '/s/files.sock', '/s/out.sock').slice(-2), ['-device', 'virtserialport,chardev=results,name=ktest.out']);
+  t.same(filesArgs(x86, '/s/files.sock', '/s/out.sock'), [], 'no virtio-serial bus: no results port');
+  t.match(kernelCmdline({ qemu: { ...x86, filesChannel: 'virtio-serial-pci' } }), /^console=ttyS0 ktest\.port=ttyS1 ktest\.out=ktest\.out /);
+  t.notMatch(kernelCmdline({ qemu: x86 }), /ktest\.out=/, 'without one, the agent answers on its command port');
+  const argv = qemuArgv({ qemu: { ...x86, filesChannel: 'virtio-serial-pci' }, accel: 'tcg', kernelPath: '/k', initrdPath: '/i', cmdline: 'c', commandSocket: '/c', qmpSocket: '/q', filesSocket: '/f', resultsSocket: '/o' }).args;
+  t.ok(argv.includes('socket,id=results,path=/o,server=on,wait=off'));
 });
