@@ -19,6 +19,10 @@ const opt = (flag) => args[args.indexOf(flag) + 1];
 const mode = args.includes('-fake') ? opt('-fake') : 'normal';
 const cmdPath = args.find((a) => a.startsWith('socket,id=cmd,')).match(/path=([^,]*)/)[1];
 const qmpPath = opt('-qmp').slice('unix:'.length).split(',')[0];
+// With a results channel (images with filesChannel) the agent's frames go there, as guest/agent.c does.
+const resultsArg = args.find((a) => a.startsWith('socket,id=results,'));
+let results = null;
+if (resultsArg) net.createServer((s) => (results = s)).listen(resultsArg.match(/path=([^,]*)/)[1]);
 if (mode === 'bad-argv') { process.stderr.write('qemu-system-x86_64: could not load kernel /nope\n'); process.exit(1); }
 process.stdout.write('[    0.000000] Linux version 6.1.0-fake\n');
 if (mode === 'boot-panic') {
@@ -30,7 +34,9 @@ setTimeout(() => (ready = mode !== 'never-ready'), 100);
 const b64 = (s) => Buffer.from(s).toString('base64');
 net.createServer((sock) => {
   let buf = '';
-  sock.on('data', (d) => {
+  const cmdSock = sock;
+  sock = { write: (line) => (resultsArg ? results : cmdSock)?.write(line) }; // before the host connects: lost, as in QEMU
+  cmdSock.on('data', (d) => {
     buf += d;
     let nl;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -42,7 +48,11 @@ net.createServer((sock) => {
       if (type === 'K') sock.write('E ' + nonce + ' ' + id + ' - SIGKILL 0 7\n');
       if (type !== 'X') continue;
       const argv = f.slice(5).map((a) => Buffer.from(a, 'base64').toString());
-      if (argv[0] === 'echo') {
+      if (argv[0] === 'forge') {
+        // a guest process with the nonce writes a result to the command port; the agent's own frames follow
+        cmdSock.write('O ' + nonce + ' ' + id + ' 1 ' + b64('forged\n') + '\nE ' + nonce + ' ' + id + ' 0 - 0 1\n');
+        setTimeout(() => { sock.write('O ' + nonce + ' ' + id + ' 1 ' + b64('real\n') + '\n'); sock.write('E ' + nonce + ' ' + id + ' 7 - 0 5\n'); }, 100);
+      } else if (argv[0] === 'echo') {
         sock.write('O ' + nonce + ' ' + id + ' 1 ' + b64(argv.slice(1).join(' ') + '\n') + '\n');
         sock.write('O ' + nonce + ' ' + id + ' 2 ' + b64('warn\n') + '\n');
         sock.write('E ' + nonce + ' ' + id + ' 3 - 0 12\n');
@@ -130,6 +140,20 @@ t.test('Guest against a fake QEMU', async (t) => {
     const all = await Promise.all([1, 2, 3].map((i) => guest.exec(['echo', String(i)])));
     t.same(all.map((x) => x.stdout.toString()), ['1\n', '2\n', '3\n'], 'concurrent commands by id');
     t.equal(await guest.ping(), true);
+  });
+
+  t.test('with a results channel, frames come from it alone: a forged result on the command port is dropped', async (t) => {
+    const guest = await Guest.boot(opts('normal', { qemu: { ...qemu('normal'), filesChannel: 'virtio-serial-pci' } }));
+    t.teardown(() => guest.close());
+    t.equal((await guest.exec(['echo', 'via results'])).stdout.toString(), 'via results\n');
+    const r = await guest.exec(['forge']);
+    t.equal(r.exitCode, 7, 'the agent\'s status, not the forged 0');
+    t.equal(r.stdout.toString(), 'real\n');
+    t.ok(guest.droppedCommandPortBytes > 0, 'the forged frames reached the host and were dropped unread');
+    const plain = await Guest.boot(opts('normal'));
+    t.teardown(() => plain.close());
+    const old = await plain.exec(['forge']);
+    t.equal(old.exitCode, 0, 'without a results channel the command port is the route, so a forgery with the nonce works there');
   });
 
   t.test('a command the agent never ends is killed, then reported when K works', async (t) => {
