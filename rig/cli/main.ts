@@ -287,10 +287,12 @@ export async function main(argv: readonly string[], stdout: Out = process.stdout
         const rows = imagesList();
         const specs = new Map(loadImages().map((i) => [i.id, i]));
         const w = Math.max(...rows.map((r) => r.id.length));
+        // the pocket column (bookworm-security, ...) only once an image file records one (images update)
+        const pw = Math.max(0, ...rows.map((r) => r.pocket?.length ?? 0));
         for (const r of rows) {
           const spec = specs.get(r.id)!;
           const cached = isBuiltImage(spec) ? (await builtKernelState(spec)).ok : await treeIsValid(join(cacheRoot(), 'kernels', kernelDirName(spec)));
-          stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${(r.pocket ?? '').padEnd(18)} ${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
+          stdout.write(`${r.id.padEnd(w)}  ${r.arch.padEnd(7)} ${r.release.padEnd(22)} ${r.version.padEnd(14)} ${pw ? `${(r.pocket ?? '-').padEnd(pw)} ` : ''}${cached ? 'cached' : '-     '} ${r.isDefault ? '(default) ' : ''}${r.description}\n`);
         }
         stdout.write(`${formatSnapshotList(await listSnapshots(snapshotsDir(cacheRoot())), snapshotsDir(cacheRoot()), snapshotCacheBound())}\n`);
         return ExitCode.ok;

@@ -1,7 +1,8 @@
 // images list/update logic: release parsing, pocket preference, flavour matching, Depends parsing, pin rewriting.
 import type { BuiltImageSpec, DebianImageSpec } from '../../../rig/kernels/spec.ts';
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMadison, parsePackagesRecords } from '../../../rig/kernels/apt.ts';
 import { DEFAULT_IMAGE_ID, imagesDir, loadImages, parseImage } from '../../../rig/kernels/images.ts';
@@ -93,6 +94,18 @@ t.test('imagesList', async (t) => {
   const list = imagesList();
   t.equal(list.filter((i) => i.isDefault).length, 1);
   t.match(list.find((i) => i.id === DEFAULT_IMAGE_ID), { arch: 'x86_64', suite: 'bookworm', release: /^6\.1\./ });
+});
+
+t.test('a pin that records its pocket: validated, rendered after filename, listed', async (t) => {
+  const spec = loadImages().find((i) => i.id === DEFAULT_IMAGE_ID) as DebianImageSpec;
+  const next = withPins(spec, spec.release, { ...spec.packages, image: { ...spec.packages.image, pocket: 'bookworm-security' } });
+  const text = renderImage(next);
+  t.match(text, /"filename": "[^"]+",\n\s+"pocket": "bookworm-security"\n/);
+  const dir = mkdtempSync(join(tmpdir(), 'ktest-images-pocket-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, `${spec.id}.json`), text);
+  t.match(imagesList({ imagesDir: dir }), [{ id: spec.id, pocket: 'bookworm-security' }]);
+  t.throws(() => parseImage('x.json', text.replace('"bookworm-security"', '""')), /packages\.image\.pocket/);
 });
 
 t.test('a built image re-pins its source package; the release follows the upstream version; the file round-trips', async (t) => {
