@@ -9,6 +9,7 @@ import { buildInitramfs } from './initramfs.ts';
 import { guestProgramFiles } from './programs.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import { stripForGuest } from './strip.ts';
+import { requireGcov } from './coverage.ts';
 import type { GuestFile } from '../vm/files.ts';
 import { GUEST_RECV } from '../vm/files.ts';
 import { parseUapiConstants } from '../scenario/api.ts';
@@ -39,6 +40,8 @@ export interface ArtifactOptions {
   readonly cacheDir?: string;
   /** Extra make arguments for the module (project file). */
   readonly makeArgs?: readonly string[];
+  /** --coverage: refuse a kernel without gcov support (exit 2), and build the module with gcov profiling. */
+  readonly coverage?: boolean;
   /** The project's guest programs, on PATH in the guest. */
   readonly programs?: readonly ProgramSpec[];
   readonly onEvent: EventSink;
@@ -49,7 +52,8 @@ export { DEFAULT_KMOD_DIR };
 export async function prepareArtifacts(o: ArtifactOptions): Promise<Artifacts> {
   if (!existsSync(o.kmodDir)) throw new UsageError(`module directory ${o.kmodDir} does not exist`, { hint: 'pass --kmod DIR with a Kbuild or Makefile' });
   const kernel = await prepareKernel(o.image, { cacheDir: o.cacheDir, onEvent: o.onEvent });
-  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), makeArgs: o.makeArgs, onEvent: o.onEvent });
+  if (o.coverage) await requireGcov(kernel);
+  const modules = await buildModule({ kernel, sourceDir: o.kmodDir, outDir: join(o.workDir, 'kmod'), makeArgs: o.makeArgs, coverage: o.coverage, onEvent: o.onEvent });
   const module = pickModule(modules, o.kmodDir);
   o.onEvent({ type: 'stage', image: o.image.id, stage: 'build', message: `building guest programs for ${o.image.arch}` });
   const programs = await buildGuestPrograms({ arch: o.image.arch, outDir: join(o.workDir, 'guest') });

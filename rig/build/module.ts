@@ -16,6 +16,7 @@ import { hashTree } from '../core/tree-hash.ts';
 import { missingTool } from '../platform/host-tools.ts';
 import { ARCHES, hostArchOrUndefined } from '../platform/arch/index.ts';
 import { elfSectionNames } from '../platform/elf.ts';
+import { GCOV_MAKE_ARG } from './coverage.ts';
 
 /** The module under test, built. */
 export interface BuiltModule {
@@ -24,6 +25,18 @@ export interface BuiltModule {
   readonly koPath: string;
   /** Source dir the user gave. */
   readonly sourceDir: string;
+  /** Built with gcov profiling (--coverage): where its notes are and where the kernel shows its counters. */
+  readonly gcov?: ModuleGcov;
+}
+
+/** A profiled build's gcov side: the notes (.gcno) gcov needs to read the counters (.gcda) a guest kernel wrote. */
+export interface ModuleGcov {
+  /** The build directory as the compiler saw it: the kernel shows the counters under /sys/kernel/debug/gcov<buildDir>/. */
+  readonly buildDir: string;
+  /** A directory holding <object>.gcno for every profiled object (the same relative layout as the build). */
+  readonly notesDir: string;
+  /** The profiled objects, relative to the build directory, without extension ('ktest', 'lib/util'). */
+  readonly objects: readonly string[];
 }
 
 
@@ -56,6 +69,8 @@ export interface BuildModuleOptions {
   readonly cacheDir?: string;
   /** Extra make arguments from the project file (EXTRA_CFLAGS=..., CONFIG_FOO=y). */
   readonly makeArgs?: readonly string[];
+  /** Profile the module with gcov (GCOV_PROFILE=y; --coverage): a build of its own in the cache. */
+  readonly coverage?: boolean;
 }
 
 const FIRST_ERROR_PATTERNS: readonly RegExp[] = [
@@ -125,6 +140,30 @@ async function findKos(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+async function findNotes(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await findNotes(dir, r)));
+    else if (e.isFile() && e.name.endsWith('.gcno')) out.push(r.slice(0, -'.gcno'.length));
+  }
+  return out.sort();
+}
+
+/** Copies <object>.gcno of each object from one tree to another. */
+async function copyNotes(from: string, to: string, objects: readonly string[]): Promise<void> {
+  for (const o of objects) {
+    await mkdir(join(to, o, '..'), { recursive: true });
+    await copyFile(join(from, `${o}.gcno`), join(to, `${o}.gcno`));
+  }
+}
+
+/** What a profiled entry records besides its notes (gcov.json in the cache entry). */
+interface GcovRecord {
+  readonly buildDir: string;
+  readonly objects: readonly string[];
+}
+
 /** True when one directory is the other or inside it (the build dir is wiped: never the sources). Pure. */
 export function overlaps(a: string, b: string): boolean {
   const [x, y] = [resolve(a), resolve(b)];
@@ -147,8 +186,12 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   await rm(outDir, { recursive: true, force: true });
   // A module at the root of its repository shares it with node_modules (ktest-rig itself) and .git: not sources.
   await cp(sourceDir, outDir, { recursive: true, dereference: true, filter: (src) => !NOT_SOURCES.has(relative(sourceDir, src)) });
+  // A profiled build is a build of its own (its own key): profiled and plain .ko never mix.
+  const makeArgs = [...(opts.makeArgs ?? []), ...(opts.coverage ? [GCOV_MAKE_ARG] : [])];
+  const notesDir = `${outDir}-gcov`;
+  await rm(notesDir, { recursive: true, force: true });
   // The same sources for the same kernel and toolchain built before: reuse those .ko files if they verify.
-  const key = await moduleBuildKey(outDir, kernel, opts.makeArgs);
+  const key = await moduleBuildKey(outDir, kernel, makeArgs);
   const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
   if (!opts.runner) {
     const state = await checkEntry(cached, MODULE_ENTRY_KEY);
@@ -156,7 +199,13 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
       emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
       const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
       for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
-      return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir }));
+      let gcov: ModuleGcov | undefined;
+      if (opts.coverage) {
+        const record = JSON.parse(await readFile(join(cached, GCOV_RECORD), 'utf8')) as GcovRecord;
+        await copyNotes(join(cached, 'gcov'), notesDir, record.objects);
+        gcov = { buildDir: record.buildDir, notesDir, objects: record.objects };
+      }
+      return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir, ...(gcov && { gcov }) }));
     }
     if (!state.missing) {
       emit({ type: 'log', level: 'warn', message: `cache: the built module in ${cached} is damaged (${state.problem}); building it again` });
@@ -165,7 +214,7 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   }
   emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `building ${sourceDir} for ${kernel.image.release}` });
   const tc = kernel.image.toolchain;
-  const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism(), opts.makeArgs);
+  const argv = moduleMakeArgv(kernel.headersDir, outDir, tc, kernel.image.arch, availableParallelism(), makeArgs);
   const runner = opts.runner ?? (tc.kind === 'buildroot' ? buildRootRunner(tc, opts) : hostRunner);
   const r = await runner(argv, { cwd: outDir, binds: [kernelRootOf(kernel.headersDir) || kernel.headersDir, outDir] });
   const log = `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}`;
@@ -189,8 +238,15 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
       throw new BuildError(`${basename(ko)} has no .debug_info section (built without -g?)`, undefined, log);
     }
   }
-  if (!opts.runner) await storeModules(cached, kos, emit);
-  return kos.map((koPath) => ({ name: basename(koPath, '.ko'), koPath, sourceDir }));
+  let gcov: ModuleGcov | undefined;
+  if (opts.coverage) {
+    const objects = await findNotes(outDir);
+    if (objects.length === 0) throw new BuildError(`module build for ${kernel.image.id} wrote no gcov notes (.gcno) although ${GCOV_MAKE_ARG} was given`, undefined, log, { hint: 'a Makefile that sets GCOV_PROFILE := n, or a kernel without CONFIG_GCOV_KERNEL' });
+    await copyNotes(outDir, notesDir, objects);
+    gcov = { buildDir: outDir, notesDir, objects };
+  }
+  if (!opts.runner) await storeModules(cached, kos, emit, gcov);
+  return kos.map((koPath) => ({ name: basename(koPath, '.ko'), koPath, sourceDir, ...(gcov && { gcov }) }));
 }
 
 const MODULE_ENTRY_KEY = 'module-build 2';
@@ -205,7 +261,7 @@ export async function moduleBuildKey(dir: string, kernel: ModuleKernel, makeArgs
 }
 
 /** Keep the .ko files under the cache (a verified cache entry: temp dir, record, rename, lock). */
-async function storeModules(cached: string, kos: readonly string[], emit: EventSink): Promise<void> {
+async function storeModules(cached: string, kos: readonly string[], emit: EventSink, gcov?: ModuleGcov): Promise<void> {
   await cacheEntry({
     dir: cached,
     label: 'a built module',
@@ -213,9 +269,17 @@ async function storeModules(cached: string, kos: readonly string[], emit: EventS
     onEvent: emit,
     build: async (tmp) => {
       for (const ko of kos) await copyFile(ko, join(tmp, basename(ko)));
+      // A profiled build keeps its notes, and the directory it was compiled in: the kernel names its counters after it.
+      if (gcov) {
+        await copyNotes(gcov.notesDir, join(tmp, 'gcov'), gcov.objects);
+        const record: GcovRecord = { buildDir: gcov.buildDir, objects: gcov.objects };
+        await writeFile(join(tmp, GCOV_RECORD), `${JSON.stringify(record)}\n`);
+      }
     },
   });
 }
+
+const GCOV_RECORD = 'gcov.json';
 
 /** Guest programs as data: sources (globs of *.c allowed) and include dirs, relative to the project root. */
 export const GUEST_PROGRAMS = {

@@ -69,6 +69,7 @@ const NEED_TEXT: Record<Exclude<Need, Arch>, string> = {
   core: 'all images',
   buildroots: '6.12/7.x build roots',
   kernelbuild: 'built kernels (bookworm-6.1-debug)',
+  coverage: 'run --coverage',
   dev: 'development, CI',
 };
 

@@ -77,7 +77,7 @@ async function loadScenarioFiles(files: readonly string[]): Promise<Scenario[]> 
 }
 
 async function run(args: RunArgs, stdout: Out): Promise<number> {
-  const [{ createReporter }, { ensureTools, needsForImages }, { scenarios: defaultScenarios }, { runRig }, { runOnHost }, { writeJsonReport, writeJsonReportSync }, { formatJunit, writeJunitReport }, { bundlesRoot }] =
+  const [{ createReporter }, { ensureTools, needsForImages }, { scenarios: defaultScenarios }, { runRig }, { runOnHost }, { writeJsonReport, writeJsonReportSync }, { formatJunit, writeJunitReport }, { bundlesRoot }, { coverageRoot }, { coverageText }] =
     await Promise.all([
       import('../report/progress.ts'),
       import('../platform/host-tools.ts'),
@@ -87,6 +87,8 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
       import('../report/json.ts'),
       import('../report/junit.ts'),
       import('../run/bundle.ts'),
+      import('../run/coverage.ts'),
+      import('../report/coverage.ts'),
     ]);
   const settings = mergeSettings(args, await project(args.config), DEFAULT_KMOD_DIR);
   const { kmodDir } = settings;
@@ -118,7 +120,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
     if (args.target === 'host') {
       summaries = [await runOnHost({ kmodDir, scenarios, workDir: work.name, makeArgs: settings.makeArgs, moduleParams: settings.moduleParams, allowedReports: settings.allowedReports, onEvent: reporter.sink })];
     } else {
-      await ensureTools(needsForImages(plan.map((p) => p.image)), { onEvent: reporter.sink });
+      await ensureTools({ ...needsForImages(plan.map((p) => p.image)), coverage: args.coverage !== undefined }, { onEvent: reporter.sink });
       summaries = await runRig({
         plan,
         kmodDir,
@@ -143,6 +145,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         workDir: work.name,
         logsDir: args.logs ? resolve(args.logs) : undefined,
         bundles: { dir: bundlesRoot(args), ...(args.scenarios ? { scenarioFile: resolve(args.scenarios) } : {}) },
+        ...(args.coverage && { coverageDir: coverageRoot({ ...args, coverageDir: args.coverage.dir }) }),
         onEvent: reporter.sink,
       });
     }
@@ -151,6 +154,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
     for (const a of summaries.some((s) => s.error) ? [] : unusedAllowed(settings.allowedReports, summaries))
       reporter.sink({ type: 'log', level: 'warn', message: `allowed report ${patternText(a)} (${a.reason}) matched no kernel report in this run` });
     reporter.finish();
+    for (const s of summaries) if (s.coverage) process.stderr.write(coverageText(s.image, s.coverage));
   } catch (error) {
     reporter.finish(error);
     throw error;

@@ -66,6 +66,8 @@ export const OPTIONS = [
   { name: 'cpus', type: 'string', arg: 'N', commands: ['run', 'exec'], default: String(DEFAULT_CPUS), help: 'guest vCPUs (multi-threaded TCG); part of the snapshot key' },
   { name: 'memory', type: 'string', arg: 'MB', commands: ['run', 'exec'], default: "the image's, 256", help: 'guest memory in MB; part of the snapshot key' },
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
+  { name: 'coverage', type: 'boolean', commands: ['run'], help: "build the module with gcov profiling, read its counters in each scenario's guest, and write lcov tracefiles (the run's and each scenario's) and an HTML report; prints a per-file line, function and branch summary (needs a kernel with gcov: --kernel bookworm-6.1-debug)" },
+  { name: 'coverage-dir', type: 'string', arg: 'DIR', commands: ['run'], default: '<--logs DIR>/coverage, else ktest-rig-coverage/ next to --json or --junit, else $TMPDIR/ktest-rig-coverage/run-*', help: 'with --coverage: where DIR/<image>/lcov.info, html/ and scenarios/<scenario>.info go' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
   { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
@@ -116,6 +118,8 @@ export interface RunArgs {
   readonly memoryMb?: number;
   /** --gdb (wait: false) or --gdb-wait (wait: true): one guest at a time. */
   readonly gdb?: { readonly wait: boolean };
+  /** --coverage (dir: --coverage-dir, else the default next to the reports). */
+  readonly coverage?: { readonly dir?: string };
 }
 
 export interface ExecArgs {
@@ -270,6 +274,12 @@ function gdbValue(gdb: boolean, wait: boolean): { gdb?: { wait: boolean } } {
   return gdb || wait ? { gdb: { wait } } : {};
 }
 
+/** --coverage and --coverage-dir DIR (only with --coverage). */
+export function coverageValue(on: boolean, dir: string | undefined): { coverage?: { dir?: string } } {
+  if (dir !== undefined && !on) throw usage('--coverage-dir needs --coverage', 'run');
+  return on ? { coverage: dir !== undefined ? { dir } : {} } : {};
+}
+
 /** Parses --jobs N (a positive integer). */
 export function parseJobs(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw usage(`--jobs '${value}' must be a positive integer`);
@@ -290,7 +300,7 @@ function parseRun(args: readonly string[]): CliCommand {
   if (p.positionals.length > 0) throw usage(`unexpected argument '${p.positionals[0]}' for 'rig run'`, 'run');
   const target = p.string('target') ?? 'guest';
   if (!isBackendName(target)) throw usage(`--target '${target}' must be ${BACKEND_NAMES.join(' or ')}`, 'run');
-  for (const name of ['config', 'kmod', 'scenarios', 'json', 'junit', 'logs'] as const) {
+  for (const name of ['config', 'kmod', 'scenarios', 'json', 'junit', 'logs', 'coverage-dir'] as const) {
     if (p.string(name) === '') throw usage(`--${name} needs a non-empty path`, 'run');
   }
   const str = (name: OptionOf<'run'>) => p.string(name);
@@ -316,7 +326,9 @@ function parseRun(args: readonly string[]): CliCommand {
     ...(shard !== undefined && { shard: parseShard(shard) }),
     ...machineValues('run', str('cpus'), str('memory')),
     ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
+    ...coverageValue(p.flag('coverage'), str('coverage-dir')),
   };
+  if (run.coverage && target === 'host') throw usage('--coverage reads the counters in guests: it does not go with --target host', 'run');
   if (run.gdb && target === 'host') throw usage('--gdb debugs a guest: it does not go with --target host', 'run');
   if (run.gdb && run.jobs !== undefined && run.jobs > 1) throw usage(`--gdb runs one guest at a time: --jobs ${run.jobs} does not go with it`, 'run');
   return { command: 'run', args: run };

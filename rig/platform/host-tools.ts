@@ -14,9 +14,11 @@ import { cmd, gnuVersion, qemuVersion, type ToolRow } from './tool-row.ts';
 /**
  * Why a tool is needed. A tool is required when any of its reasons applies:
  * core (every run), x86_64 / arm64 (an image of that arch), buildroots (6.12 and 7.x images build
- * inside a debootstrapped root), kernelbuild (an image of kind 'built': the rig compiles its kernel), dev (npm ci's native addon, the libFuzzer targets, the tests).
+ * inside a debootstrapped root), kernelbuild (an image of kind 'built': the rig compiles its kernel), coverage
+ * (run --coverage: gcov reads the module's counters, lcov's genhtml writes the HTML), dev (npm ci's native
+ * addon, the libFuzzer targets, the tests).
  */
-export type Need = 'core' | Arch | 'buildroots' | 'kernelbuild' | 'dev';
+export type Need = 'core' | Arch | 'buildroots' | 'kernelbuild' | 'coverage' | 'dev';
 
 /** What the caller is about to do; decides which tools are required. */
 export interface ToolNeeds {
@@ -24,6 +26,8 @@ export interface ToolNeeds {
   readonly buildroots: boolean;
   /** An image's kernel is built from source (kind 'built'). Default false. */
   readonly kernelBuilds?: boolean;
+  /** run --coverage. Default false. */
+  readonly coverage?: boolean;
   /** Also the development tools (native addon build, fuzzing, test helpers). Default false. */
   readonly dev?: boolean;
 }
@@ -45,7 +49,7 @@ export function needsForImages(images: readonly ImageNeeds[]): ToolNeeds {
 }
 
 /** Everything: both arches, build roots and development tools (CI, `doctor`). */
-export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ARCH_NAMES, buildroots: true, kernelBuilds: true, dev: true });
+export const ALL_NEEDS: ToolNeeds = Object.freeze({ arches: ARCH_NAMES, buildroots: true, kernelBuilds: true, coverage: true, dev: true });
 
 /**
  * What `npm test` needs: every image of images/ (both arches, build roots) and the development tools
@@ -89,6 +93,9 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'lz4', package: 'lz4', neededFor: ['kernelbuild'], purpose: 'compress built kernels (fast to decompress under TCG)', probe: cmd('lz4', { args: ['--version'], pattern: /v(\d[\d.]*)/ }) },
   { name: 'patch', package: 'patch', neededFor: ['kernelbuild'], purpose: "apply a built image's patches (images/*/*.patch)", probe: cmd('patch', gnuVersion) },
   { name: 'libelf headers', package: 'libelf-dev', neededFor: ['kernelbuild'], purpose: 'objtool of a kernel build', probe: { kind: 'file', paths: ['/usr/include/gelf.h'] } },
+  { name: 'gcov-12', package: 'gcc-12', neededFor: ['coverage'], purpose: "--coverage: reads the module's counters with the notes of its gcc-12 build", probe: cmd('gcov-12', gnuVersion) },
+  { name: 'genhtml', package: 'lcov', neededFor: ['coverage'], purpose: '--coverage: the HTML report from the lcov tracefile', probe: cmd('genhtml', { args: ['--version'], pattern: /version\s+(\S+)/ }) },
+  { name: 'lcov', package: 'lcov', neededFor: ['dev'], purpose: "the coverage test checks the rig's tracefiles with lcov --summary", probe: cmd('lcov', { args: ['--version'], pattern: /version\s+(\S+)/ }) },
   { name: 'gdb', package: 'gdb', neededFor: ['dev'], purpose: 'attach to a guest (--gdb); the gdb test drives it in batch mode', probe: cmd('gdb', { args: ['--version'], pattern: /GNU gdb .*?(\d+\.\d+\S*)/ }) },
   { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
@@ -120,6 +127,7 @@ export function activeNeeds(needs: ToolNeeds): Set<Need> {
   const active = new Set<Need>(['core', ...needs.arches]);
   if (needs.buildroots) active.add('buildroots');
   if (needs.kernelBuilds) active.add('kernelbuild');
+  if (needs.coverage) active.add('coverage');
   if (needs.dev) active.add('dev');
   return active;
 }
@@ -393,18 +401,19 @@ export async function ensureTools(needs: ToolNeeds, options: EnsureOptions = {})
 
 // ---------- command line: `tsx rig/platform/host-tools.ts --packages all` (.ci/run), `--ensure test` (npm pretest) ----------
 
-/** Parses `all`, `test` (the test suite's needs), or a comma list of needs (x86_64,arm64,buildroots,kernelbuild,dev). */
+/** Parses `all`, `test` (the test suite's needs), or a comma list of needs (x86_64,arm64,buildroots,kernelbuild,coverage,dev). */
 export function needsFromArg(arg: string | undefined): ToolNeeds {
   if (!arg || arg === 'all') return ALL_NEEDS;
   if (arg === 'test') return TEST_SUITE_NEEDS;
   const words = arg.split(',').filter(Boolean);
-  const known = [...ARCH_NAMES, 'buildroots', 'kernelbuild', 'dev', 'core'];
+  const known = [...ARCH_NAMES, 'buildroots', 'kernelbuild', 'coverage', 'dev', 'core'];
   const unknown = words.filter((word) => !known.includes(word));
   if (unknown.length) throw new Error(`unknown need ${unknown.join(', ')}; valid: all, ${known.join(', ')}`);
   return {
     arches: words.filter(isArch),
     buildroots: words.includes('buildroots'),
     kernelBuilds: words.includes('kernelbuild'),
+    coverage: words.includes('coverage'),
     dev: words.includes('dev'),
   };
 }
@@ -435,7 +444,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,kernelbuild,dev]\n');
+  process.stderr.write('usage: tsx rig/platform/host-tools.ts --packages|--check|--ensure [all|test|x86_64,arm64,buildroots,kernelbuild,coverage,dev]\n');
   return 2;
 }
 

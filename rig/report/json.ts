@@ -4,6 +4,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
 import type { ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from './results.ts';
 import { writeFileAtomic } from './write.ts';
+import type { CoverageReport } from './coverage.ts';
 
 /** Bumped when a field changes meaning or goes away (adding a field keeps the version). */
 export const JSON_SCHEMA_VERSION = 2;
@@ -29,6 +30,8 @@ export interface JsonRun {
   readonly skipped: number;
   /** The image could not run (build, download, QEMU...): its scenarios are absent. */
   readonly error?: ImageError;
+  /** --coverage: where the tracefiles and HTML are, per-file and total line/function/branch counts, and each scenario's. */
+  readonly coverage?: CoverageReport;
 }
 
 export interface JsonReport {
@@ -66,6 +69,7 @@ export function jsonRun(s: RunSummary): JsonRun {
     failed: s.failed,
     skipped: s.scenarios.filter((r) => r.status === 'skip').length,
     ...(s.error && { error: s.error }),
+    ...(s.coverage && { coverage: s.coverage }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Accel, Arch } from '../platform/arch/index.ts';
 import type { KernelReport } from '../detect/kernel-report.ts';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
 import type { RigEvent } from '../core/events.ts';
+import type { CoverageReport } from './coverage.ts';
 
 export type ScenarioStatus = 'pass' | 'fail' | 'skip';
 
@@ -46,6 +47,8 @@ export interface RunSummary {
    * download, ...): the run goes on with the other images and reports this as the image's result.
    */
   readonly error?: ImageError;
+  /** --coverage: the module's coverage over this image's scenarios (tracefiles, HTML, per-file counts). */
+  readonly coverage?: CoverageReport;
 }
 
 /** Why an image did not run: the typed error's class, message, hint and exit code. */

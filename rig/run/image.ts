@@ -22,6 +22,7 @@ import type { AllowedReport } from '../project/config.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
 import { AssertionFailed, GuestError } from '../core/errors.ts';
+import { CoverageCollector } from './coverage.ts';
 import { GdbGuestBackend, offerGdb, type RunGdbOptions } from './gdb.ts';
 import type { Accel } from '../platform/arch/index.ts';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
@@ -61,6 +62,8 @@ export interface ImageRunOptions {
    * guest is closed: `replay --shell` opens its shell there. The guest may have died (a fatal report).
    */
   readonly afterScenario?: (guest: Guest, art: Artifacts, outcome: Outcome) => Promise<void>;
+  /** --coverage: the run's coverage directory (this image's tracefiles and HTML go into <dir>/<image>/). */
+  readonly coverageDir?: string;
   /** --gdb / --gdb-wait: the stub in every scenario's guest, a script once the scenario loaded the module, no scenario timeout. */
   readonly gdb?: RunGdbOptions;
   readonly onEvent: RunEventSink;
@@ -70,17 +73,21 @@ export interface ImageRunOptions {
 export const DEFAULT_PROTO = 30;
 
 export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
-  const { art, accel, reason, options: guestOptions } = await prepareGuest(o);
+  const { art, accel, reason, options: guestOptions } = await prepareGuest({ ...o, coverage: o.coverageDir !== undefined });
+  const coverage = o.coverageDir !== undefined
+    ? await CoverageCollector.start({ image: o.image, module: art.module, kmodDir: o.kmodDir, workDir: o.workDir, dir: join(o.coverageDir, o.image.id), onEvent: o.onEvent })
+    : undefined;
   o.onEvent({ type: 'log', level: 'info', message: `${o.image.id}: accelerator ${accel} (${reason})` });
   o.onEvent({ type: 'run-start', image: o.image.id, total: o.scenarios.length });
   const cached = o.snapshot ? await readySnapshot(o, guestOptions) : undefined;
   let results: ScenarioResult[];
   try {
-    results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, cached?.file, scenario), o.lanes ?? 1);
+    results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, cached?.file, scenario, coverage), o.lanes ?? 1);
   } finally {
     await cached?.release();
   }
-  const summary = summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results);
+  const report = await coverage?.finish(o.scenarios.map((s) => s.name));
+  const summary = { ...summarize({ image: o.image.id, kernel: o.image.release, arch: o.image.arch, accel }, results), ...(report && { coverage: report }) };
   o.onEvent({ type: 'run-end', summary });
   return summary;
 }
@@ -134,6 +141,7 @@ async function runOne(
   guestOptions: GuestOptions,
   snapshotFile: string | undefined,
   scenario: Scenario,
+  coverage?: CoverageCollector,
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const finish = (failure?: ScenarioFailure, allowed?: readonly AllowedReportMatch[]): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure, allowed);
@@ -147,6 +155,8 @@ async function runOne(
   }
   try {
     const outcome = await runInGuest(o, art, guest, scenario);
+    // The counters of this guest, read before anything else touches it (a bundle's snapshot, the close).
+    await coverage?.collect(guest, scenario.name);
     await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
     const result = finish(await withBundle(o, art, guest.accel, scenario, outcome, guest), outcome.allowed);
     await o.afterScenario?.(guest, art, outcome);
