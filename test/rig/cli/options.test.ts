@@ -178,6 +178,16 @@ t.test('help is generated per command from the table', async (t) => {
   }
 });
 
+t.test('run --coverage and --coverage-dir', async (t) => {
+  t.match(parseCli(['--coverage', '-k', 'bookworm-6.1-debug']), { command: 'run', args: { coverage: {} } });
+  t.match(parseCli(['--coverage', '--coverage-dir', 'cov']), { command: 'run', args: { coverage: { dir: 'cov' } } });
+  t.notOk((parseCli([]) as { args: { coverage?: unknown } }).args.coverage, 'no coverage without --coverage');
+  t.throws(() => parseCli(['--coverage-dir', 'cov']), /--coverage-dir needs --coverage/);
+  t.throws(() => parseCli(['--coverage', '--coverage-dir', '']), /--coverage-dir needs a non-empty path/);
+  t.throws(() => parseCli(['--coverage', '--target', 'host']), /does not go with --target host/);
+  t.throws(() => parseCli(['exec', '--coverage', '--', 'true']), /unknown option '--coverage' for 'rig exec'/);
+});
+
 t.test('shell and replay parse', async (t) => {
   const { parseCli } = await import('../../../rig/cli/options.ts');
   t.strictSame(parseCli(['shell']), { command: 'shell', args: { load: true, verbose: false } });

@@ -148,9 +148,19 @@ t.test('needsForImages', async (t) => {
 t.test('needsFromArg', async (t) => {
   t.equal(needsFromArg('all'), ALL_NEEDS);
   t.equal(needsFromArg(undefined), ALL_NEEDS);
-  t.same(needsFromArg('x86_64,buildroots'), { arches: ['x86_64'], buildroots: true, kernelBuilds: false, dev: false });
-  t.same(needsFromArg('x86_64,kernelbuild'), { arches: ['x86_64'], buildroots: false, kernelBuilds: true, dev: false });
+  t.same(needsFromArg('x86_64,buildroots'), { arches: ['x86_64'], buildroots: true, kernelBuilds: false, coverage: false, dev: false });
+  t.same(needsFromArg('x86_64,kernelbuild'), { arches: ['x86_64'], buildroots: false, kernelBuilds: true, coverage: false, dev: false });
+  t.same(needsFromArg('x86_64,coverage'), { arches: ['x86_64'], buildroots: false, kernelBuilds: false, coverage: true, dev: false });
   t.throws(() => needsFromArg('x86_64,sparc'), /unknown need sparc/);
+});
+
+t.test('run --coverage needs gcov and genhtml; npm test installs lcov too', async (t) => {
+  const plain = requiredTools({ arches: ['x86_64'], buildroots: false, kernelBuilds: true }).map((x) => x.name);
+  const cov = requiredTools({ arches: ['x86_64'], buildroots: false, kernelBuilds: true, coverage: true }).map((x) => x.name);
+  t.notOk(plain.includes('genhtml'), 'a run without --coverage does not need lcov');
+  for (const name of ['gcov-12', 'genhtml']) t.ok(cov.includes(name), `--coverage needs ${name}`);
+  const suite = packagesOf(requiredTools(TEST_SUITE_NEEDS));
+  t.ok(suite.includes('lcov'), 'npm test installs lcov');
 });
 
 t.test('probing this host', async (t) => {
