@@ -3,7 +3,7 @@
 // One cache entry per hash of (source pin, fragments, patches, toolchain and its version).
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { constants, copyFile, mkdir, readFile, readdir, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { cacheEntry, checkEntry, sha256File, type CheckMode, type EntryState } from '../core/cache.ts';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { aptDownloader, fetchDeb, type Downloader } from '../kernels/debs.ts';
 import { imagesDir as defaultImagesDir } from '../kernels/images.ts';
 
 /** Bump when the build tree's layout changes, so old entries are not reused. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 export interface KernelBuildOptions {
   readonly cacheDir?: string;
@@ -291,6 +291,11 @@ export async function prepareBuiltKernel(image: BuiltImageSpec, opts: KernelBuil
         if (release !== image.release) {
           throw new KernelBuildError(`${image.id}: the kernel's release is ${release}, the image says ${image.release}`, { hint: `set "release": "${release}" in images/${image.id}.json` });
         }
+        // `modules_prepare` leaves no Module.symvers (a full `make modules` writes it): without one, modpost
+        // calls every kernel symbol a module uses undefined. vmlinux's exports are all there is to list.
+        await copyFile(join(tmpPaths.out, 'vmlinux.symvers'), join(tmpPaths.out, 'Module.symvers'), constants.COPYFILE_EXCL).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw new KernelBuildError(`${image.id}: the build left no vmlinux.symvers (${e.code ?? e.message})`);
+        });
         await pruneObjects(tmpPaths.out);
         await relocate(tmp, dir);
         const info: BuildInfo = { release, seconds: Math.round((Date.now() - started) / 1000), objects };

@@ -140,6 +140,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         }),
         snapshot: args.snapshot,
         debug: args.debug,
+        faultInject: args.faultInject,
         cpus: args.cpus,
         memoryMb: args.memoryMb,
         workDir: work.name,

@@ -8,6 +8,7 @@ import { parseFilter, type ScenarioFilter } from '../scenario/filter.ts';
 import { BACKENDS, BACKEND_NAMES, isBackendName, type BackendName } from '../scenario/backends/registry.ts';
 import { DEFAULT_EXEC_TIMEOUT_MS } from '../vm/timeouts.ts';
 import { DEFAULT_CPUS } from '../vm/qemu-args.ts';
+import { DEFAULT_FAULT_INJECTIONS, MAX_FAULT_INJECTIONS } from '../run/fault-inject.ts';
 
 /** The commands, in help order; `run` is the default. */
 export const COMMANDS = [
@@ -68,6 +69,8 @@ export const OPTIONS = [
   { name: 'no-debug', type: 'boolean', commands: ['run', 'bench'], help: 'turn off the memory-error detection (slub_debug, KFENCE sampling, slab validation)' },
   { name: 'coverage', type: 'boolean', commands: ['run'], help: "build the module with gcov profiling, read its counters in each scenario's guest, and write lcov tracefiles (the run's and each scenario's) and an HTML report; prints a per-file line, function and branch summary (needs a kernel with gcov: --kernel bookworm-6.1-debug)" },
   { name: 'coverage-dir', type: 'string', arg: 'DIR', commands: ['run'], default: '<--logs DIR>/coverage, else ktest-rig-coverage/ next to --json or --junit, else $TMPDIR/ktest-rig-coverage/run-*', help: 'with --coverage: where DIR/<image>/lcov.info, html/ and scenarios/<scenario>.info go' },
+  { name: 'fault-inject', type: 'boolean', commands: ['run'], help: 'after a passing run of each scenario, fail each allocation its client calls meet, one per fresh guest; a kernel report or hang fails the scenario (needs fault injection: --kernel bookworm-6.1-debug)' },
+  { name: 'fault-inject-max', type: 'string', arg: 'N', commands: ['run'], default: `${DEFAULT_FAULT_INJECTIONS} (at most ${MAX_FAULT_INJECTIONS})`, help: 'with --fault-inject: injections per scenario (a scenario\'s faultInject.max wins)' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
   { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
@@ -113,6 +116,8 @@ export interface RunArgs {
   readonly debug: boolean;
   /** --list: print the plan and exit. */
   readonly list: boolean;
+  /** --fault-inject: the most injections per scenario; undefined: no sweep. */
+  readonly faultInject?: number;
   /** Guest vCPUs and memory (undefined: the defaults); both are part of the snapshot key. */
   readonly cpus?: number;
   readonly memoryMb?: number;
@@ -280,6 +285,15 @@ export function coverageValue(on: boolean, dir: string | undefined): { coverage?
   return on ? { coverage: dir !== undefined ? { dir } : {} } : {};
 }
 
+/** --fault-inject and --fault-inject-max N (1..MAX_FAULT_INJECTIONS; only with --fault-inject). */
+export function faultValues(on: boolean, max: string | undefined): { faultInject?: number } {
+  if (max !== undefined && !on) throw usage('--fault-inject-max needs --fault-inject', 'run');
+  if (!on) return {};
+  if (max === undefined) return { faultInject: DEFAULT_FAULT_INJECTIONS };
+  if (!/^\d+$/.test(max) || Number(max) < 1 || Number(max) > MAX_FAULT_INJECTIONS) throw usage(`--fault-inject-max '${max}' must be an integer from 1 to ${MAX_FAULT_INJECTIONS}`, 'run');
+  return { faultInject: Number(max) };
+}
+
 /** Parses --jobs N (a positive integer). */
 export function parseJobs(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw usage(`--jobs '${value}' must be a positive integer`);
@@ -324,6 +338,7 @@ function parseRun(args: readonly string[]): CliCommand {
     ...(str('logs') !== undefined && { logs: str('logs') }),
     ...(jobs !== undefined && { jobs: parseJobs(jobs) }),
     ...(shard !== undefined && { shard: parseShard(shard) }),
+    ...faultValues(p.flag('fault-inject'), str('fault-inject-max')),
     ...machineValues('run', str('cpus'), str('memory')),
     ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
     ...coverageValue(p.flag('coverage'), str('coverage-dir')),

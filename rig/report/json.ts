@@ -2,7 +2,7 @@
 // runs: [...], totals}); README's "Reports" section describes every field. Pure + atomic write.
 import { writeFileSync, renameSync } from 'node:fs';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
-import type { ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from './results.ts';
+import type { FaultInjectionSummary, ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from './results.ts';
 import { writeFileAtomic } from './write.ts';
 import type { CoverageReport } from './coverage.ts';
 
@@ -16,6 +16,8 @@ export interface JsonScenario {
   readonly failure?: ScenarioFailure;
   /** Kernel reports the project file allows (title, kind, pattern, reason); they did not fail the scenario. */
   readonly allowed?: readonly AllowedReportMatch[];
+  /** --fault-inject: fault points met, injections made and reached, and those after which the kernel reported. */
+  readonly faultInjection?: FaultInjectionSummary;
 }
 
 export interface JsonRun {
@@ -64,7 +66,7 @@ export function jsonRun(s: RunSummary): JsonRun {
     kernel: s.kernel,
     arch: s.arch,
     accel: s.accel,
-    scenarios: s.scenarios.map((r) => ({ name: r.name, status: r.status, durationMs: r.durationMs, ...(r.failure && { failure: r.failure }), ...(r.allowed?.length && { allowed: r.allowed }) })),
+    scenarios: s.scenarios.map((r) => ({ name: r.name, status: r.status, durationMs: r.durationMs, ...(r.failure && { failure: r.failure }), ...(r.allowed?.length && { allowed: r.allowed }), ...(r.faultInjection && { faultInjection: r.faultInjection }) })),
     passed: s.passed,
     failed: s.failed,
     skipped: s.scenarios.filter((r) => r.status === 'skip').length,

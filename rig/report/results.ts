@@ -21,6 +21,31 @@ export interface ScenarioFailure {
   readonly at?: string;
   /** The failure bundle written for it (rig replay BUNDLE). */
   readonly bundle?: string;
+  /** Fault injection (--fault-inject): the failed allocation after which the kernel reported. */
+  readonly injected?: InjectedSite;
+}
+
+/** One fault point failed on purpose: the client call (0-based) and its Nth fault point, and where it struck. */
+export interface InjectedSite {
+  readonly call: number;
+  readonly nth: number;
+  /** The fault attribute that failed (failslab, fail_page_alloc), when the kernel said. */
+  readonly attr?: string;
+  /** The module's function and source line of the failed allocation, when it was the module's. */
+  readonly function?: string;
+  readonly at?: string;
+}
+
+/** What a fault-injection sweep did for one scenario. */
+export interface FaultInjectionSummary {
+  /** Fault points the scenario's client calls met (the counting run). */
+  readonly points: number;
+  /** Runs with one of them failed (at most `bound`), and how many of those reached their point. */
+  readonly injected: number;
+  readonly reached: number;
+  /** Injections after which the kernel reported, hung or died. */
+  readonly failed: number;
+  readonly bound: number;
 }
 
 export interface ScenarioResult {
@@ -31,6 +56,8 @@ export interface ScenarioResult {
   readonly failure?: ScenarioFailure;
   /** Kernel reports during the scenario that the project file allows. */
   readonly allowed?: readonly AllowedReportMatch[];
+  /** --fault-inject: what the sweep covered. */
+  readonly faultInjection?: FaultInjectionSummary;
 }
 
 export interface RunSummary {

@@ -56,12 +56,21 @@ export function allowedYaml(allowed: readonly AllowedReportMatch[]): string[] {
   return ['allowed_reports:', ...allowed.flatMap((a) => [`  - title: ${scalar(a.title)}`, `    kind: ${a.kind}`, `    pattern: ${scalar(a.pattern)}`, `    reason: ${scalar(a.reason)}`])];
 }
 
+/** YAML lines of a fault-injection sweep (--fault-inject): what it covered, and the site that failed. */
+export function faultYaml(result: ScenarioResult): string[] {
+  const f = result.faultInjection;
+  const site = result.failure?.injected;
+  const lines = f ? ['fault_injection:', `  points: ${f.points}`, `  injected: ${f.injected}`, `  reached: ${f.reached}`, `  failed: ${f.failed}`, `  bound: ${f.bound}`] : [];
+  if (site) lines.push('injected_fault:', `  call: ${site.call + 1}`, `  nth: ${site.nth}`, ...(site.attr ? [`  attr: ${site.attr}`] : []), ...(site.function ? [`  function: ${site.function}`] : []), ...(site.at ? [`  at: ${scalar(site.at)}`] : []));
+  return lines;
+}
+
 /** One test point, with its YAML block when it failed or had allowed reports; `indent` is 4 per subtest level. */
 export function tapResult(n: number, result: ScenarioResult, indent = 0): string {
   const ok = result.status === 'fail' ? 'not ok' : 'ok';
   const directive = result.status === 'skip' ? ` # SKIP${result.failure ? ` ${description(result.failure.message)}` : ''}` : time(result.durationMs);
   const lines = [`${ok} ${n} - ${description(result.name)}${directive}`];
-  const allowed = allowedYaml(result.allowed ?? []);
+  const allowed = [...allowedYaml(result.allowed ?? []), ...faultYaml(result)];
   if (result.status === 'fail' && result.failure) {
     lines.push('  ---', ...[...failureYaml(result.failure, result.durationMs), ...allowed].map((l) => `  ${l}`), '  ...');
   } else if (allowed.length > 0) {

@@ -44,6 +44,8 @@ export interface BundleManifest {
     /** From the project file: extra make arguments and default module parameters. */
     readonly makeArgs?: readonly string[];
     readonly moduleParams?: Readonly<Record<string, string | number | boolean>>;
+    /** --fault-inject: the fault point failed on purpose (client call, 0-based, and its Nth point). */
+    readonly faultInject?: { readonly call: number; readonly nth: number };
   };
   /** The scenario's report entry. */
   readonly failure: ScenarioFailure;

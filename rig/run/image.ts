@@ -21,8 +21,12 @@ import { splitAllowed } from '../detect/allowed.ts';
 import type { AllowedReport } from '../project/config.ts';
 import type { ProgramSpec } from '../project/load.ts';
 import type { ModuleParams } from '../scenario/api.ts';
-import { AssertionFailed, GuestError } from '../core/errors.ts';
+import { AssertionFailed, GuestError, UsageError } from '../core/errors.ts';
 import { CoverageCollector } from './coverage.ts';
+import { FAULT_SETUP_SCRIPT, injectedFailure, MAX_FAULT_INJECTIONS, sweepScenario, type PlannedRun } from './fault-inject.ts';
+import { injectedFaults, moduleFrameOf } from '../detect/fault-site.ts';
+import { symbolizeFrames } from '../detect/symbolize.ts';
+import type { FaultPlan } from '../scenario/context.ts';
 import { GdbGuestBackend, offerGdb, type RunGdbOptions } from './gdb.ts';
 import type { Accel } from '../platform/arch/index.ts';
 import type { AllowedReportMatch } from '../detect/allowed.ts';
@@ -30,7 +34,7 @@ import type { BuiltModule } from '../build/module.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
 import type { KernelReport } from '../detect/kernel-report.ts';
 import type { EventSink } from '../core/events.ts';
-import type { RunEventSink, RunSummary, ScenarioFailure, ScenarioResult } from '../report/results.ts';
+import type { InjectedSite, RunEventSink, RunSummary, ScenarioFailure, ScenarioResult } from '../report/results.ts';
 
 export interface ImageRunOptions {
   readonly image: ImageSpec;
@@ -66,6 +70,8 @@ export interface ImageRunOptions {
   readonly coverageDir?: string;
   /** --gdb / --gdb-wait: the stub in every scenario's guest, a script once the scenario loaded the module, no scenario timeout. */
   readonly gdb?: RunGdbOptions;
+  /** --fault-inject: sweep each scenario's fault points, at most this many injections per scenario. */
+  readonly faultInject?: number;
   readonly onEvent: RunEventSink;
 }
 
@@ -82,7 +88,12 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
   const cached = o.snapshot ? await readySnapshot(o, guestOptions) : undefined;
   let results: ScenarioResult[];
   try {
-    results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => runOne(o, art, guestOptions, cached?.file, scenario, coverage), o.lanes ?? 1);
+    const one = (scenario: Scenario, plan?: FaultPlan) => runOne(o, art, guestOptions, cached?.file, scenario, coverage, plan);
+    const bound = (scenario: Scenario) => faultBound(o.faultInject, scenario);
+    results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => {
+      const max = bound(scenario);
+      return max === undefined ? one(scenario).then((r) => r.result) : sweepScenario(max, (plan) => one(scenario, plan));
+    }, o.lanes ?? 1);
   } finally {
     await cached?.release();
   }
@@ -135,6 +146,12 @@ async function startGuest(options: GuestOptions, snapshotFile: string | undefine
   return snapshotFile ? Guest.restore(started, snapshotFile) : Guest.boot(started);
 }
 
+/** Injections for a scenario under --fault-inject N (its own faultInject option wins), or undefined: no sweep. Pure. */
+export function faultBound(runBound: number | undefined, scenario: Pick<Scenario, 'faultInject'>): number | undefined {
+  if (runBound === undefined || scenario.faultInject === false) return undefined;
+  return Math.min(scenario.faultInject?.max ?? runBound, MAX_FAULT_INJECTIONS);
+}
+
 async function runOne(
   o: ImageRunOptions,
   art: Artifacts,
@@ -142,9 +159,13 @@ async function runOne(
   snapshotFile: string | undefined,
   scenario: Scenario,
   coverage?: CoverageCollector,
-): Promise<ScenarioResult> {
+  plan?: FaultPlan,
+): Promise<PlannedRun> {
   const started = Date.now();
-  const finish = (failure?: ScenarioFailure, allowed?: readonly AllowedReportMatch[]): ScenarioResult => scenarioResult(o.image.id, scenario.name, started, failure, allowed);
+  const finish = (failure?: ScenarioFailure, allowed?: readonly AllowedReportMatch[], site?: InjectedSite): PlannedRun => ({
+    result: scenarioResult(o.image.id, scenario.name, started, failure, allowed),
+    ...(site && { site }),
+  });
   let guest: Guest;
   try {
     guest = await startGuest(guestOptions, snapshotFile, o.gdb !== undefined);
@@ -154,11 +175,13 @@ async function runOne(
     return finish(await withBundle(o, art, guestOptions.accel, scenario, { failure, allowed: [], console: error.consoleTail, dmesg: '' }));
   }
   try {
-    const outcome = await runInGuest(o, art, guest, scenario);
+    const ran = await runInGuest({ ...o, faults: plan }, art, guest, scenario);
+    const site = plan?.mode === 'inject' ? await injectedSite(plan, ran.dmesg || ran.console, art.module) : undefined;
+    const outcome = site ? { ...ran, failure: injectedFailure(ran.failure, site) } : ran;
     // The counters of this guest, read before anything else touches it (a bundle's snapshot, the close).
     await coverage?.collect(guest, scenario.name);
-    await writeLogs(o, scenario.name, outcome.console, outcome.dmesg);
-    const result = finish(await withBundle(o, art, guest.accel, scenario, outcome, guest), outcome.allowed);
+    if (!site || outcome.failure) await writeLogs(o, site ? `${scenario.name}.fault-${site.call + 1}-${site.nth}` : scenario.name, outcome.console, outcome.dmesg);
+    const result = finish(await withBundle(o, art, guest.accel, scenario, outcome, guest, site), outcome.allowed, site);
     await o.afterScenario?.(guest, art, outcome);
     return result;
   } finally {
@@ -172,7 +195,7 @@ export function guestAlive(failure: ScenarioFailure): boolean {
 }
 
 /** The failure with the bundle written for it (and the guest's snapshot while it is alive); the outcome's failure when bundles are off. */
-async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scenario: Scenario, outcome: Outcome, guest?: Guest): Promise<ScenarioFailure | undefined> {
+async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scenario: Scenario, outcome: Outcome, guest?: Guest, site?: InjectedSite): Promise<ScenarioFailure | undefined> {
   const failure = outcome.failure;
   if (!failure || !o.bundles) return failure;
   const alive = guest && guestAlive(failure) ? guest : undefined;
@@ -182,7 +205,7 @@ async function withBundle(o: ImageRunOptions, art: Artifacts, accel: Accel, scen
       image: o.image,
       scenario: { name: scenario.name, ...(o.bundles.scenarioFile ? { file: o.bundles.scenarioFile } : {}), ...(scenario.params ? { params: scenario.params } : {}) },
       module: { name: art.module.name, sourceDir: o.kmodDir },
-      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(o.cpus !== undefined && { cpus: o.cpus }), ...(o.memoryMb !== undefined && { memoryMb: o.memoryMb }), ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams && Object.keys(o.moduleParams).length > 0 ? { moduleParams: o.moduleParams } : {}) },
+      options: { debug: o.debug, snapshot: o.snapshot, accel, ...(site && { faultInject: { call: site.call, nth: site.nth } }), ...(o.cpus !== undefined && { cpus: o.cpus }), ...(o.memoryMb !== undefined && { memoryMb: o.memoryMb }), ...(o.makeArgs?.length ? { makeArgs: o.makeArgs } : {}), ...(o.moduleParams && Object.keys(o.moduleParams).length > 0 ? { moduleParams: o.moduleParams } : {}) },
       failure,
       console: outcome.console,
       dmesg: outcome.dmesg,
@@ -202,10 +225,14 @@ export interface Outcome {
 }
 
 /** Copy the module(s) into a fresh guest, run one scenario, then read the kernel log and judge it. */
-export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'moduleParams' | 'allowedReports' | 'gdb' | 'cacheDir'> & { readonly onEvent: EventSink }, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
+export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'moduleParams' | 'allowedReports' | 'gdb' | 'cacheDir'> & { readonly onEvent: EventSink; readonly faults?: FaultPlan }, art: Artifacts, guest: Guest, scenario: Scenario): Promise<Outcome> {
   const mark = guest.console.mark();
   try {
     await shipFiles(guest, art.guestFiles);
+    if (o.faults) {
+      const r = await guest.exec(['sh', '-c', FAULT_SETUP_SCRIPT], { timeoutMs: 30_000 });
+      if (r.exitCode !== 0) throw new UsageError(`${o.image.id}: ${r.stderr.toString('utf8').trim() || 'fault injection could not be set up'}`, { hint: 'run --fault-inject on a kernel built with fault injection: --kernel bookworm-6.1-debug' });
+    }
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
     return { failure: guestFailure(error), console: guest.console.since(mark), dmesg: '', allowed: [] };
@@ -227,6 +254,7 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'm
     onEvent: o.onEvent,
     moduleParams: o.moduleParams,
     allowedReports: o.allowedReports,
+    faults: o.faults,
     consoleSince: () => guest.console.since(mark),
     consoleTail: () => guest.console.tail(8192),
     watchConsole: (listener) => guest.console.onLine(listener),
@@ -249,6 +277,8 @@ export interface JudgeOptions {
   readonly watchConsole?: (listener: (line: string) => void) => () => void;
   /** No scenario timeout: a debugger may hold the guest for as long as it likes (--gdb). */
   readonly untimed?: boolean;
+  /** A fault-injection sweep's plan for this run. */
+  readonly faults?: FaultPlan;
 }
 
 /**
@@ -264,7 +294,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   try {
     await backend.markKernelLog(marker);
     const log = (m: string) => o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: ${m}` });
-    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams, o.watchConsole, o.untimed);
+    failure = await runScenarioBody(backend, scenario, marker, o.uapi, log, o.moduleParams, o.watchConsole, o.untimed, o.faults);
     if (failure?.kind !== 'hang') {
       const msgs = await kernelMessagesOf(backend, marker);
       dmesg = msgs.all;
@@ -313,8 +343,9 @@ async function runScenarioBody(
   moduleParams?: ModuleParams,
   watchConsole?: JudgeOptions['watchConsole'],
   untimed = false,
+  faults?: FaultPlan,
 ): Promise<ScenarioFailure | undefined> {
-  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log, moduleParams });
+  const t = makeContext({ backend, beginMarker: marker, proto: uapi.KTEST_NETLINK_PROTO ?? DEFAULT_PROTO, uapi, log, moduleParams, faults });
   const timeoutMs = scenario.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS;
   const body = (async () => {
     if (scenario.load !== false) await t.module.load(scenario.params);
@@ -394,6 +425,17 @@ function kernelFailure(reports: readonly KernelReport[], earlier: ScenarioFailur
   return { message, kind: 'kernel', reports, consoleTail: earlier?.consoleTail ?? tail };
 }
 
+
+/** Where the injected fault struck, from the kernel's dump of the failing stack (the module's frame symbolised). */
+async function injectedSite(plan: Extract<FaultPlan, { mode: 'inject' }>, log: string, module: BuiltModule): Promise<InjectedSite> {
+  const base: InjectedSite = { call: plan.call, nth: plan.nth };
+  const fault = injectedFaults(log)[0];
+  if (!fault) return base;
+  const frame = moduleFrameOf(fault, module.name);
+  if (!frame) return { ...base, attr: fault.attr };
+  const [sym] = await symbolizeFrames([frame], module.koPath, { firstIsPc: false }).catch(() => [frame]);
+  return { ...base, attr: fault.attr, function: sym.symbol, ...(sym.file && { at: `${sym.file}:${sym.line}` }) };
+}
 
 async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {
   if (!o.logsDir) return;

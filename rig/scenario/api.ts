@@ -97,6 +97,8 @@ export interface Scenario {
   readonly backends?: readonly BackendName[];
   /** Time budget under TCG (default DEFAULT_SCENARIO_TIMEOUT_MS); KVM uses the same or less. */
   readonly timeoutMs?: number;
+  /** Under --fault-inject: false leaves this scenario out of the sweep; max bounds its injections. */
+  readonly faultInject?: false | { readonly max?: number };
   run(t: ScenarioContext): Promise<void>;
 }
 

@@ -4,6 +4,7 @@ import { AssertionFailed } from '../core/errors.ts';
 import { taintFlags } from '../detect/taint.ts';
 import { assertions, type Backend, type ModuleParams, type ScenarioContext } from './api.ts';
 import type { ExecResult } from '../vm/types.ts';
+import type { ClientCall, ClientResult } from './client.ts';
 
 export interface ContextOptions {
   readonly backend: Backend;
@@ -14,6 +15,31 @@ export interface ContextOptions {
   readonly log: (message: string) => void;
   /** Parameters of every load (project file); those given to load() override them one by one. */
   readonly moduleParams?: ModuleParams;
+  /** A fault-injection sweep's part in this run (rig/run/fault-inject.ts); none: calls go as written. */
+  readonly faults?: FaultPlan;
+}
+
+/**
+ * How a fault-injection sweep shapes a scenario's client calls. `count`: every call that does not
+ * inject faults itself counts its fault points into `points` (by call, in order). `inject`: the
+ * call-th call (0-based) fails its nth fault point; `injected` says whether it was reached.
+ */
+export type FaultPlan =
+  | { readonly mode: 'count'; readonly points: number[] }
+  | { readonly mode: 'inject'; readonly call: number; readonly nth: number; injected?: boolean };
+
+/** A client call as the fault plan shapes it (the scenario's own failNth/countFaults win). Pure. */
+export function planCall(plan: FaultPlan | undefined, index: number, call: ClientCall): ClientCall {
+  if (!plan || call.failNth !== undefined || call.countFaults) return call;
+  if (plan.mode === 'count') return { ...call, countFaults: true };
+  return index === plan.call ? { ...call, failNth: plan.nth } : call;
+}
+
+/** Records what a shaped call said about its fault points into the plan. */
+function recordCall(plan: FaultPlan | undefined, index: number, shaped: ClientCall, original: ClientCall, r: ClientResult): void {
+  if (!plan || shaped === original) return;
+  if (plan.mode === 'count') plan.points[index] = r.faults?.points ?? 0;
+  else if (index === plan.call) plan.injected = r.faults?.injected ?? false;
 }
 
 /** Text after the last line containing `marker` (the whole text when the marker is absent). */
@@ -42,6 +68,7 @@ export function handled<T>(p: Promise<T>): Promise<T> {
 
 export function makeContext(o: ContextOptions): ScenarioContext {
   const backend = guardedBackend(o.backend);
+  let calls = 0;
   const withDefaults = (params?: ModuleParams): ModuleParams | undefined => (o.moduleParams ? { ...o.moduleParams, ...params } : params);
   const load = async (params?: ModuleParams): Promise<void> => {
     const r = await backend.loadModule(withDefaults(params));
@@ -62,7 +89,14 @@ export function makeContext(o: ContextOptions): ScenarioContext {
       tryUnload: () => backend.unloadModule(),
       isLoaded: () => backend.isModuleLoaded(),
     },
-    client: (call = {}) => backend.client({ proto: o.proto, ...call }),
+    client: async (call = {}) => {
+      const index = calls++;
+      const original: ClientCall = { proto: o.proto, ...call };
+      const shaped = planCall(o.faults, index, original);
+      const r = await backend.client(shaped);
+      recordCall(o.faults, index, shaped, original, r);
+      return r;
+    },
     exec: (argv, options) => backend.exec(argv, options),
     dmesg: () => backend.kernelLog(o.beginMarker),
     taint: async () => taintFlags(await backend.taintValue()),

@@ -191,7 +191,12 @@ export const scenarios: Scenario[] = [
     description:
       'rmmod while a client waits in recv: the kernel pins the module while a socket of its protocol is open, so the unload is refused, the client times out cleanly, and the unload then succeeds',
     async run(t) {
-      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs: 3000 });
+      // The client must still wait while the rig polls the log and tries rmmod: a few guest commands,
+      // which take 0.1 s on a stock kernel and over a second on the debug kernel (KASAN, lockdep).
+      const probe = Date.now();
+      await t.dmesg();
+      const timeoutMs = Math.max(3000, 15 * (Date.now() - probe));
+      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs });
       // The module logged the message: the client has sent it and now waits in recv.
       await until(t, async () => /kernel recv from user: wait for me/.test(await t.dmesg()), 'the SILENT message reached the module');
       const refused = await t.module.tryUnload();
