@@ -1,9 +1,11 @@
 /* nlclient.c - static netlink client for the guest: sends ktest messages, prints each reply as a JSON line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ktest_uapi.h"
 #include "ktnl.h"
@@ -154,47 +156,80 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* Writes n to this thread's fail-nth; 0 or -errno. */
-static int write_fail_nth(unsigned n)
+/* fail-nth around each send: the open file, what is left to count down, and what happened. */
+struct fail_nth_state {
+	int fd;
+	/* Fault points still to pass before the failure (0: none armed, or already injected). */
+	unsigned remaining;
+	int count_only;
+	int injected;
+	int error;
+	unsigned long points;
+};
+
+/* Writes n to this thread's fail-nth (write(2) on an open fd: no allocation of our own in between). */
+static int put_fail_nth(int fd, unsigned n)
 {
 	char buf[16];
 	int len = snprintf(buf, sizeof(buf), "%u", n);
-	FILE *f = fopen(FAIL_NTH_FILE, "w");
-	int ok;
 
-	if (!f)
-		return -errno;
-	ok = fwrite(buf, 1, (size_t)len, f) == (size_t)len;
-	if (fclose(f) != 0 || !ok)
-		return -EIO;
-	return 0;
+	return write(fd, buf, (size_t)len) == len ? 0 : -errno;
 }
 
 /* This thread's fail-nth countdown (0 once the fault was injected), or -1. */
-static long read_fail_nth(void)
+static long get_fail_nth(int fd)
 {
-	FILE *f = fopen(FAIL_NTH_FILE, "r");
-	unsigned long n;
-	int got;
+	char buf[24];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
-	if (!f)
+	if (n <= 0)
 		return -1;
-	got = fscanf(f, "%lu", &n);
-	fclose(f);
-	return got == 1 ? (long)n : -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
 }
 
 /*
- * The transaction with fail-nth armed right before it and disarmed right after, then one stderr
- * line: "nlclient: fail-nth N: injected", "nlclient: fail-nth N: not reached (K fault points)" or
- * "nlclient: fault points: K". The fault points are every slab and page allocation the kernel
- * makes in this thread: netlink's own and the module's (its input runs in the sender's thread).
+ * Armed right before each send and read right after: the kernel handles a netlink message to a
+ * kernel socket in the sender's thread, during the send, so the fault points are exactly the
+ * allocations of that handling (netlink's and the module's), none of this program's own.
  */
-static int run_with_fail_nth(const struct args *a, struct ktnl_outcome *out)
+static void around_send(void *ctx, int after)
 {
-	unsigned armed = a->count_faults ? COUNT_FAULTS_ARM : a->fail_nth;
-	struct ktnl_sock s;
+	struct fail_nth_state *st = ctx;
+	unsigned armed = st->count_only ? COUNT_FAULTS_ARM : st->remaining;
 	long left;
+
+	if (st->error || (!st->count_only && st->remaining == 0))
+		return;
+	if (!after) {
+		if (put_fail_nth(st->fd, armed))
+			st->error = 1;
+		return;
+	}
+	left = get_fail_nth(st->fd);
+	put_fail_nth(st->fd, 0);
+	if (left < 0) {
+		st->error = 1;
+		return;
+	}
+	st->points += (unsigned long)armed - (unsigned long)left;
+	if (!st->count_only) {
+		if (left == 0)
+			st->injected = 1;
+		st->remaining = (unsigned)left;
+	}
+}
+
+/*
+ * The transaction with fail-nth armed around each send, then one stderr line: "nlclient: fail-nth
+ * N: injected", "nlclient: fail-nth N: not reached (K fault points)" or "nlclient: fault points: K".
+ * The fault points are the slab allocations the kernel makes in this thread while handling the
+ * sends: netlink's own and the module's (its input runs in the sender's thread).
+ */
+static int run_with_fail_nth(struct args *a, struct ktnl_outcome *out)
+{
+	struct fail_nth_state st = { .remaining = a->fail_nth, .count_only = a->count_faults };
+	struct ktnl_sock s;
 	int err = ktnl_open(&s, a->proto, 0), status;
 
 	memset(out, 0, sizeof(*out));
@@ -202,25 +237,27 @@ static int run_with_fail_nth(const struct args *a, struct ktnl_outcome *out)
 		snprintf(out->message, sizeof(out->message), "netlink socket for protocol %d: %s", a->proto, strerror(-err));
 		return KTNL_SOCKET;
 	}
-	err = write_fail_nth(armed);
-	if (err) {
+	st.fd = open(FAIL_NTH_FILE, O_RDWR | O_CLOEXEC);
+	if (st.fd < 0 || put_fail_nth(st.fd, 0)) {
+		err = errno;
 		ktnl_close(&s);
 		fprintf(stderr, "nlclient: cannot arm %s: %s (the kernel needs CONFIG_FAULT_INJECTION: --kernel bookworm-6.1-debug)\n",
-			FAIL_NTH_FILE, strerror(-err));
+			FAIL_NTH_FILE, strerror(err));
 		return KTNL_USAGE;
 	}
+	a->call.around_send = around_send;
+	a->call.hook_ctx = &st;
 	status = ktnl_transact(&s, &a->call, print_msg, NULL, out);
-	left = read_fail_nth();
-	write_fail_nth(0);
+	close(st.fd);
 	ktnl_close(&s);
-	if (left < 0)
-		fprintf(stderr, "nlclient: cannot read %s\n", FAIL_NTH_FILE);
+	if (st.error)
+		fprintf(stderr, "nlclient: cannot read or write %s\n", FAIL_NTH_FILE);
 	else if (a->count_faults)
-		fprintf(stderr, "nlclient: fault points: %lu\n", (unsigned long)armed - (unsigned long)left);
-	else if (left == 0)
-		fprintf(stderr, "nlclient: fail-nth %u: injected\n", armed);
+		fprintf(stderr, "nlclient: fault points: %lu\n", st.points);
+	else if (st.injected)
+		fprintf(stderr, "nlclient: fail-nth %u: injected\n", a->fail_nth);
 	else
-		fprintf(stderr, "nlclient: fail-nth %u: not reached (%lu fault points)\n", armed, (unsigned long)armed - (unsigned long)left);
+		fprintf(stderr, "nlclient: fail-nth %u: not reached (%lu fault points)\n", a->fail_nth, st.points);
 	return status;
 }
 

@@ -143,6 +143,12 @@ struct ktnl_call {
 	int no_recv;
 	/* How long to wait for each message's answer (< 0: forever). */
 	int timeout_ms;
+	/*
+	 * Optional: called right before (after = 0) and right after (after = 1) each message's send, e.g.
+	 * to arm fault injection around exactly the kernel's handling of that send.
+	 */
+	void (*around_send)(void *hook_ctx, int after);
+	void *hook_ctx;
 };
 
 struct ktnl_outcome {

@@ -95,7 +95,11 @@ int ktnl_transact(struct ktnl_sock *s, const struct ktnl_call *call, ktnl_msg_fn
 
 		spec.seq = call->msg.seq + i;
 		ktnl_encode(&spec, req, size);
+		if (call->around_send)
+			call->around_send(call->hook_ctx, 0);
 		err = ktnl_send(s, req, size);
+		if (call->around_send)
+			call->around_send(call->hook_ctx, 1);
 		if (err)
 			status = fail(out, KTNL_SOCKET, err, "send of seq %u failed: %s", spec.seq, strerror(-err));
 		else if (!call->no_recv)

@@ -181,3 +181,46 @@ export async function findModuleReports(text: string, module: { readonly name: s
   const reports = findReports(text, { module: module.name });
   return Promise.all(reports.map((r) => (r.moduleFrames.length === 0 ? r : symbolizeReport(r, module.koPath).catch(() => r))));
 }
+
+/** Where one load of a module put its code sections (section name -> address). */
+export type SectionAddresses = ReadonlyMap<string, bigint>;
+
+/** A frame the kernel could not name: "[<ffffffffa0000641>] 0xffffffffa0000641" (kmemleak, after the module was unloaded). */
+const RAW_FRAME = /(\[<([0-9a-f]{8,16})>\]\s+)0x\2(\s*)$/;
+
+/**
+ * Names the raw addresses that fall in one of the module's loads (its code was there, then unloaded):
+ * `0xADDR` becomes `func+0xOFF/0xSIZE [module]`, so the report parses and symbolises as if the module
+ * were still loaded. Other lines are left as they are. Pure.
+ */
+export function nameRawFrames(text: string, loads: readonly SectionAddresses[], symbols: readonly KoSymbol[], module: string): string {
+  if (loads.length === 0 || !text.includes('] 0x')) return text;
+  return text
+    .split('\n')
+    .map((line) => {
+      const m = RAW_FRAME.exec(line);
+      if (!m) return line;
+      const addr = BigInt(`0x${m[2]}`);
+      for (const load of loads) {
+        for (const sym of symbols) {
+          const base = load.get(sym.section);
+          if (base === undefined) continue;
+          const start = base + BigInt(sym.value);
+          if (addr >= start && addr < start + BigInt(sym.size)) {
+            return `${line.slice(0, m.index)}${m[1]}${sym.name}+0x${(addr - start).toString(16)}/0x${sym.size.toString(16)} [${module}]${m[3]}`;
+          }
+        }
+      }
+      return line;
+    })
+    .join('\n');
+}
+
+/** The .ko's function symbols (readelf), for nameRawFrames. */
+export async function koSymbols(koPath: string): Promise<KoSymbol[]> {
+  const machine = await elfMachine(koPath);
+  const prefix = ARCHES[archOfElfMachine(machine ?? ARCHES.x86_64.elfMachine) ?? 'x86_64'].binutilsPrefix;
+  const readelf = `${prefix}readelf`;
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], `${prefix}addr2line`), tool(readelf, ['-sW', koPath], `${prefix}addr2line`)]);
+  return [...parseReadelf(sections, symbols).values()];
+}

@@ -11,13 +11,15 @@ export const DEFAULT_FAULT_INJECTIONS = 32;
 export const MAX_FAULT_INJECTIONS = 1000;
 
 /**
- * Guest commands that let fail-nth fail what a module allocates: failslab and fail_page_alloc skip
- * allocations that may sleep (GFP_KERNEL) unless ignore-gfp-wait is N, and print the failing stack
- * only with verbose=2. Harmless without fail-nth armed (probability stays 0).
+ * Guest commands that let fail-nth fail what a module allocates: failslab skips allocations that may
+ * sleep (GFP_KERNEL) unless ignore-gfp-wait is N, and prints the failing stack only with verbose=2.
+ * Only slab allocations are fault points: fail_page_alloc keeps its defaults (it would add the page
+ * allocations of KASAN's stack depot and the page allocator's own, none of them the module's).
+ * Harmless without fail-nth armed (the probability stays 0).
  */
 export const FAULT_SETUP_SCRIPT =
-  'd=/sys/kernel/debug; for a in failslab fail_page_alloc; do [ -d $d/$a ] || continue; echo N > $d/$a/ignore-gfp-wait; echo 2 > $d/$a/verbose; done; ' +
-  '[ -w /proc/self/fail-nth ] || { echo "ktest-rig: this kernel has no fail-nth (CONFIG_FAULT_INJECTION)" >&2; exit 3; }';
+  'f=/sys/kernel/debug/failslab; [ -d $f ] && echo N > $f/ignore-gfp-wait && echo 2 > $f/verbose && [ -w /proc/self/fail-nth ] || ' +
+  '{ echo "ktest-rig: this kernel has no failslab or fail-nth (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS)" >&2; exit 3; }';
 
 /** One run of the scenario with a fault plan: its result, and for an injection where it struck. */
 export interface PlannedRun {

@@ -9,7 +9,7 @@ import { findReports } from '../detect/parse.ts';
 import { writeBundle } from './bundle.ts';
 import { GuestBackend } from '../scenario/backends/guest.ts';
 import { makeContext } from '../scenario/context.ts';
-import { DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
+import { type ModuleLoad, DEFAULT_SCENARIO_TIMEOUT_MS, short, type Backend, type KernelMessages, type Scenario } from '../scenario/api.ts';
 import { POST_SCENARIO_SCRIPT } from '../vm/guest-setup.ts';
 import type { Artifacts } from '../build/artifacts.ts';
 import { prepareGuest, readySnapshot } from './ready-guest.ts';
@@ -25,7 +25,7 @@ import { AssertionFailed, GuestError, UsageError } from '../core/errors.ts';
 import { CoverageCollector } from './coverage.ts';
 import { FAULT_SETUP_SCRIPT, injectedFailure, MAX_FAULT_INJECTIONS, sweepScenario, type PlannedRun } from './fault-inject.ts';
 import { injectedFaults, moduleFrameOf } from '../detect/fault-site.ts';
-import { symbolizeFrames } from '../detect/symbolize.ts';
+import { koSymbols, nameRawFrames, symbolizeFrames } from '../detect/symbolize.ts';
 import type { FaultPlan } from '../scenario/context.ts';
 import { GdbGuestBackend, offerGdb, type RunGdbOptions } from './gdb.ts';
 import type { Accel } from '../platform/arch/index.ts';
@@ -308,7 +308,7 @@ export async function runScenarioOn(backend: Backend, scenario: Scenario, o: Jud
   }
   const consoleText = o.consoleSince?.() ?? '';
   // A live kernel's own records (user space's left out); a dead guest left only its console.
-  const found = await chargedReports(judged ?? (dmesg || consoleText), lost, o.module);
+  const found = await chargedReports(judged ?? (dmesg || consoleText), lost, o.module, backend.moduleLoads?.());
   const { allowed, reports } = splitAllowed(found, o.allowedReports ?? []);
   for (const a of allowed) o.onEvent({ type: 'log', level: 'debug', message: `${scenario.name}: allowed kernel report ${a.title}` });
   if (reports.length > 0) failure = kernelFailure(reports, failure, o.consoleTail?.() ?? dmesg.slice(-8192));
@@ -398,8 +398,8 @@ export function chargeable(reports: readonly KernelReport[]): KernelReport[] {
 }
 
 /** The reports in kernel text that what just ran (a scenario, an exec) is charged with; lost records are one more. */
-export async function chargedReports(text: string, lost: number, module: Pick<BuiltModule, 'name' | 'koPath'>): Promise<KernelReport[]> {
-  const found = chargeable(await findModuleReports(text, module));
+export async function chargedReports(text: string, lost: number, module: Pick<BuiltModule, 'name' | 'koPath'>, loads: readonly ModuleLoad[] = []): Promise<KernelReport[]> {
+  const found = chargeable(await findModuleReports(await withUnloadedNamed(text, loads, module), module));
   return lost > 0 ? [...found, lostReport(lost)] : found;
 }
 
@@ -435,6 +435,13 @@ async function injectedSite(plan: Extract<FaultPlan, { mode: 'inject' }>, log: s
   if (!frame) return { ...base, attr: fault.attr };
   const [sym] = await symbolizeFrames([frame], module.koPath, { firstIsPc: false }).catch(() => [frame]);
   return { ...base, attr: fault.attr, function: sym.symbol, ...(sym.file && { at: `${sym.file}:${sym.line}` }) };
+}
+
+/** The log with raw addresses in the module's former code named (a leak reported after rmmod), when there are any. */
+async function withUnloadedNamed(text: string, loads: readonly ModuleLoad[], module: Pick<BuiltModule, 'name' | 'koPath'>): Promise<string> {
+  if (loads.length === 0 || !/\] 0x[0-9a-f]+\s*$/m.test(text)) return text;
+  const symbols = await koSymbols(module.koPath).catch(() => []);
+  return nameRawFrames(text, loads, symbols, module.name);
 }
 
 async function writeLogs(o: ImageRunOptions, name: string, consoleText: string, dmesg: string): Promise<void> {

@@ -1,4 +1,5 @@
 // The scenario API: what a scenario sees (module control, netlink client, guest commands, kernel log, assertions).
+import type { SectionAddresses } from '../detect/symbolize.ts';
 import { isDeepStrictEqual, inspect } from 'node:util';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +31,19 @@ export interface Backend {
    * who wrote them (guests: the agent's own /dev/kmsg reader). Without it the judge reads kernelLog.
    */
   kernelMessages?(since: string): Promise<KernelMessages>;
+  /**
+   * Where each successful load of the module put its code sections (name -> address), in order: a
+   * report printed after the module was unloaded (a leak found at its exit) names only raw addresses.
+   */
+  moduleLoads?(): readonly ModuleLoad[];
   /** /proc/sys/kernel/tainted. */
   taintValue(): Promise<number>;
   /** Write one line into the kernel log (scenario boundaries). */
   markKernelLog(line: string): Promise<void>;
 }
+
+/** One load of the module: its executable sections' addresses (/sys/module/NAME/sections). */
+export type ModuleLoad = SectionAddresses;
 
 export interface KernelMessages {
   /** Everything since the mark, as dmesg prints it. */

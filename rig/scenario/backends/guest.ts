@@ -1,7 +1,7 @@
 // The guest backend: module control, client calls and the kernel log through commands run by the guest agent.
 import type { Guest } from '../../vm/guest.ts';
 import { clientArgv, parseClientOutput } from '../client-args.ts';
-import type { Backend, KernelMessages, ModuleParams } from '../api.ts';
+import type { Backend, KernelMessages, ModuleLoad, ModuleParams } from '../api.ts';
 import type { BackendName } from './registry.ts';
 import { splitByFacility } from '../../detect/kmsg.ts';
 import type { ClientCall, ClientResult } from '../client.ts';
@@ -12,6 +12,28 @@ export const GUEST_MODULE_DIR = '/lib/modules/ktest';
 
 /** dmesg after the last line containing $1 (all of it when none does). */
 export const KERNEL_LOG_SINCE = 'dmesg | awk -v m="$1" \'{ a[NR] = $0 } index($0, m) { s = NR } END { for (i = s + 1; i <= NR; i++) print a[i] }\'';
+
+/** The name sysfs and /proc/modules use for a module ('-' becomes '_'). */
+export const sysfsName = (module: string): string => module.replace(/-/g, '_');
+
+/** insmod $1 with parameters $3..., then each code section of module $2 as "ktest-rig-section NAME ADDRESS" on stderr. */
+export const LOAD_SCRIPT =
+  'ko=$1; name=$2; shift 2; insmod "$ko" "$@" || exit $?; ' +
+  'cd "/sys/module/$name/sections" 2>/dev/null || exit 0; for f in .text .text.*; do [ -f "$f" ] && echo "ktest-rig-section $f $(cat "$f")" >&2; done; exit 0';
+
+const SECTION_LINE = /^ktest-rig-section (\S+) 0x([0-9a-f]+)$/;
+
+/** LOAD_SCRIPT's section lines out of stderr, and the rest of stderr as insmod wrote it. Pure. */
+export function splitSectionLines(stderr: string): { sections: Map<string, bigint>; rest: string } {
+  const sections = new Map<string, bigint>();
+  const rest: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = SECTION_LINE.exec(line);
+    if (m) sections.set(m[1]!, BigInt(`0x${m[2]}`));
+    else rest.push(line);
+  }
+  return { sections, rest: rest.join('\n') };
+}
 
 /** insmod arguments for module parameters: name=value, booleans as 1/0. */
 export function moduleParamArgs(params: ModuleParams = {}): string[] {
@@ -38,8 +60,18 @@ export class GuestBackend implements Backend {
     return this.guest.exec(argv, options);
   }
 
-  loadModule(params?: ModuleParams): Promise<ExecResult> {
-    return this.exec(['insmod', `${GUEST_MODULE_DIR}/${this.moduleName}.ko`, ...moduleParamArgs(params)], { timeoutMs: 30_000 });
+  /** insmod, then (in the same command) the loaded module's code sections, on stderr lines that are taken out again. */
+  async loadModule(params?: ModuleParams): Promise<ExecResult> {
+    const r = await this.exec(['sh', '-c', LOAD_SCRIPT, 'sh', `${GUEST_MODULE_DIR}/${this.moduleName}.ko`, sysfsName(this.moduleName), ...moduleParamArgs(params)], { timeoutMs: 30_000 });
+    const { sections, rest } = splitSectionLines(r.stderr.toString('utf8'));
+    if (r.exitCode === 0 && sections.size > 0) this.#loads.push(sections);
+    return { ...r, stderr: Buffer.from(rest) };
+  }
+
+  readonly #loads: ModuleLoad[] = [];
+
+  moduleLoads(): readonly ModuleLoad[] {
+    return this.#loads;
   }
 
   unloadModule(): Promise<ExecResult> {
