@@ -191,11 +191,13 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
   const notesDir = `${outDir}-gcov`;
   await rm(notesDir, { recursive: true, force: true });
   // The same sources for the same kernel and toolchain built before: reuse those .ko files if they verify.
-  const key = await moduleBuildKey(outDir, kernel, makeArgs);
+  const key = await moduleBuildKey(outDir, kernel, makeArgs, opts.coverage);
   const cached = join(opts.cacheDir ?? cacheRoot(), 'modules', key);
   if (!opts.runner) {
     const state = await checkEntry(cached, MODULE_ENTRY_KEY);
-    if (state.ok) {
+    // A profiled entry without its notes (written before they were kept) is built again.
+    if (state.ok && opts.coverage && !existsSync(join(cached, GCOV_RECORD))) await rm(cached, { recursive: true, force: true });
+    else if (state.ok) {
       emit({ type: 'stage', image: kernel.image.id, stage: 'build', message: `${sourceDir} for ${kernel.image.release}: unchanged, built before` });
       const names = (await readdir(cached)).filter((f) => f.endsWith('.ko'));
       for (const ko of names) await copyFile(join(cached, ko), join(outDir, ko));
@@ -207,7 +209,7 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
       }
       return names.map((ko) => ({ name: basename(ko, '.ko'), koPath: join(outDir, ko), sourceDir, ...(gcov && { gcov }) }));
     }
-    if (!state.missing) {
+    if (!state.ok && !state.missing) {
       emit({ type: 'log', level: 'warn', message: `cache: the built module in ${cached} is damaged (${state.problem}); building it again` });
       await rm(cached, { recursive: true, force: true });
     }
@@ -252,9 +254,13 @@ export async function buildModule(opts: BuildModuleOptions): Promise<BuiltModule
 const MODULE_ENTRY_KEY = 'module-build 2';
 
 
-/** Hash of every file of a (copied, symlink-free) module tree, the kernel's pins, the toolchain and extra make arguments. */
-export async function moduleBuildKey(dir: string, kernel: ModuleKernel, makeArgs: readonly string[] = []): Promise<string> {
-  const extra = makeArgs.length > 0 ? [makeArgs] : [];
+/**
+ * Hash of every file of a (copied, symlink-free) module tree, the kernel's pins, the toolchain and extra make
+ * arguments; a profiled build (--coverage) has a key of its own, also apart from a project's GCOV_PROFILE=y,
+ * because its entry keeps the gcov notes.
+ */
+export async function moduleBuildKey(dir: string, kernel: ModuleKernel, makeArgs: readonly string[] = [], coverage = false): Promise<string> {
+  const extra = [...(makeArgs.length > 0 ? [makeArgs] : []), ...(coverage ? ['gcov notes'] : [])];
   const h = createHash('sha256').update(JSON.stringify([kernel.image.id, kernel.image.release, kernel.image.packages, kernel.image.toolchain, 2, ...extra]));
   await hashTree(h, dir);
   return h.digest('hex').slice(0, 24);

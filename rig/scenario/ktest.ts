@@ -222,6 +222,30 @@ export const scenarios: Scenario[] = [
       t.equal(r.errno, 'EPROTONOSUPPORT', `proto ${t.proto} is free while the module listens on ${other}`);
     },
   },
+  {
+    name: 'bad-proto',
+    description: 'a proto parameter outside 0..31 (MAX_LINKS) is refused at load with EINVAL, and the module says why',
+    load: false,
+    async run(t) {
+      const r = await t.module.tryLoad({ proto: 32 });
+      t.ok(r.exitCode !== 0, 'insmod fails');
+      t.match(r.stderr.toString('utf8'), /Invalid argument/, 'EINVAL');
+      t.ok(!(await t.module.isLoaded()), 'not loaded');
+      t.match(await t.dmesg(), /ktest: proto=32 out of range 0\.\.31/, 'kernel log');
+    },
+  },
+  {
+    name: 'proto-in-use',
+    description: "a protocol the kernel already serves (0: rtnetlink's socket holds port 0) is refused at load with EBUSY",
+    load: false,
+    async run(t) {
+      const r = await t.module.tryLoad({ proto: 0 });
+      t.ok(r.exitCode !== 0, 'insmod fails');
+      t.match(r.stderr.toString('utf8'), /busy/i, 'EBUSY');
+      t.ok(!(await t.module.isLoaded()), 'not loaded');
+      t.match(await t.dmesg(), /ktest: cannot create netlink socket for protocol 0 \(in use\?\)/, 'kernel log');
+    },
+  },
 ];
 
 /** Poll `check` every 50 ms for at most 5 s. */

@@ -163,4 +163,5 @@ t.test('moduleBuildKey: same sources and kernel give the same key; any byte, fil
   writeFileSync(join(dir, 'extra.h'), '');
   t.not(await moduleBuildKey(dir, kernel), changed);
   t.not(await moduleBuildKey(dir, { ...kernel, image: { ...kernel.image, release: 'other' } }), await moduleBuildKey(dir, kernel));
+  t.not(await moduleBuildKey(dir, kernel, ['GCOV_PROFILE=y'], true), await moduleBuildKey(dir, kernel, ['GCOV_PROFILE=y']), 'a --coverage build is apart from a plain GCOV_PROFILE=y one');
 });
