@@ -7,6 +7,7 @@ import { cacheRoot, DEFAULT_KMOD_DIR } from '../core/paths.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { keepConsole } from '../report/write.ts';
 import type { Terminal } from './shell.ts';
+import { gdbDir, gdbReadyLine } from '../run/gdb-text.ts';
 import type { GdbSetup } from '../run/gdb.ts';
 import { pathToFileURL } from 'node:url';
 import tmp from 'tmp';
@@ -174,19 +175,6 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
   }
   if (errors.length > 0) return errors[0]!.error!.exitCode;
   return summaries.some((s) => s.failed > 0) ? ExitCode.scenarioFailed : ExitCode.ok;
-}
-
-/** A fresh directory name for one command's gdb script and module copy, under the logs dir. */
-export function gdbDir(logsDir: string, imageId: string): string {
-  return join(logsDir, `gdb-${imageId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
-}
-
-/** The line that tells the user how to attach (the exact command), and what --gdb-wait holds. Pure. */
-export function gdbReadyLine(setup: GdbSetup, wait: boolean, before: string): string {
-  const kernel = setup.kernel.dwarf ? 'kernel with DWARF' : 'kernel symbols only';
-  return wait
-    ? `ktest-rig: gdb: the guest is stopped before ${before} (${kernel}); attach with: ${setup.command}  then set breakpoints and continue\n`
-    : `ktest-rig: gdb: attach with: ${setup.command}  (${kernel})\n`;
 }
 
 /** The terminal of this process, for `rig shell`. */

@@ -73,8 +73,8 @@ export const OPTIONS = [
   { name: 'fault-inject-max', type: 'string', arg: 'N', commands: ['run'], default: `${DEFAULT_FAULT_INJECTIONS} (at most ${MAX_FAULT_INJECTIONS})`, help: 'with --fault-inject: injections per scenario (a scenario\'s faultInject.max wins)' },
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
-  { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
-  { name: 'gdb-wait', type: 'boolean', commands: ['run', 'exec', 'shell'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD, the shell or the rest of the scenario, until your gdb continues: set breakpoints first' },
+  { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
+  { name: 'gdb-wait', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD, the shell or the rest of the scenario, until your gdb continues: set breakpoints first' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];
@@ -154,6 +154,8 @@ export interface ReplayArgs {
   readonly bundle: string;
   readonly shell: boolean;
   readonly verbose: boolean;
+  /** --gdb (wait: false) or --gdb-wait (wait: true). */
+  readonly gdb?: { readonly wait: boolean };
 }
 
 export interface ShellArgs {
@@ -419,7 +421,7 @@ function parseReplay(args: readonly string[]): CliCommand {
   const [bundle, extra] = p.positionals;
   if (!bundle) throw usage('rig replay needs a BUNDLE directory, e.g. rig replay ktest-rig-bundles/bookworm-6.1--echo', 'replay');
   if (extra !== undefined) throw usage(`unexpected argument '${extra}' for 'rig replay'`, 'replay');
-  return { command: 'replay', args: { bundle, shell: p.flag('shell'), verbose: p.flag('verbose') } };
+  return { command: 'replay', args: { bundle, shell: p.flag('shell'), verbose: p.flag('verbose'), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')) } };
 }
 
 function parseShell(args: readonly string[]): CliCommand {

@@ -1,5 +1,6 @@
 // `rig replay BUNDLE`: re-run a failure bundle's scenario under the same conditions and say whether it failed the same way.
 import { existsSync } from 'node:fs';
+import { cacheRoot } from '../core/paths.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tmp from 'tmp';
@@ -23,6 +24,8 @@ import type { ReplayArgs } from './options.ts';
 import type { ImageSpec } from '../kernels/spec.ts';
 import type { RunEventSink, ScenarioFailure } from '../report/results.ts';
 import type { Accel } from '../platform/arch/index.ts';
+import { offerGdb, type RunGdbOptions } from '../run/gdb.ts';
+import { gdbDir, gdbReadyLine } from '../run/gdb-text.ts';
 
 type Out = { write(s: string | Uint8Array): unknown };
 
@@ -53,8 +56,9 @@ export function verdict(expected: ScenarioFailure, got: ScenarioFailure | undefi
 }
 
 /** The run options that make a replay "the same conditions": the bundle's module, options and parameters. */
-function replayRun(dir: string, m: BundleManifest, image: ImageSpec, scenario: Scenario, workDir: string, onEvent: RunEventSink): RigRunOptions {
+function replayRun(dir: string, m: BundleManifest, image: ImageSpec, scenario: Scenario, workDir: string, onEvent: RunEventSink, gdb?: RunGdbOptions): RigRunOptions {
   return {
+    ...(gdb && { gdb }),
     plan: [{ image, scenarios: [scenario] }],
     kmodDir: join(dir, m.module.sources),
     jobs: 1,
@@ -78,12 +82,18 @@ export async function replay(args: ReplayArgs, stdout: Out, stderr: Out, termina
   const reporter = createReporter({ verbose: args.verbose, stdout: { write: () => true } });
   await ensureTools(needsForImages([image!]), { onEvent: reporter.sink });
   const work = tmp.dirSync({ prefix: 'ktest-rig-replay-', unsafeCleanup: true });
+  // --gdb: as for run (a script once the scenario loaded the module), or, restored at the failure, at once.
+  const gdb: RunGdbOptions | undefined = args.gdb && {
+    wait: args.gdb.wait,
+    dir: gdbDir(join(tmpdir(), 'ktest-rig-logs'), `replay-${image!.id}`),
+    onReady: (setup, where) => reporter.sink({ type: 'log', level: 'info', message: gdbReadyLine(setup, args.gdb!.wait, args.shell ? 'the shell' : `the rest of scenario ${where.scenario} [${where.image}]`).trimEnd() }),
+  };
   try {
     if (args.shell) {
       if (!terminal) throw new UsageError('replay --shell needs a terminal');
-      return await replayShell(dir, m, image!, scenario, work.name, reporter, stdout, stderr, terminal);
+      return await replayShell(dir, m, image!, scenario, work.name, reporter, stdout, stderr, terminal, gdb);
     }
-    const [summary] = await runRig(replayRun(dir, m, image!, scenario!, work.name, reporter.sink));
+    const [summary] = await runRig(replayRun(dir, m, image!, scenario!, work.name, reporter.sink, gdb));
     reporter.finish();
     if (summary?.error) {
       stderr.write(`ktest-rig: replay could not run: ${summary.error.message}${summary.error.hint ? `\n  hint: ${summary.error.hint}` : ''}\n`);
@@ -112,10 +122,11 @@ async function replayShell(
   stdout: Out,
   stderr: Out,
   terminal: Terminal,
+  gdb?: RunGdbOptions,
 ): Promise<number> {
   const shellOptions: ShellOptions = { terminal, say: (t) => stderr.write(t), keepConsole: (text) => keepConsole(join(tmpdir(), 'ktest-rig-logs'), image.id, text) };
   const failed = `${m.failure.kind}: ${failureTitle(m.failure)}`;
-  const restored = m.guest ? await restoreAtFailure(dir, m, image, workDir, reporter.sink, (why) => stderr.write(`ktest-rig: ${why}: re-running the scenario up to its failure instead\n`)) : undefined;
+  const restored = m.guest ? await restoreAtFailure(dir, m, image, workDir, reporter.sink, (why) => stderr.write(`ktest-rig: ${why}: re-running the scenario up to its failure instead\n`), gdb) : undefined;
   if (restored) {
     reporter.finish();
     stderr.write(`ktest-rig replay --shell: ${image.id}, the guest as it was at the failure (${failed}); ${m.module.name} is loaded as the scenario left it. Kernel messages: dmesg. Ctrl-] q quits.\n`);
@@ -125,7 +136,7 @@ async function replayShell(
   let shellOpen = false;
   const onEvent: RunEventSink = (e) => (shellOpen || e.type === 'run-start' || e.type === 'run-end' ? undefined : reporter.sink(e));
   const [summary] = await runRig({
-    ...replayRun(dir, m, image, scenario ?? (await bundleScenario(dir, m)), workDir, onEvent),
+    ...replayRun(dir, m, image, scenario ?? (await bundleScenario(dir, m)), workDir, onEvent, gdb),
     afterScenario: async (guest, art, outcome) => {
       shellOpen = true;
       reporter.finish();
@@ -161,7 +172,7 @@ async function restoreAccel(taken: string): Promise<{ readonly accel?: Accel; re
 }
 
 /** The guest of the bundle's snapshot, restored with the options it was saved with; undefined (and why, to `fallBack`) when it cannot be. */
-async function restoreAtFailure(dir: string, m: BundleManifest, image: ImageSpec, workDir: string, onEvent: RunEventSink, fallBack: (why: string) => void): Promise<ShellSession | undefined> {
+async function restoreAtFailure(dir: string, m: BundleManifest, image: ImageSpec, workDir: string, onEvent: RunEventSink, fallBack: (why: string) => void, gdb?: RunGdbOptions): Promise<ShellSession | undefined> {
   const snapshot = join(dir, m.guest!.snapshot);
   const initrd = join(dir, m.guest!.initrd);
   if (!existsSync(snapshot) || !existsSync(initrd)) return void fallBack(`the bundle's ${existsSync(snapshot) ? m.guest!.initrd : m.guest!.snapshot} is missing`);
@@ -169,13 +180,25 @@ async function restoreAtFailure(dir: string, m: BundleManifest, image: ImageSpec
   if (!accel) return void fallBack(why!);
   // The module is built again (the build cache has it) for its symbols: reports in the shell name its lines.
   const art = await prepareArtifacts({ image, kmodDir: join(dir, m.module.sources), workDir, ...(m.options.makeArgs ? { makeArgs: m.options.makeArgs } : {}), onEvent });
-  const options = { ...guestOptionsFor({ image, debug: m.options.debug, workDir, cpus: m.options.cpus, memoryMb: m.options.memoryMb }, art, accel), initrdPath: initrd };
+  const options = { ...guestOptionsFor({ image, debug: m.options.debug, workDir, cpus: m.options.cpus, memoryMb: m.options.memoryMb }, art, accel), initrdPath: initrd, ...(gdb && { gdb: true }) };
   onEvent({ type: 'stage', image: image.id, stage: 'boot', message: `restoring ${image.id} (${accel}) at the failure from ${snapshot}` });
+  let guest: Guest;
   try {
-    const guest = await Guest.restore(options, snapshot);
-    return { guest, module: art.module, consoleMark: guest.console.mark() };
+    guest = await Guest.restore(options, snapshot);
   } catch (error) {
     if (!(error instanceof RigError || error instanceof GuestError)) throw error;
     return void fallBack(`the bundle's snapshot did not restore (${error.message.split('\n')[0]})`);
   }
+  if (gdb) {
+    // The module is loaded as the scenario left it (or not, if it unloaded it): its sections are in sysfs now.
+    const loaded = (await guest.exec(['test', '-d', `/sys/module/${art.module.name.replaceAll('-', '_')}`])).exitCode === 0;
+    await offerGdb(
+      { wait: gdb.wait, dir: gdb.dir, onReady: (setup) => gdb.onReady(setup, { image: image.id, scenario: m.scenario.name }) },
+      { guest, kernel: art.kernel, module: art.module, loaded, cacheDir: cacheRoot(), what: `rig replay --shell ${dir}`, onEvent },
+    ).catch(async (error: unknown) => {
+      await guest.close();
+      throw error;
+    });
+  }
+  return { guest, module: art.module, consoleMark: guest.console.mark() };
 }

@@ -592,7 +592,8 @@ const CONSOLE_SCAN_BYTES = 256 * 1024;
 
 /** A private dir for the sockets, short enough for unix socket paths. */
 async function guestTempDir(workDir: string | undefined): Promise<string> {
-  const base = workDir && join(workDir, 'g-XXXXXX', 'qmp.sock').length <= MAX_SOCKET_PATH ? workDir : tmpdir();
+  // files.sock is the longest of guestSockets' names (cmd, qmp, gdb, files).
+  const base = workDir && join(workDir, 'g-XXXXXX', 'files.sock').length <= MAX_SOCKET_PATH ? workDir : tmpdir();
   return mkdtemp(join(base, 'g-'));
 }
 

@@ -9,7 +9,7 @@ import { projectRoot } from '../../rig/core/paths.ts';
 import { loadImages } from '../../rig/kernels/images.ts';
 import { builtKernelState } from '../../rig/build/kernel.ts';
 import type { BuiltImageSpec } from '../../rig/kernels/spec.ts';
-import { tempDir } from '../helpers/rig.ts';
+import { rig as rigCli, tempDir } from '../helpers/rig.ts';
 import { rigOnPty } from '../helpers/pty.ts';
 import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,9 +36,10 @@ interface Session {
 }
 
 /** rig COMMAND --gdb-wait ARGS, then gdb -batch -x <the rig's script> -x <commands>; waits for both. */
-async function session(t: Test, command: 'exec' | 'run', rigArgs: readonly string[], commands: readonly string[]): Promise<Session> {
+async function session(t: Test, command: 'exec' | 'run' | 'replay', rigArgs: readonly string[], commands: readonly string[]): Promise<Session> {
   const tmp = await tempDir(t, 'ktest-rig-gdb-');
-  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), command, '--gdb-wait', '--logs', join(tmp, 'logs'), ...rigArgs], {
+  const logs = command === 'replay' ? [] : ['--logs', join(tmp, 'logs')];
+  const rig = execa(process.execPath, ['--import', 'tsx', join(projectRoot, 'rig/cli/main.ts'), command, '--gdb-wait', ...logs, ...rigArgs], {
     cwd: projectRoot,
     reject: false,
     stdin: 'ignore',
@@ -102,6 +103,28 @@ t.test('run --gdb-wait: a scenario waits after its module load, gdb breaks in it
   t.equal(s.left, '', 'no QEMU or gdb left');
 });
 
+/** A failure bundle of the wrong-reply fixture (an assertion: the guest is saved at the failure), made once. */
+let bundleMade: Promise<string> | undefined;
+function failureBundle(): Promise<string> {
+  bundleMade ??= (async () => {
+    const logs = await tempDir(t, 'ktest-rig-gdb-bundle-');
+    const made = await rigCli(['--kmod', join(projectRoot, 'test/fixtures/kmods/wrong-reply'), '--only', '/^roundtrip$/', '--logs', logs]);
+    if (made.exitCode !== 1) throw new Error(`the wrong-reply run did not fail as it should (exit ${made.exitCode}): ${made.stderr.slice(-1500)}`);
+    return join(logs, 'bundles', 'bookworm-6.1--roundtrip');
+  })();
+  return bundleMade;
+}
+
+t.test('replay --gdb-wait: the bundle\'s scenario re-runs under gdb, the failure reproduces', async (t) => {
+  const bundle = await failureBundle();
+  const s = await session(t, 'replay', [bundle], ['break ktest_rcv_msg', 'continue', HIT, 'p (char *)(nlh + 1)', 'delete', 'detach']);
+  t.match(s.gdb, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: s.gdb.slice(-3000) });
+  t.match(s.gdb, /"hello kernel"/);
+  t.equal(s.exec.exitCode, 0, 'reproduced', { stderr: s.exec.stderr.slice(-2000) });
+  t.match(s.exec.stdout, /^reproduced: assertion/m);
+  t.equal(s.left, '', 'no QEMU or gdb left');
+});
+
 const debugImage = loadImages().find((i) => i.id === 'bookworm-6.1-debug') as BuiltImageSpec | undefined;
 const debugBuilt = debugImage ? (await builtKernelState(debugImage)).ok : false;
 
@@ -128,7 +151,8 @@ t.test('debug kernel: DWARF frames in the kernel with their sources, and the ker
   t.equal(s.left, '', 'no QEMU or gdb left');
 });
 
-t.test('shell --gdb-wait: gdb continues the held guest, then breaks on what the shell sends', async (t) => {
+/** rig ARGS (a shell with --gdb-wait) on a pty; gdb attaches when the script appears, runs `extra` then the breakpoint; an nlclient typed in the shell hits it. */
+async function shellUnderGdb(t: Test, args: readonly string[], extra: readonly string[]) {
   // rigOnPty makes its TMPDIR under ours: the script appears at <ours>/ktest-rig-pty-*/ktest-rig-logs/gdb-*/attach.gdb.
   const ours = await tempDir(t, 'ktest-rig-gdb-shell-');
   const before = process.env.TMPDIR;
@@ -138,36 +162,54 @@ t.test('shell --gdb-wait: gdb continues the held guest, then breaks on what the 
     for (let i = 0; i < 600; i++) {
       for (const pty of await readdir(ours).catch(() => [] as string[])) {
         const logs = join(ours, pty, 'ktest-rig-logs');
-        for (const d of await readdir(logs).catch(() => [] as string[])) {
-          const f = join(logs, d, 'attach.gdb');
+        // gdb-*/attach.gdb, or gdb-*/<image>-<scenario>/attach.gdb when a scenario runs first (replay without a snapshot)
+        const dirs = (await readdir(logs, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('attach.gdb'));
+        for (const rel of dirs) {
+          const f = join(logs, rel);
           if (await readFile(f, 'utf8').then((x) => x.includes('target remote'), () => false)) return f;
         }
       }
       await sleep(500);
     }
-    throw new Error('no gdb script appeared');
+    throw new Error(`no gdb script appeared under ${ours}`);
   };
   const debuggerRun = (async () => {
     const script = await findScript();
     const file = join(ours, 'shell.gdb');
-    await writeFile(file, ['break ktest_rcv_msg', 'continue', HIT, 'p (char *)(nlh + 1)', 'delete', 'detach', ''].join('\n'));
+    await writeFile(file, [...extra, 'break ktest_rcv_msg', 'continue', HIT, 'p (char *)(nlh + 1)', 'delete', 'detach', ''].join('\n'));
     return execa('gdb', ['-nx', '-batch', '-x', script, '-x', file], { reject: false, timeout: 8 * 60_000 });
   })();
   const r = await rigOnPty(
-    ['shell', '--gdb-wait'],
+    args,
     [
       { expect: 'the guest is stopped before the shell', timeout: 240 },
       { expect: 'ktest:/# ', timeout: 240 },
       { send: 'nlclient from-the-shell\r' },
-      { expect: '"payload":"hello users!!!', timeout: 240 },
+      { expect: '"payload":"hello ', timeout: 240 }, // wrong-reply's module answers "hello world"
       { send: 'exit 3\r' },
     ],
   );
-  const gdb = await debuggerRun;
-  const out = `${gdb.stdout}\n${gdb.stderr}`;
+  const gdb = await debuggerRun.catch((error: unknown) => {
+    throw new Error(`${String(error)}; the terminal showed: ${r.screen.slice(-3000)}`);
+  });
+  return { r, out: `${gdb.stdout}\n${gdb.stderr}` };
+}
+
+t.test('shell --gdb-wait: gdb continues the held guest, then breaks on what the shell sends', async (t) => {
+  const { r, out } = await shellUnderGdb(t, ['shell', '--gdb-wait'], []);
   t.ok(r.steps.every((s) => s.ok), 'every step', { steps: r.steps, screen: r.screen.slice(-2000) });
   t.match(out, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: out.slice(-3000) });
   t.match(out, /"from-the-shell"/, 'the message the shell sent');
   t.equal(r.exitCode, 3, "the shell's status");
+  t.equal(r.qemuLeft, 0, 'no QEMU left');
+});
+
+t.test('replay --shell --gdb-wait: the stub on the guest restored at the failure, module symbols where it was loaded', async (t) => {
+  const bundle = await failureBundle();
+  const { r, out } = await shellUnderGdb(t, ['replay', bundle, '--shell', '--gdb-wait'], ['python print("SOCK %#x" % int(gdb.parse_and_eval("ktest_sock")))']);
+  t.ok(r.steps.every((s) => s.ok), 'every step', { steps: r.steps, screen: r.screen.slice(-2000) });
+  t.match(out, /^SOCK 0xffff[0-9a-f]{12}$/m, "the module's data (its netlink socket) at its load address in the restored guest");
+  t.match(out, new RegExp(`^HIT ktest_rcv_msg \\S*ktest\\.c:${brace}$`, 'm'), { gdb: out.slice(-3000) });
+  t.equal(r.exitCode, 3);
   t.equal(r.qemuLeft, 0, 'no QEMU left');
 });

@@ -200,7 +200,7 @@ t.test('shell and replay parse', async (t) => {
   t.match(parseCli(['run', '--gdb-wait', '--only', 'x']), { command: 'run', args: { gdb: { wait: true } } });
   t.throws(() => parseCli(['run', '--gdb', '--target', 'host']), /does not go with --target host/);
   t.throws(() => parseCli(['run', '--gdb', '-j', '2']), /one guest at a time/);
-  t.throws(() => parseCli(['replay', 'b', '--gdb']), /unknown option '--gdb' for 'rig replay'/);
+  t.match(parseCli(['replay', 'b', '--shell', '--gdb-wait']), { command: 'replay', args: { bundle: 'b', shell: true, gdb: { wait: true } } });
   t.throws(() => parseCli(['shell', 'ls']), /unexpected argument 'ls' for 'rig shell'/);
   t.throws(() => parseCli(['shell', '--kernel', 'all']), /one image/);
   t.strictSame(parseCli(['replay', 'b']), { command: 'replay', args: { bundle: 'b', shell: false, verbose: false } });
