@@ -1,8 +1,9 @@
 // Workflow glue: turns the rig's JSON reports into the job summary ($GITHUB_STEP_SUMMARY) and ::error annotations.
-// Usage: summary.ts [--root DIR] [--run-id ID --bundles-artifact NAME] REPORT.json...
+// Usage: summary.ts [--root DIR] [--run-id ID --bundles-artifact NAME] [--coverage-artifact NAME] REPORT.json...
 //   --root DIR: the module's checkout, so annotations carry file= and line=
 //   --run-id, --bundles-artifact: this workflow run and the artifact the job uploads its failure bundles as, so
 //   the summary prints for each failure the commands that fetch its bundle and replay it
+//   --coverage-artifact: the artifact holding the coverage HTML and tracefiles (--coverage), named under its table
 import { appendFileSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { annotations, summaryMarkdown, type BundleArtifact } from '../../rig/report/github.ts';
@@ -23,7 +24,7 @@ export function runsOfReport(text: string): RunSummary[] {
 }
 
 /** Summary markdown and annotation lines for report files; unreadable reports are listed, not fatal. */
-export function summarize(files: readonly string[], read: (file: string) => string = (f) => readFileSync(f, 'utf8'), root?: string, bundles?: BundleArtifact): {
+export function summarize(files: readonly string[], read: (file: string) => string = (f) => readFileSync(f, 'utf8'), root?: string, bundles?: BundleArtifact, coverageArtifact?: string): {
   markdown: string;
   annotations: string[];
 } {
@@ -36,7 +37,7 @@ export function summarize(files: readonly string[], read: (file: string) => stri
       problems.push(`${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
     }
   }
-  let markdown = summaryMarkdown(runs, bundles);
+  let markdown = summaryMarkdown(runs, bundles, coverageArtifact);
   if (problems.length > 0 || files.length === 0) {
     const lines = files.length === 0 ? ['no report was written (the rig stopped before running scenarios: see the log)'] : problems;
     markdown += `\n### Missing reports\n\n${lines.map((l) => `- ${l}`).join('\n')}\n`;
@@ -46,21 +47,22 @@ export function summarize(files: readonly string[], read: (file: string) => stri
 }
 
 /** The command line: options first, then the report files. Pure. */
-export function parseArgs(args: readonly string[]): { readonly files: string[]; readonly root?: string; readonly bundles?: BundleArtifact } {
+export function parseArgs(args: readonly string[]): { readonly files: string[]; readonly root?: string; readonly bundles?: BundleArtifact; readonly coverageArtifact?: string } {
   const opts: Record<string, string> = {};
   let k = 0;
-  while (k < args.length && ['--root', '--run-id', '--bundles-artifact'].includes(args[k]!)) {
+  while (k < args.length && ['--root', '--run-id', '--bundles-artifact', '--coverage-artifact'].includes(args[k]!)) {
     opts[args[k]!] = args[k + 1] ?? '';
     k += 2;
   }
   const runId = opts['--run-id'];
   const artifact = opts['--bundles-artifact'];
-  return { files: args.slice(k), ...(opts['--root'] !== undefined && { root: opts['--root'] }), ...(runId && artifact && { bundles: { runId, artifact } }) };
+  const coverage = opts['--coverage-artifact'];
+  return { files: args.slice(k), ...(opts['--root'] !== undefined && { root: opts['--root'] }), ...(runId && artifact && { bundles: { runId, artifact } }), ...(coverage && { coverageArtifact: coverage }) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { files, root, bundles } = parseArgs(process.argv.slice(2));
-  const { markdown, annotations: lines } = summarize(files, undefined, root, bundles);
+  const { files, root, bundles, coverageArtifact } = parseArgs(process.argv.slice(2));
+  const { markdown, annotations: lines } = summarize(files, undefined, root, bundles, coverageArtifact);
   const target = process.env.GITHUB_STEP_SUMMARY;
   if (target) appendFileSync(target, markdown);
   else process.stdout.write(markdown);

@@ -3,6 +3,7 @@
 import { basename } from 'node:path';
 import type { RunSummary, ScenarioFailure, ScenarioResult } from './results.ts';
 import { scenarioGrid } from './table.ts';
+import { formatCounts } from './coverage.ts';
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -35,7 +36,7 @@ export function replayCommands(failure: ScenarioFailure | undefined, upload: Bun
  * then one line per failure with its message, and (when the job uploaded its bundles) the commands that
  * fetch the failure's bundle and replay it.
  */
-export function summaryMarkdown(summaries: readonly RunSummary[], bundles?: BundleArtifact): string {
+export function summaryMarkdown(summaries: readonly RunSummary[], bundles?: BundleArtifact, coverageArtifact?: string): string {
   if (summaries.length === 0) return '## ktest-rig\n\nNo runs.\n';
   const runs = [...summaries].sort((a, b) => byText(a.image, b.image));
   const grid = scenarioGrid(runs);
@@ -74,7 +75,26 @@ export function summaryMarkdown(summaries: readonly RunSummary[], bundles?: Bund
       if (commands.length > 0) lines.push('  ', '  Reproduce it locally (the bundle holds the module as built, the scenario, the options and the guest at the failure):', '  ```sh', ...commands.map((c) => `  ${c}`), '  ```');
     }
   }
+  lines.push(...coverageMarkdown(runs, coverageArtifact));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * --coverage: one row per image and source file (lines, functions, branches), and where the HTML report
+ * is (the job's coverage artifact, when the workflow names it). Nothing when no run measured coverage. Pure.
+ */
+export function coverageMarkdown(runs: readonly RunSummary[], artifact?: string): string[] {
+  const measured = runs.filter((run) => run.coverage);
+  if (measured.length === 0) return [];
+  const lines = ['', '### Coverage', '', '| image | file | lines | functions | branches |', '|---|---|---|---|---|'];
+  for (const run of measured) {
+    const c = run.coverage!;
+    const rows = c.files.length > 1 ? [...c.files, { file: 'total', ...c.total }] : c.files;
+    for (const f of rows) lines.push(`| ${escapeCell(run.image)} | ${escapeCell(f.file)} | ${formatCounts(f.lines)} | ${formatCounts(f.functions)} | ${formatCounts(f.branches)} |`);
+  }
+  const scenarios = measured.reduce((n, run) => n + run.coverage!.scenarios.length, 0);
+  lines.push('', `Over ${scenarios} scenario${scenarios === 1 ? '' : 's'}.${artifact ? ` HTML report and lcov tracefiles (the run's and each scenario's): artifact \`${artifact}\`.` : ''}`);
+  return lines;
 }
 
 function firstLine(text: string): string {

@@ -66,3 +66,26 @@ t.test('the summary script: its command line, and the markdown it writes for the
   t.match(s.markdown, /npx ktest-rig replay ktest-rig-bundles-12345678901\/bookworm-6\.1--warn\n/);
   t.equal(s.annotations.length, 1);
 });
+
+t.test('coverage: a table per image and file from a real --coverage report, and the artifact with the HTML', async (t) => {
+  const covered = runsOfReport(readFileSync(join(projectRoot, 'test/fixtures/reports/covered-coverage.json'), 'utf8'));
+  const md = summaryMarkdown(covered, undefined, 'ktest-rig-coverage-bookworm-6.1-debug-777');
+  const lines = md.split('\n');
+  const at = lines.indexOf('### Coverage');
+  t.ok(at > 0, 'a coverage section', { md });
+  t.same(lines.slice(at + 2, at + 5), [
+    '| image | file | lines | functions | branches |',
+    '|---|---|---|---|---|',
+    '| bookworm-6.1-debug | covered.c | 22/28 78.6% | 4/5 80.0% | 10/14 71.4% |',
+  ]);
+  t.match(md, /Over 5 scenarios\. HTML report and lcov tracefiles \(the run's and each scenario's\): artifact `ktest-rig-coverage-bookworm-6\.1-debug-777`\./);
+  t.notMatch(summaryMarkdown(runs), /### Coverage/, 'no section for a run without --coverage');
+  const args = parseArgs(['--coverage-artifact', 'c-1', 'a.json']);
+  t.same(args, { files: ['a.json'], coverageArtifact: 'c-1' });
+  const yml = readFileSync(join(projectRoot, '.github/workflows/ktest-rig.yml'), 'utf8');
+  const step = yml.split('- name: Upload the coverage report')[1]?.split('\n      - ')[0] ?? '';
+  t.match(step, /path: out\/logs\/coverage\/\n/, 'the artifact is the coverage directory --logs out/logs gives');
+  t.match(step, /name: ktest-rig-coverage-\$\{\{ matrix\.image \}\}-\$\{\{ job\.check_run_id \}\}/);
+  t.match(yml, /COVERAGE_ARTIFACT: ktest-rig-coverage-\$\{\{ matrix\.image \}\}-\$\{\{ job\.check_run_id \}\}/, 'the summary names the same artifact');
+  t.match(yml, /--coverage-artifact "\$COVERAGE_ARTIFACT"/);
+});
