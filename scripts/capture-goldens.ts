@@ -113,7 +113,8 @@ async function captureImage(fixtureName: string, image: ImageSpec, only: readonl
       const { name, text } = goldenFor(image, scenario, exp.fault, consoleLog, command, fixture);
       await writeFile(join(LOGS, name), text);
       const first = findReports(consoleLog, { module: fixture.module })[0];
-      const ok = first?.kind === exp.kind && first.title === exp.title;
+      // A leak found after rmmod names no function in the log alone (raw addresses): the rig names it from the load it recorded.
+      const ok = first?.kind === exp.kind && (first.title === exp.title || (exp.kind === 'memory-leak' && first.title === 'memory leak'));
       process.stderr.write(`${ok ? 'ok  ' : 'DIFF'} ${relative(projectRoot, join(LOGS, name))}: ${first ? `${first.kind} "${first.title}"` : 'no report'}\n`);
       if (!ok) problems.push(`${image.id} ${scenario}: got ${first ? `${first.kind} "${first.title}"` : 'no report'}, expected ${exp.kind} "${exp.title}"`);
     }

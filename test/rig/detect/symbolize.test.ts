@@ -172,3 +172,26 @@ t.test('a build with the rig flags: the author tree, and the module line a kerne
   t.equal(inl!.line, 34, 'the list_del call in symtest.c');
   t.ok(inl!.inlined!.every((c) => !c.file.startsWith('/')), `header paths relative to the kernel tree: ${inl!.inlined!.map((c) => c.file).join(', ')}`);
 });
+
+t.test('nameRawFrames: a leak kmemleak printed after rmmod (captured on bookworm-6.1-debug) gets the module frames back', async (t) => {
+  const { nameRawFrames } = await import('../../../rig/detect/symbolize.ts');
+  const { findReports } = await import('../../../rig/detect/parse.ts');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const body = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'logs', 'memory-leak-x86_64-6.1-leak.log'), 'utf8').split('\n---\n').slice(1).join('\n---\n');
+  t.same(findReports(body, { module: 'debugbugs' })[0]?.moduleFrames, [], 'as printed: raw addresses, no module frame');
+  // The load the rig recorded (.text at 0xffffffffa0000000) and two of the .ko's functions around the raw addresses.
+  const load = new Map([['.text', 0xffffffffa0000000n]]);
+  const symbols = [
+    { name: 'debugbugs_trigger_set', section: '.text', value: 0x100, size: 0x80 },
+    { name: 'debugbugs_leak', section: '.text', value: 0x600, size: 0x60 },
+  ];
+  const named = nameRawFrames(body, [load], symbols, 'debugbugs');
+  t.match(named, /\[<ffffffffa0000641>\] debugbugs_leak\+0x41\/0x60 \[debugbugs\]$/m);
+  t.match(named, /\[<ffffffffa000014f>\] debugbugs_trigger_set\+0x4f\/0x80 \[debugbugs\]$/m);
+  const report = findReports(named, { module: 'debugbugs' })[0];
+  t.equal(report?.title, 'memory leak in debugbugs_leak');
+  t.same(report?.moduleFrames.map((f) => f.symbol), ['debugbugs_leak', 'debugbugs_trigger_set']);
+  t.equal(nameRawFrames(body, [], symbols, 'debugbugs'), body, 'no load recorded: unchanged');
+  t.equal(nameRawFrames(body, [new Map([['.text', 0xffffffffc0000000n]])], symbols, 'debugbugs'), body, 'addresses outside every load: unchanged');
+});
