@@ -124,6 +124,7 @@ export class CoverageCollector {
     const dir = join(this.o.workDir, 'coverage-runs', String(++this.runs));
     try {
       const list = await guest.exec(['find', root, '-name', '*.gcda'], { timeoutMs: READ_TIMEOUT_MS });
+      if (list.timedOut) throw new GuestError(`find ${root} did not finish within ${READ_TIMEOUT_MS / 1000} s`, 'hang', '');
       // No directory: the module was never loaded in this guest; its counters are all zero.
       if (list.exitCode !== 0) return;
       const found = list.stdout.toString('utf8').split('\n').filter((l) => l.startsWith(`${root}/`) && l.endsWith('.gcda'));
@@ -131,7 +132,7 @@ export class CoverageCollector {
         const obj = path.slice(root.length + 1, -'.gcda'.length);
         if (!this.gcov.objects.includes(obj)) continue;
         const r = await guest.exec(['cat', path], { timeoutMs: READ_TIMEOUT_MS });
-        if (r.exitCode !== 0) throw new GuestError(`cat ${path} exited ${r.exitCode}: ${r.stderr.toString('utf8').trim()}`, 'exited', '');
+        if (r.exitCode !== 0 || r.timedOut) throw new GuestError(`cat ${path} exited ${r.exitCode}: ${r.stderr.toString('utf8').trim()}`, 'exited', '');
         await mkdir(dirname(join(dir, obj)), { recursive: true });
         await writeFile(join(dir, `${obj}.gcda`), r.stdout);
         await copyFile(join(this.gcov.notesDir, `${obj}.gcno`), join(dir, `${obj}.gcno`));
