@@ -111,3 +111,19 @@ t.test('covered fixture: the lines each scenario runs, line by line, as its mark
   t.equal(cov?.total.functions.found, 5);
   t.equal(cov?.total.functions.hit, 4, 'covered_big never runs');
 });
+
+t.test('a guest whose kernel died: its counters are named unread, the other scenarios still count', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-rig-coverage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const crasher = join(projectRoot, 'test/fixtures/kmods/crasher');
+  const r = await rig(['--kernel', IMAGE, '--kmod', crasher, '--scenarios', join(projectRoot, 'test/fixtures/scenarios/crasher.ts'), '--only', '/^(panic|warn)$/', '--coverage', '--coverage-dir', join(dir, 'cov'), '--json', join(dir, 'r.json')]);
+  t.equal(r.exitCode, 1, 'both scenarios fail (their kernel reports)', { stderr: r.stderr.slice(-2000) });
+  t.equal(r.qemuLeft, 0);
+  const cov = (JSON.parse(await readFile(join(dir, 'r.json'), 'utf8')) as JsonReport).runs[0]?.coverage;
+  const by = new Map(cov?.scenarios.map((s) => [s.name, s]));
+  t.match(by.get('panic'), { runs: 1, unread: 1, lines: { hit: 0 } }, 'the panicked guest could not be read');
+  t.ok((by.get('warn')?.lines.hit ?? 0) > 0, 'the WARN scenario ran lines of crasher.c');
+  t.notOk(by.get('warn')?.unread, 'and was read');
+  t.match(r.stderr, /\] panic: coverage counters not read \(.*\); this guest's lines are not counted/);
+  t.match(r.stderr, /1 guest died before their counters were read/);
+});
