@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ function release(pocket: string, packages: Buffer): string {
 async function serveArchive(t: Test, overrides: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'ktest-archive-'));
   const gnupg = join(dir, 'g');
-  execFileSync('mkdir', ['-m', '700', gnupg]);
+  mkdirSync(gnupg, { mode: 0o700 });
   const gpg = (...args: string[]) => execFileSync('gpg', ['--batch', '--quiet', '--homedir', gnupg, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(async () => {
     try {
