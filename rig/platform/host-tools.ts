@@ -97,6 +97,7 @@ export const HOST_TOOLS: readonly HostTool[] = Object.freeze([
   { name: 'genhtml', package: 'lcov', neededFor: ['coverage'], purpose: '--coverage: the HTML report from the lcov tracefile', probe: cmd('genhtml', { args: ['--version'], pattern: /version\s+(\S+)/ }) },
   { name: 'lcov', package: 'lcov', neededFor: ['dev'], purpose: "the coverage test checks the rig's tracefiles with lcov --summary", probe: cmd('lcov', { args: ['--version'], pattern: /version\s+(\S+)/ }) },
   { name: 'gdb', package: 'gdb', neededFor: ['dev'], purpose: 'attach to a guest (--gdb); the gdb test drives it in batch mode', probe: cmd('gdb', { args: ['--version'], pattern: /GNU gdb .*?(\d+\.\d+\S*)/ }) },
+  { name: 'gdb-multiarch', package: 'gdb-multiarch', neededFor: ['dev'], purpose: 'attach to an arm64 guest (--gdb); the gdb test drives it in batch mode', probe: cmd('gdb-multiarch', { args: ['--version'], pattern: /GNU gdb .*?(\d+\.\d+\S*)/ }) },
   { name: 'libc headers', package: 'libc6-dev', neededFor: ['dev'], purpose: 'the native addon and fuzz targets (glibc)', probe: { kind: 'file', paths: ['/usr/include/stdio.h'] } },
   { name: 'g++', package: 'g++', neededFor: ['dev'], purpose: 'node-gyp builds the native addon', probe: cmd('g++', gnuVersion) },
   { name: 'python3', package: 'python3', neededFor: ['dev'], purpose: 'node-gyp', probe: cmd('python3', { args: ['--version'], pattern: /Python\s+(\S+)/ }) },

@@ -25,8 +25,11 @@ export const GDB_SCRIPT_NAME = 'attach.gdb';
 export const MODULE_SECTIONS_SCRIPT =
   'cd "/sys/module/$1/sections" || exit 1; for f in .[!.]* *; do [ -f "$f" ] && printf "%s %s\\n" "$f" "$(cat "$f")"; done; true';
 
-/** The running kernel's `_text` (its load address: differs from the link address under KASLR). */
-export const KERNEL_TEXT_SCRIPT = 'awk \'$3 == "_text" { print $1; exit }\' /proc/kallsyms';
+/**
+ * The running kernel's `_stext` (where its code starts: differs from the link address under KASLR).
+ * `_stext`, not `_text`: arm64's kallsyms has no `_text`; on x86_64 they are one address.
+ */
+export const KERNEL_TEXT_SCRIPT = 'awk \'$3 == "_stext" { print $1; exit }\' /proc/kallsyms';
 
 /** The built-in kernel's lines of /proc/kallsyms, compressed for the slow command channel (4 MB -> 1 MB). */
 export const KALLSYMS_SCRIPT = 'grep -v "]$" /proc/kallsyms | gzip -1';
@@ -65,7 +68,7 @@ export async function buildDirOf(vmlinux: string, treeDir: string): Promise<stri
 export interface KernelSymbols {
   /** An ELF with the kernel's symbols at their link-time addresses. */
   readonly file: string;
-  /** Added to every address (KASLR): the running kernel's _text minus the file's. */
+  /** Added to every address (KASLR): the running kernel's _stext minus the file's. */
   readonly offset: bigint;
   /** The file has DWARF (types, lines): the rig's own debug kernel. Else symbols only (Debian's stock kernels). */
   readonly dwarf: boolean;
@@ -162,7 +165,7 @@ async function guestOutput(guest: Guest, script: string, args: readonly string[]
  * the guest's /proc/kallsyms and kept in the cache (<cache>/gdb/), with the offset that KASLR applied.
  */
 export async function kernelSymbols(guest: Guest, kernel: PreparedKernel, cacheDir: string, onEvent: EventSink): Promise<KernelSymbols> {
-  const running = BigInt(`0x${(await guestOutput(guest, KERNEL_TEXT_SCRIPT, [], "the kernel's _text")).toString('utf8').trim() || '0'}`);
+  const running = BigInt(`0x${(await guestOutput(guest, KERNEL_TEXT_SCRIPT, [], "the kernel's _stext")).toString('utf8').trim() || '0'}`);
   if (kernel.vmlinuxPath) {
     const text = (await elfSections(kernel.vmlinuxPath)).find((s) => s.name === '.text');
     // The build tree links vmlinux-gdb.py next to vmlinux; its `linux` package is in scripts/gdb.
@@ -186,8 +189,8 @@ export async function kernelSymbols(guest: Guest, kernel: PreparedKernel, cacheD
     onEvent({ type: 'log', level: 'info', message: `--gdb: reading the kernel's symbols from the guest's /proc/kallsyms (once per kernel; kept in ${dir})` });
     const raw = await guestOutput(guest, KALLSYMS_SCRIPT, [], '/proc/kallsyms', 180_000);
     const entries = parseKallsyms(gunzipSync(raw).toString('latin1'));
-    const textEntry = entries.find((e) => e.name === '_text');
-    if (!textEntry) throw new InfraError('--gdb: the guest\'s /proc/kallsyms has no _text (addresses hidden by kptr_restrict?)');
+    const textEntry = entries.find((e) => e.name === '_stext');
+    if (!textEntry) throw new InfraError("--gdb: the guest's /proc/kallsyms has no _stext (addresses hidden by kptr_restrict?)");
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, kallsymsElf(entries, ARCHES[kernel.image.arch].elfMachine));
