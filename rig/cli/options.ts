@@ -59,7 +59,7 @@ export const OPTIONS = [
   { name: 'json', type: 'string', arg: 'FILE', commands: ['bench'], help: 'write the measurements as JSON to FILE' },
   { name: 'junit', type: 'string', arg: 'FILE', commands: ['run'], help: 'write a JUnit XML report to FILE' },
   { name: 'logs', type: 'string', arg: 'DIR', commands: ['run'], help: 'keep DIR/<image>/<scenario>.console.log and .dmesg.log for every scenario' },
-  { name: 'logs', type: 'string', arg: 'DIR', commands: ['exec'], default: '$TMPDIR/ktest-rig-logs', help: 'where the whole console log goes when the kernel printed a report' },
+  { name: 'logs', type: 'string', arg: 'DIR', commands: ['exec'], default: '$TMPDIR/ktest-rig-logs', help: 'where the whole console log goes when the kernel printed a report, and the gdb script (--gdb)' },
   { name: 'jobs', short: 'j', type: 'string', arg: 'N', commands: ['run'], default: 'one per core', help: 'guests running at once' },
   { name: 'shard', type: 'string', arg: 'I/N', commands: ['run'], help: 'run only shard I of N (1 <= I <= N) of the (image, scenario) pairs, for CI matrices' },
   { name: 'target', type: 'string', arg: BACKEND_NAMES.join('|'), commands: ['run'], default: 'guest', help: BACKEND_NAMES.map((b) => `${b}: ${BACKENDS[b].summary}`).join('; ') },
