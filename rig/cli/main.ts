@@ -132,7 +132,7 @@ async function run(args: RunArgs, stdout: Out): Promise<number> {
         jobs: args.gdb ? 1 : args.jobs,
         ...(args.gdb && {
           gdb: {
-            wait: args.gdb.wait,
+            wait: args.gdb.wait, dbg: args.gdb.dbg ?? false,
             dir: args.logs ? join(resolve(args.logs), 'gdb') : gdbDir(join(tmpdir(), 'ktest-rig-logs'), 'run'),
             // through the reporter: its updating status line on a terminal stays intact
             onReady: (setup: GdbSetup, where: { image: string; scenario: string }) =>
@@ -192,7 +192,7 @@ async function shell(args: ShellArgs, stderr: Out): Promise<number> {
   await ensureTools(needsForImages([image!]), { onEvent });
   const work = tmp.dirSync({ prefix: 'ktest-rig-shell-', unsafeCleanup: true });
   try {
-    const gdb = args.gdb && { wait: args.gdb.wait, dir: gdbDir(join(tmpdir(), 'ktest-rig-logs'), image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the shell')) };
+    const gdb = args.gdb && { wait: args.gdb.wait, dbg: args.gdb.dbg ?? false, dir: gdbDir(join(tmpdir(), 'ktest-rig-logs'), image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the shell')) };
     const session = await bootShellGuest({ image: image!, kmodDir: resolve(args.kmod ?? DEFAULT_KMOD_DIR), load: args.load, workDir: work.name, debug: true, ...(gdb && { gdb }), onEvent });
     reporter.finish();
     stderr.write(`ktest-rig shell: ${image!.id}, ${args.load ? `${session.module.name} loaded` : 'module not loaded'}; nlclient is on PATH. Kernel messages: dmesg (dmesg -w follows them). Ctrl-] q quits.\n`);
@@ -237,7 +237,7 @@ async function execOrThrow(args: ExecArgs, stdout: Out, stderr: Out, stdin: Node
   const work = tmp.dirSync({ prefix: 'ktest-rig-exec-', unsafeCleanup: true });
   try {
     const logsDir = args.logs ? resolve(args.logs) : join(tmpdir(), 'ktest-rig-logs');
-    const gdb = args.gdb && { wait: args.gdb.wait, dir: gdbDir(logsDir, image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the command')) };
+    const gdb = args.gdb && { wait: args.gdb.wait, dbg: args.gdb.dbg ?? false, dir: gdbDir(logsDir, image!.id), onReady: (setup: GdbSetup) => stderr.write(gdbReadyLine(setup, args.gdb!.wait, 'the command')) };
     const r = await execCommand({ image: image!, kmodDir: settings.kmodDir, makeArgs: settings.makeArgs, programs: settings.programs, moduleParams: settings.moduleParams, load: args.load, argv: args.command, debug: true, snapshot: args.snapshot, cpus: args.cpus, memoryMb: args.memoryMb, workDir: work.name, timeoutMs: args.timeoutMs, stdin: input, ...(gdb && { gdb }), onEvent });
     reporter.finish();
     stdout.write(r.stdout);

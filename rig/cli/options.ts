@@ -74,6 +74,7 @@ export const OPTIONS = [
   { name: 'no-load', type: 'boolean', commands: ['exec', 'shell'], help: 'do not load the module first' },
   { name: 'shell', type: 'boolean', commands: ['replay'], help: 'open a shell in the guest at the moment of failure: restored from the bundle\'s snapshot, or (without one) after re-running the scenario up to its failure; exits as rig shell does' },
   { name: 'gdb', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: "serve QEMU's gdb stub on a unix socket and write a gdb script that loads the kernel's symbols and the module's at its load addresses; prints the command to attach (gdb -x SCRIPT). run: one guest at a time, a script per scenario, no scenario timeout" },
+  { name: 'gdb-dbg', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: "with --gdb on Debian's stock images: the kernel's DWARF from Debian's -dbg package (855 MB for 6.1: downloaded once, on this option only)" },
   { name: 'gdb-wait', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD, the shell or the rest of the scenario, until your gdb continues: set breakpoints first' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
@@ -122,7 +123,7 @@ export interface RunArgs {
   readonly cpus?: number;
   readonly memoryMb?: number;
   /** --gdb (wait: false) or --gdb-wait (wait: true): one guest at a time. */
-  readonly gdb?: { readonly wait: boolean };
+  readonly gdb?: { readonly wait: boolean; readonly dbg?: boolean };
   /** --coverage (dir: --coverage-dir, else the default next to the reports). */
   readonly coverage?: { readonly dir?: string };
 }
@@ -147,7 +148,7 @@ export interface ExecArgs {
   /** Directory for the full console log of a run that saw a kernel report (and the gdb script). */
   readonly logs?: string;
   /** --gdb (wait: false) or --gdb-wait (wait: true). */
-  readonly gdb?: { readonly wait: boolean };
+  readonly gdb?: { readonly wait: boolean; readonly dbg?: boolean };
 }
 
 export interface ReplayArgs {
@@ -155,7 +156,7 @@ export interface ReplayArgs {
   readonly shell: boolean;
   readonly verbose: boolean;
   /** --gdb (wait: false) or --gdb-wait (wait: true). */
-  readonly gdb?: { readonly wait: boolean };
+  readonly gdb?: { readonly wait: boolean; readonly dbg?: boolean };
 }
 
 export interface ShellArgs {
@@ -165,7 +166,7 @@ export interface ShellArgs {
   readonly load: boolean;
   readonly verbose: boolean;
   /** --gdb (wait: false) or --gdb-wait (wait: true). */
-  readonly gdb?: { readonly wait: boolean };
+  readonly gdb?: { readonly wait: boolean; readonly dbg?: boolean };
 }
 
 export interface BenchArgs {
@@ -277,8 +278,9 @@ function machineValues(command: 'run' | 'exec', cpus: string | undefined, memory
 }
 
 /** --gdb and --gdb-wait (which implies --gdb). */
-function gdbValue(gdb: boolean, wait: boolean): { gdb?: { wait: boolean } } {
-  return gdb || wait ? { gdb: { wait } } : {};
+function gdbValue(gdb: boolean, wait: boolean, dbg = false): { gdb?: { wait: boolean; dbg?: boolean } } {
+  if (dbg && !gdb && !wait) throw usage('--gdb-dbg goes with --gdb or --gdb-wait');
+  return gdb || wait ? { gdb: { wait, ...(dbg && { dbg }) } } : {};
 }
 
 /** --coverage and --coverage-dir DIR (only with --coverage). */
@@ -342,7 +344,7 @@ function parseRun(args: readonly string[]): CliCommand {
     ...(shard !== undefined && { shard: parseShard(shard) }),
     ...faultValues(p.flag('fault-inject'), str('fault-inject-max')),
     ...machineValues('run', str('cpus'), str('memory')),
-    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
+    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait'), p.flag('gdb-dbg')),
     ...coverageValue(p.flag('coverage'), str('coverage-dir')),
   };
   if (run.coverage && target === 'host') throw usage('--coverage reads the counters in guests: it does not go with --target host', 'run');
@@ -388,7 +390,7 @@ function parseExec(args: readonly string[]): CliCommand {
     ...(p.strings('param') !== undefined && { params: parseParams(p.strings('param')) }),
     ...(kmod !== undefined && { kmod }),
     ...(logs !== undefined && { logs }),
-    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')),
+    ...gdbValue(p.flag('gdb'), p.flag('gdb-wait'), p.flag('gdb-dbg')),
   };
   return { command: 'exec', args: exec };
 }
@@ -421,7 +423,7 @@ function parseReplay(args: readonly string[]): CliCommand {
   const [bundle, extra] = p.positionals;
   if (!bundle) throw usage('rig replay needs a BUNDLE directory, e.g. rig replay ktest-rig-bundles/bookworm-6.1--echo', 'replay');
   if (extra !== undefined) throw usage(`unexpected argument '${extra}' for 'rig replay'`, 'replay');
-  return { command: 'replay', args: { bundle, shell: p.flag('shell'), verbose: p.flag('verbose'), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')) } };
+  return { command: 'replay', args: { bundle, shell: p.flag('shell'), verbose: p.flag('verbose'), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait'), p.flag('gdb-dbg')) } };
 }
 
 function parseShell(args: readonly string[]): CliCommand {
@@ -436,7 +438,7 @@ function parseShell(args: readonly string[]): CliCommand {
   }
   const kmod = p.string('kmod');
   if (kmod === '') throw usage('--kmod needs a non-empty path', 'shell');
-  return { command: 'shell', args: { load: !p.flag('no-load'), verbose: p.flag('verbose'), ...(kernel !== undefined && { kernel }), ...(kmod !== undefined && { kmod }), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait')) } };
+  return { command: 'shell', args: { load: !p.flag('no-load'), verbose: p.flag('verbose'), ...(kernel !== undefined && { kernel }), ...(kmod !== undefined && { kmod }), ...gdbValue(p.flag('gdb'), p.flag('gdb-wait'), p.flag('gdb-dbg')) } };
 }
 
 function parseBench(args: readonly string[]): CliCommand {

@@ -84,7 +84,7 @@ export async function replay(args: ReplayArgs, stdout: Out, stderr: Out, termina
   const work = tmp.dirSync({ prefix: 'ktest-rig-replay-', unsafeCleanup: true });
   // --gdb: as for run (a script once the scenario loaded the module), or, restored at the failure, at once.
   const gdb: RunGdbOptions | undefined = args.gdb && {
-    wait: args.gdb.wait,
+    wait: args.gdb.wait, dbg: args.gdb.dbg ?? false,
     dir: gdbDir(join(tmpdir(), 'ktest-rig-logs'), `replay-${image!.id}`),
     onReady: (setup, where) => reporter.sink({ type: 'log', level: 'info', message: gdbReadyLine(setup, args.gdb!.wait, args.shell ? 'the shell' : `the rest of scenario ${where.scenario} [${where.image}]`).trimEnd() }),
   };
@@ -193,7 +193,7 @@ async function restoreAtFailure(dir: string, m: BundleManifest, image: ImageSpec
     // The module is loaded as the scenario left it (or not, if it unloaded it): its sections are in sysfs now.
     const loaded = (await guest.exec(['test', '-d', `/sys/module/${art.module.name.replaceAll('-', '_')}`])).exitCode === 0;
     await offerGdb(
-      { wait: gdb.wait, dir: gdb.dir, onReady: (setup) => gdb.onReady(setup, { image: image.id, scenario: m.scenario.name }) },
+      { wait: gdb.wait, dbg: gdb.dbg ?? false, dir: gdb.dir, onReady: (setup) => gdb.onReady(setup, { image: image.id, scenario: m.scenario.name }) },
       { guest, kernel: art.kernel, module: art.module, loaded, cacheDir: cacheRoot(), what: `rig replay --shell ${dir}`, onEvent },
     ).catch(async (error: unknown) => {
       await guest.close();

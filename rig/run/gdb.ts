@@ -7,6 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { ARCHES, type ArchSpec } from '../platform/arch/index.ts';
 import { elfSections } from '../platform/elf.ts';
 import { kallsymsElf, parseKallsyms } from '../kernels/kallsyms-elf.ts';
+import { dbgVmlinux } from '../kernels/dbg.ts';
+import { isBuiltImage } from '../kernels/spec.ts';
 import { kernelRootOf } from '../build/module.ts';
 import { MODULE_DEBUG_PREFIX } from '../core/paths.ts';
 import { InfraError } from '../core/errors.ts';
@@ -164,8 +166,15 @@ async function guestOutput(guest: Guest, script: string, args: readonly string[]
  * The kernel's symbols for gdb: the debug image's vmlinux (DWARF), else an ELF made once per kernel from
  * the guest's /proc/kallsyms and kept in the cache (<cache>/gdb/), with the offset that KASLR applied.
  */
-export async function kernelSymbols(guest: Guest, kernel: PreparedKernel, cacheDir: string, onEvent: EventSink): Promise<KernelSymbols> {
+export async function kernelSymbols(guest: Guest, kernel: PreparedKernel, cacheDir: string, onEvent: EventSink, dbg = false): Promise<KernelSymbols> {
   const running = BigInt(`0x${(await guestOutput(guest, KERNEL_TEXT_SCRIPT, [], "the kernel's _stext")).toString('utf8').trim() || '0'}`);
+  const image = kernel.image;
+  if (dbg && !kernel.vmlinuxPath && !isBuiltImage(image)) {
+    // Debian's -dbg vmlinux: DWARF, no gdb helpers (GDB_SCRIPTS is off in Debian's config), sources not on this host.
+    const vmlinux = await dbgVmlinux(image, cacheDir, onEvent);
+    const text = (await elfSections(vmlinux)).find((s) => s.name === '.text');
+    return { file: vmlinux, offset: text && running ? running - text.address : 0n, dwarf: true };
+  }
   if (kernel.vmlinuxPath) {
     const text = (await elfSections(kernel.vmlinuxPath)).find((s) => s.name === '.text');
     // The build tree links vmlinux-gdb.py next to vmlinux; its `linux` package is in scripts/gdb.
@@ -230,6 +239,8 @@ export interface PrepareGdbOptions {
   readonly dir: string;
   readonly cacheDir: string;
   readonly wait: boolean;
+  /** Debian's -dbg package for the stock kernel's DWARF (--gdb-dbg). */
+  readonly dbg?: boolean;
   readonly what: string;
   readonly onEvent: EventSink;
 }
@@ -240,7 +251,7 @@ export async function prepareGdb(o: PrepareGdbOptions): Promise<GdbSetup> {
   if (!socket) throw new InfraError('--gdb: the guest was started without its gdb stub');
   await mkdir(o.dir, { recursive: true });
   const arch = ARCHES[o.kernel.image.arch];
-  const kernel = await kernelSymbols(o.guest, o.kernel, o.cacheDir, o.onEvent);
+  const kernel = await kernelSymbols(o.guest, o.kernel, o.cacheDir, o.onEvent, o.dbg);
   const module = o.loaded ? await moduleSymbols(o.guest, o.module, o.dir) : undefined;
   const root = kernelRootOf(o.kernel.headersDir);
   const substitutions: [string, string][] = [
@@ -257,6 +268,8 @@ export async function prepareGdb(o: PrepareGdbOptions): Promise<GdbSetup> {
 export interface GdbOptions {
   /** Hold the guest after the module is loaded until the user's gdb continues. */
   readonly wait: boolean;
+  /** Debian's -dbg package for the stock kernel's DWARF (--gdb-dbg). */
+  readonly dbg?: boolean;
   /** Where the script and the module's .ko go. */
   readonly dir: string;
   /** The script is written (and with wait, the guest is stopped): tell the user how to attach. */
@@ -268,7 +281,7 @@ export interface GdbOptions {
  * the guest first and returns when the user's gdb lets it run.
  */
 export async function offerGdb(g: GdbOptions, o: Omit<PrepareGdbOptions, 'dir' | 'wait'>): Promise<void> {
-  const setup = await prepareGdb({ ...o, dir: g.dir, wait: g.wait });
+  const setup = await prepareGdb({ ...o, dir: g.dir, wait: g.wait, dbg: g.dbg ?? false });
   if (g.wait) await o.guest.holdForDebugger(() => g.onReady(setup));
   else g.onReady(setup);
 }
@@ -276,6 +289,7 @@ export async function offerGdb(g: GdbOptions, o: Omit<PrepareGdbOptions, 'dir' |
 /** --gdb / --gdb-wait of run: every scenario's guest serves the stub, and gets its own script once it loaded the module. */
 export interface RunGdbOptions {
   readonly wait: boolean;
+  readonly dbg?: boolean;
   /** Root of the scripts: one subdirectory <image>-<scenario> per scenario. */
   readonly dir: string;
   readonly onReady: (setup: GdbSetup, where: { readonly image: string; readonly scenario: string }) => void;

@@ -243,7 +243,7 @@ export async function runInGuest(o: Pick<ImageRunOptions, 'debug' | 'image' | 'm
   const backend = gdb
     ? new GdbGuestBackend(guest, art.module.name, beforeLogRead, () =>
         offerGdb(
-          { wait: gdb.wait, dir: join(gdb.dir, `${o.image.id}-${scenario.name.replace(/[^\w.+-]+/g, '_')}`), onReady: (setup) => gdb.onReady(setup, { image: o.image.id, scenario: scenario.name }) },
+          { wait: gdb.wait, dbg: gdb.dbg ?? false, dir: join(gdb.dir, `${o.image.id}-${scenario.name.replace(/[^\w.+-]+/g, '_')}`), onReady: (setup) => gdb.onReady(setup, { image: o.image.id, scenario: scenario.name }) },
           { guest, kernel: art.kernel, module: art.module, loaded: true, cacheDir: o.cacheDir ?? cacheRoot(), what: `scenario ${scenario.name}`, onEvent: o.onEvent },
         ),
       )

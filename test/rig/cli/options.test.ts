@@ -199,6 +199,8 @@ t.test('shell and replay parse', async (t) => {
   t.notOk((parseCli(['exec', '--', 'true']) as { args: { gdb?: unknown } }).args.gdb, 'no stub without --gdb');
   t.match(parseCli(['run', '--gdb-wait', '--only', 'x']), { command: 'run', args: { gdb: { wait: true } } });
   t.throws(() => parseCli(['run', '--gdb', '--target', 'host']), /does not go with --target host/);
+  t.match(parseCli(['exec', '--gdb', '--gdb-dbg', '--', 'true']), { command: 'exec', args: { gdb: { wait: false, dbg: true } } });
+  t.throws(() => parseCli(['exec', '--gdb-dbg', '--', 'true']), /--gdb-dbg goes with --gdb or --gdb-wait/);
   t.throws(() => parseCli(['run', '--gdb', '-j', '2']), /one guest at a time/);
   t.match(parseCli(['replay', 'b', '--shell', '--gdb-wait']), { command: 'replay', args: { bundle: 'b', shell: true, gdb: { wait: true } } });
   t.throws(() => parseCli(['shell', 'ls']), /unexpected argument 'ls' for 'rig shell'/);
