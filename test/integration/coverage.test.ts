@@ -127,3 +127,23 @@ t.test('a guest whose kernel died: its counters are named unread, the other scen
   t.match(r.stderr, /\] panic: coverage counters not read \(.*\); this guest's lines are not counted/);
   t.match(r.stderr, /1 guest died before their counters were read/);
 });
+
+t.test('--fault-inject --coverage: the injected guests count, so the allocation-failure path of ktest.c shows as run', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktest-rig-coverage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const r = await rig(['--kernel', IMAGE, '--only', 'roundtrip', '--fault-inject', '--coverage', '--coverage-dir', join(dir, 'cov'), '--json', join(dir, 'r.json')]);
+  t.equal(r.exitCode, 0, 'ktest survives every injected failure', { stderr: r.stderr.slice(-2000) });
+  t.equal(r.qemuLeft, 0);
+  const run = (JSON.parse(await readFile(join(dir, 'r.json'), 'utf8')) as JsonReport).runs[0];
+  const injected = run?.scenarios[0]?.faultInjection?.injected ?? 0;
+  t.ok(injected > 0, `${injected} injected runs`);
+  t.equal(run?.coverage?.scenarios[0]?.runs, injected + 1, 'every guest of the sweep was read: the counting run and each injected one');
+  // The line ktest_log_message runs only when its kmalloc failed.
+  const ktest = join(projectRoot, 'kmod/ktest.c');
+  const line = (await readFile(ktest, 'utf8')).split('\n').findIndex((l) => l.includes('(%d bytes, not shown)')) + 1;
+  t.ok(line > 0, `ktest.c:${line} is the kmalloc failure's printk`);
+  const counts = daLines(await readFile(join(dir, 'cov', IMAGE, 'lcov.info'), 'utf8'), ktest).get('roundtrip');
+  t.ok((counts?.get(line) ?? 0) > 0, `ktest.c:${line} ran in an injected guest`);
+  const plain = daLines(await readFile(join(dir, 'cov', IMAGE, 'scenarios', 'roundtrip.info'), 'utf8'), ktest).get('roundtrip');
+  t.same(plain, counts, "the scenario's own tracefile holds the same counts");
+});
