@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtio-port.h"
+
 #define AGENT_MAX_LINE (1024 * 1024) /* MAX_REQUEST_LINE in rig/console.ts */
 #define MAX_CMDS 64
 #define MAX_NONCE 64
@@ -802,33 +804,6 @@ static void port_from_cmdline(char *dst, size_t n)
 	if (!cmdline_param("ktest.port=", dst, n)) snprintf(dst, n, "ttyS1");
 }
 
-/* /dev/vportNpM of the virtio port named `name` (as guest/recv.c finds it), or "" when none (yet). */
-static void find_virtio_port(const char *name, char *dev, size_t n)
-{
-	char path[300], got[128];
-	struct dirent *e;
-	DIR *d = opendir("/sys/class/virtio-ports");
-	dev[0] = 0;
-	if (!d) return;
-	while ((e = readdir(d))) {
-		int fd;
-		ssize_t r;
-		if (e->d_name[0] == '.') continue;
-		snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0) continue;
-		r = read(fd, got, sizeof got - 1);
-		close(fd);
-		if (r <= 0) continue;
-		got[r] = 0;
-		got[strcspn(got, "\n")] = 0;
-		if (!strcmp(got, name)) {
-			snprintf(dev, n, "/dev/%s", e->d_name);
-			break;
-		}
-	}
-	closedir(d);
-}
 
 /* ktest.out=NAME: send every frame on that virtio port, held open from now on (waits up to 5 s for it
  * to appear: virtio ports come up asynchronously after their module). Without it, frames go to PORT. */

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "virtio-port.h"
+
 #define DATA_TIMEOUT_MS 20000
 
 static int fail(const char *what, const char *arg)
@@ -28,33 +30,6 @@ static int fail(const char *what, const char *arg)
 	return 1;
 }
 
-/* /dev/vportNpM of the port named `name`, or "" when none (yet). */
-static void find_port(const char *name, char *dev, size_t n)
-{
-	char path[300], got[128];
-	struct dirent *e;
-	DIR *d = opendir("/sys/class/virtio-ports");
-	dev[0] = 0;
-	if (!d) return;
-	while ((e = readdir(d))) {
-		int fd;
-		ssize_t r;
-		if (e->d_name[0] == '.') continue;
-		snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0) continue;
-		r = read(fd, got, sizeof got - 1);
-		close(fd);
-		if (r <= 0) continue;
-		got[r] = 0;
-		got[strcspn(got, "\n")] = 0;
-		if (!strcmp(got, name)) {
-			snprintf(dev, n, "/dev/%s", e->d_name);
-			break;
-		}
-	}
-	closedir(d);
-}
 
 static void make_parents(char *path)
 {
@@ -112,7 +87,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ktest-recv PORTNAME SIZE MODE PATH [SIZE MODE PATH ...]\n");
 		return 2;
 	}
-	for (tries = 0; find_port(argv[1], dev, sizeof dev), !dev[0] && tries < 200; tries++) usleep(10000);
+	for (tries = 0; find_virtio_port(argv[1], dev, sizeof dev), !dev[0] && tries < 200; tries++) usleep(10000);
 	if (!dev[0]) {
 		errno = ENOENT;
 		return fail("no virtio port named", argv[1]);

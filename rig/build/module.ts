@@ -290,9 +290,9 @@ const GCOV_RECORD = 'gcov.json';
 /** Guest programs as data: sources (globs of *.c allowed) and include dirs, relative to the project root. */
 export const GUEST_PROGRAMS = {
   nlclient: { sources: ['guest/nlclient.c', 'native/lib/*.c'], includes: ['native/include', 'kmod'] },
-  agent: { sources: ['guest/agent.c'], includes: [] as string[] },
+  agent: { sources: ['guest/agent.c'], includes: ['guest'] },
   /** Receives files on the virtio files channel (rig/vm/files.ts). */
-  recv: { sources: ['guest/recv.c'], includes: [] as string[] },
+  recv: { sources: ['guest/recv.c'], includes: ['guest'] },
 } as const;
 export type GuestProgram = keyof typeof GUEST_PROGRAMS;
 type ProgramSpec = { readonly sources: readonly string[]; readonly includes: readonly string[] };

@@ -190,12 +190,13 @@ export const scenarios: Scenario[] = [
     name: 'unload-while-waiting',
     description:
       'rmmod while a client waits in recv: the kernel pins the module while a socket of its protocol is open, so the unload is refused, the client times out cleanly, and the unload then succeeds',
+    timeoutMs: 90_000,
     async run(t) {
       // The client must still wait while the rig polls the log and tries rmmod: a few guest commands,
       // which take 0.1 s on a stock kernel and over a second on the debug kernel (KASAN, lockdep).
       const probe = Date.now();
       await t.dmesg();
-      const timeoutMs = Math.max(3000, 15 * (Date.now() - probe));
+      const timeoutMs = Math.min(20_000, Math.max(3000, 6 * (Date.now() - probe)));
       const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs });
       // The module logged the message: the client has sent it and now waits in recv.
       await until(t, async () => /kernel recv from user: wait for me/.test(await t.dmesg()), 'the SILENT message reached the module');
