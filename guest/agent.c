@@ -39,7 +39,7 @@
 
 #include "virtio-port.h"
 
-#define AGENT_MAX_LINE (1024 * 1024) /* MAX_REQUEST_LINE in rig/console.ts */
+#define AGENT_MAX_LINE (1024 * 1024) /* MAX_REQUEST_LINE in rig/vm/agent-protocol.ts */
 #define MAX_CMDS 64
 #define MAX_NONCE 64
 #define CHUNK 32768                  /* raw bytes per O frame (OUTPUT_CHUNK_BYTES; its base64 line fits MAX_FRAME_LINE) */
