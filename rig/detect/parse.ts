@@ -154,6 +154,14 @@ function framesOf(b: Builder): StackFrame[] {
       depth += t.startsWith('</') ? -1 : 1;
       continue;
     }
+    // Registers printed inside a trace (x86_64, at an interrupt's entry): the interrupted code's
+    // RIP is a frame as reliable as any, often the only reliable one of the interrupted function
+    // (an RCU stall's stack of a task interrupted in a module).
+    const inner = t.match(PC_LINE);
+    if (inner) {
+      frames.push(frameOf(inner[1], inner[2], inner[3], inner[4]));
+      continue;
+    }
     const m = t.match(FRAME);
     if (m) {
       if (!m[1]) frames.push(frameOf(m[2], m[3], m[4], m[5]));

@@ -50,7 +50,7 @@ const allocators =
 const sched =
   /^(?:__switch_to\w*|context_switch|__schedule|schedule\w*|io_schedule\w*|__wait_for_common|wait_for_completion\w*|do_wait_for_common|msleep\w*|usleep_range\w*|__mutex_lock\w*|mutex_lock\w*|rwsem_down_\w+|down_\w+|down|__down\w*|wait_woken|__wait_event\w*|prepare_to_wait\w*|__cond_resched|cond_resched)$/;
 const timerIrq =
-  /^(?:rcu_\w+|print_cpu_stall\w*|check_cpu_stall|update_process_times|tick_\w+|__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|irq_exit_rcu|__irq_exit_rcu|__do_softirq|do_softirq|run_timer_softirq|__run_timers|call_timer_fn|watchdog_timer_fn|nmi_\w+|arch_trigger_\w+|trigger_\w+|dump_cpu_task|handle_softirqs|lockup_detector_\w+|watchdog_\w+)$/;
+  /^(?:rcu_\w+|print_cpu_stall\w*|check_cpu_stall|update_process_times|tick_\w+|__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|irq_exit_rcu|__irq_exit_rcu|__do_softirq|do_softirq|run_timer_softirq|__run_timers|call_timer_fn|watchdog_timer_fn|nmi_\w+|arch_trigger_\w+|trigger_\w+|dump_cpu_task|sched_show_task|handle_softirqs|lockup_detector_\w+|watchdog_\w+)$/;
 
 /** Short, stable rendering of a header's free text: addresses and long hex numbers elided. */
 export function normaliseText(text: string): string {
@@ -252,7 +252,9 @@ const ROWS = [
     title: () => 'INFO: rcu detected stall',
     fatal: false,
     endAfterTrace: true,
-    skip: timerIrq,
+    // A stalling task that yields (preemptible RCU) is often interrupted in __cond_resched, and its
+    // stack is printed by sched_show_task from the timer interrupt.
+    skip: new RegExp(`${timerIrq.source}|${sched.source}`),
   },
   {
     kind: 'memory-leak',
