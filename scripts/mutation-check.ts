@@ -4,15 +4,18 @@
 //
 // Mutations, each applied to a fresh copy of the working tree (node_modules and native/build are
 // linked, the kernel cache is shared):
-//   - every `/* @fault NAME */` statement of the crasher fixture neutralised at once: the detector
-//     test must fail for each fault scenario by name (one guest run covers them all);
+//   - every `/* @fault NAME */` statement of the crasher fixture neutralised at once (kept as dead
+//     code, `if (0) { ... }`, so the mutant still builds with -Werror): the detector test must fail
+//     for each fault scenario by name (one guest run covers them all);
 //   - the crash-on-ack fault statement in kmod/ktest.c neutralised: the crash-on-ack test must fail;
 //   - guest/agent.c made uncompilable: the agent tests must fail (not skip) with the compiler error;
 //   - one golden log's expected title changed: the golden test must fail on that file, and
 //     UPDATE_GOLDEN=1 under CI must refuse without rewriting it;
 //   - clang hidden from PATH: the fuzz test must fail naming the package, not skip.
 // The unmutated copy runs the same tests first and must pass. --quick leaves out the two that boot
-// guests (the fault lines). Exit 0 when the baseline passes and every mutation was caught.
+// guests (the fault lines). Exit 0 when the baseline passes and every mutation was caught. A module
+// mutant that does not build is said so plainly (THE MUTANT DOES NOT BUILD, with the compiler's
+// error) and counts as not caught: a test that fails on the build proves nothing.
 // A maintainer script, not part of npm test: the guest runs take minutes, and it tests the tests.
 import { $ } from 'zx';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -45,17 +48,40 @@ async function copyTree(): Promise<string> {
   return dir;
 }
 
-/** Replaces the marked statement of `name` in `file` by a statement that does nothing (the marker stays). */
+/**
+ * Makes the marked statement of `name` do nothing (the marker stays), in a way the fixture still
+ * builds with -Werror: the statement stays in the source as dead code (`if (0) { ... }`), so every
+ * variable and function it used is still used (a plain `barrier();` left `ptr`, `end` and `ref`
+ * unused, and the mutant did not build). A marked `if (cond)` header becomes `if (0 && (cond))`.
+ */
 export function neutralise(source: string, name: string): string {
   const lines = source.split('\n');
-  const i = lines.findIndex((l) => new RegExp(`/\\*\\s*@fault\\s+${name.replace(/[.]/g, '\\.')}\\s*\\*/`).test(l));
+  const mark = new RegExp(`/\\*\\s*@fault\\s+${name.replace(/[.]/g, '\\.')}\\s*\\*/`);
+  const i = lines.findIndex((l) => mark.test(l));
   if (i < 0) throw new Error(`no @fault ${name}`);
-  const indent = /^\s*/.exec(lines[i]!)![0];
-  // recursion's marked line is pad[]'s declaration: keep it and make the recursion finite instead.
-  lines[i] = /^\s*volatile char pad/.test(lines[i]!)
-    ? `${indent}volatile char pad[256]; if (depth > 16) return 0;\t/* @fault ${name} (mutated) */`
-    : `${indent}barrier();\t/* @fault ${name} (mutated) */`;
+  const line = lines[i]!;
+  const indent = /^\s*/.exec(line)![0];
+  const statement = line.replace(mark, '').trim();
+  // The marker exactly as it was: the tests look the fault's line up by it (test/helpers/fault-lines.ts).
+  const marker = `/* mutated */ /* @fault ${name} */`;
+  let mutated: string;
+  if (/^volatile char pad/.test(statement)) {
+    // recursion's marked line is pad[]'s declaration: keep it and make the recursion finite instead.
+    mutated = `${statement} if (depth > 16) return 0;`;
+  } else if (/^if\s*\(.*\)$/.test(statement)) {
+    mutated = statement.replace(/^if\s*\((.*)\)$/, 'if (0 && ($1))');
+  } else if (/;$/.test(statement)) {
+    mutated = `if (0) { ${statement} }`;
+  } else {
+    throw new Error(`@fault ${name}: cannot neutralise "${statement}" (a statement ending in ';' or an if header)`);
+  }
+  lines[i] = `${indent}${mutated}\t${marker}`;
   return lines.join('\n');
+}
+
+/** The rig's message when a module does not build, with the compiler's first error (null: it built). */
+export function buildFailure(output: string): string | null {
+  return /module build failed for [\w.-]+: (.*)/.exec(output)?.[1]?.trim() ?? null;
 }
 
 async function tap(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ exitCode: number; output: string }> {
@@ -75,7 +101,10 @@ async function mutant(mutation: string, apply: (dir: string) => Promise<void>, c
   }
 }
 
+const BASELINE = '(none: the tree as it is)';
+
 async function main(): Promise<number> {
+  const started = Date.now();
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
   const outcomes: Outcome[] = [];
   const crasher = 'test/fixtures/kmods/crasher';
@@ -84,7 +113,7 @@ async function main(): Promise<number> {
   const baseline = [['test/rig/vm/agent-protocol.test.ts'], ['test/rig/detect/golden.test.ts'], ['test/native/fuzz.test.ts'],
     ...(values.quick ? [] : [['test/integration/detectors.test.ts'], ['test/integration/rig.test.ts', '--grep=oopses']])];
   outcomes.push(
-    ...(await mutant('(none: the tree as it is)', async () => {}, async (d) => {
+    ...(await mutant(BASELINE, async () => {}, async (d) => {
       const results = [];
       for (const args of baseline) {
         const r = await tap(d, args);
@@ -137,10 +166,12 @@ async function main(): Promise<number> {
         await writeFile(join(d, crasher, 'crasher.c'), source);
       }, async (d) => {
         const r = await tap(d, ['test/integration/detectors.test.ts']);
+        const unbuilt = buildFailure(r.output);
         return Object.entries(expectations(resolveImages(DEFAULT_IMAGE_ID)[0]!)).map(([scenario, e]) => ({
           test: `detectors.test.ts: ${scenario} (@fault ${e.fault})`,
-          caught: new RegExp(`not ok \\d+ - ${scenario}(?: fails|: )`).test(r.output),
-          detail: `exit ${r.exitCode}`,
+          // A mutant that does not build fails the test for that reason alone: not a caught mutation.
+          caught: !unbuilt && new RegExp(`not ok \\d+ - ${scenario}(?: fails|: )`).test(r.output),
+          detail: unbuilt ? `THE MUTANT DOES NOT BUILD: ${unbuilt}` : `exit ${r.exitCode}`,
         }));
       })),
     );
@@ -150,7 +181,8 @@ async function main(): Promise<number> {
         await writeFile(join(d, 'kmod/ktest.c'), neutralise(await readFile(join(d, 'kmod/ktest.c'), 'utf8'), 'oops_on_ack'));
       }, async (d) => {
         const r = await tap(d, ['test/integration/rig.test.ts', '--grep=oopses']);
-        return [{ test: 'rig.test.ts: crash-on-ack', caught: r.exitCode !== 0 && /not ok \d+ - a module that oopses/.test(r.output), detail: `exit ${r.exitCode}` }];
+        const unbuilt = buildFailure(r.output);
+        return [{ test: 'rig.test.ts: crash-on-ack', caught: !unbuilt && r.exitCode !== 0 && /not ok \d+ - a module that oopses/.test(r.output), detail: unbuilt ? `THE MUTANT DOES NOT BUILD: ${unbuilt}` : `exit ${r.exitCode}` }];
       })),
     );
   }
@@ -158,8 +190,15 @@ async function main(): Promise<number> {
   const width = Math.max(...outcomes.map((o) => o.mutation.length));
   process.stdout.write(`${'mutation'.padEnd(width)}  ok      test (the baseline must pass, each mutation must be caught)\n`);
   for (const o of outcomes) process.stdout.write(`${o.mutation.padEnd(width)}  ${o.caught ? 'yes   ' : 'NO    '}  ${o.test} (${o.detail})\n`);
+  const unbuilt = outcomes.filter((o) => o.detail.startsWith('THE MUTANT DOES NOT BUILD'));
+  if (unbuilt.length) process.stdout.write(`${new Set(unbuilt.map((o) => o.mutation)).size} mutant(s) did not build: their tests failed on the build, which proves nothing about the tests (counted as NOT caught)\n`);
   const missed = outcomes.filter((o) => !o.caught);
-  process.stdout.write(missed.length ? `${missed.length} check(s) failed (a failing baseline, or a mutation NOT caught)\n` : `baseline passes, all ${outcomes.length} mutations caught\n`);
+  const baselineRuns = outcomes.filter((o) => o.mutation === BASELINE).length;
+  const mutations = new Set(outcomes.filter((o) => o.mutation !== BASELINE).map((o) => o.mutation)).size;
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  process.stdout.write(missed.length
+    ? `${missed.length} check(s) failed (a failing baseline, or a mutation NOT caught) in ${minutes} min\n`
+    : `baseline passes (${baselineRuns} test runs); ${mutations} mutants, all ${outcomes.length - baselineRuns} checks caught; ${minutes} min\n`);
   return missed.length ? 1 : 0;
 }
 
