@@ -15,7 +15,7 @@ const firstStop = (file: string) => {
 t.test('captured lockups and hung tasks stop a scenario once their report has printed', async (t) => {
   t.match(firstStop('soft-lockup-x86_64-6.1-captured.log'), { kind: 'soft-lockup', afterMs: STOP_SETTLE_MS });
   t.match(firstStop('hung-task-x86_64-6.1-init-hang.log'), { kind: 'hung-task', afterMs: STOP_SETTLE_MS });
-  t.match(firstStop('rcu-stall-x86_64-6.1.log'), { kind: 'rcu-stall', afterMs: STOP_SETTLE_MS });
+  t.match(firstStop('rcu-stall-x86_64-6.1-rcu-stall.log'), { kind: 'rcu-stall', afterMs: STOP_SETTLE_MS });
   t.match(firstStop('hard-lockup-x86_64-6.1.log'), { kind: 'hard-lockup' });
 });
 
