@@ -254,7 +254,7 @@ const ROWS = [
     endAfterTrace: true,
     // A stalling task that yields (preemptible RCU) is often interrupted in __cond_resched, and its
     // stack is printed by sched_show_task from the timer interrupt.
-    skip: new RegExp(`${timerIrq.source}|${sched.source}`),
+    skip: new RegExp(`${timerIrq.source}|${sched.source}|^(?:preempt_schedule\\w*)$`),
   },
   {
     kind: 'memory-leak',
