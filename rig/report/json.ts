@@ -1,24 +1,15 @@
 // JSON report: one shape whatever the number of images, versioned ({schemaVersion, tool, startedAt,
 // runs: [...], totals}); README's "Reports" section describes every field. Pure + atomic write.
 import { writeFileSync, renameSync } from 'node:fs';
-import type { AllowedReportMatch } from '../detect/allowed.ts';
-import type { FaultInjectionSummary, ImageError, RunSummary, ScenarioFailure, ScenarioStatus } from './results.ts';
+import type { ImageError, RunSummary, ScenarioResult } from './results.ts';
 import { writeFileAtomic } from './write.ts';
 import type { CoverageReport } from './coverage.ts';
 
 /** Bumped when a field changes meaning or goes away (adding a field keeps the version). */
 export const JSON_SCHEMA_VERSION = 2;
 
-export interface JsonScenario {
-  readonly name: string;
-  readonly status: ScenarioStatus;
-  readonly durationMs: number;
-  readonly failure?: ScenarioFailure;
-  /** Kernel reports the project file allows (title, kind, pattern, reason); they did not fail the scenario. */
-  readonly allowed?: readonly AllowedReportMatch[];
-  /** --fault-inject: fault points met, injections made and reached, and those after which the kernel reported. */
-  readonly faultInjection?: FaultInjectionSummary;
-}
+/** A scenario in the JSON report: its result without the image (the run it sits in names that). */
+export type JsonScenario = Omit<ScenarioResult, 'image'>;
 
 export interface JsonRun {
   readonly image: string;
