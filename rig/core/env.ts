@@ -30,6 +30,7 @@ export const ENV_VARS = [
   { name: 'KTEST_FUZZ_SECONDS', scope: 'tests', meaning: 'how long the libFuzzer test runs', default: '15' },
   { name: 'KTEST_FUZZ_ARTIFACTS', scope: 'tests', meaning: 'where the libFuzzer test keeps the inputs of crashes it finds', default: '.tap/fuzz-artifacts' },
   { name: 'KTEST_KDIR', scope: 'tests', meaning: 'kernel headers directory for the native module-build test', default: 'the default image\'s headers' },
+  { name: 'KTEST_RIG_TEST_GDB_DBG', scope: 'tests', meaning: '"1": the gdb test fetches Debian\'s -dbg package (855 MB) and runs its --gdb-dbg case', default: 'that case runs only where the package was fetched before' },
   { name: 'TMPDIR', scope: 'tests', meaning: 'where the rig puts its temporary files (work dirs, sockets, default logs); tests point it at a directory of their own to find what one run left', default: '/tmp' },
   { name: 'KTEST_KCC', scope: 'tests', meaning: 'compiler for the native module-build test (with KTEST_KDIR)', default: 'gcc-12' },
   { name: 'GITHUB_STEP_SUMMARY', scope: 'ci', meaning: 'file the GitHub job summary (kernel-by-scenario table) is appended to; set by GitHub Actions' },
