@@ -223,33 +223,33 @@ export const scenarios: Scenario[] = [
       t.equal(r.errno, 'EPROTONOSUPPORT', `proto ${t.proto} is free while the module listens on ${other}`);
     },
   },
-  {
-    name: 'bad-proto',
-    description: 'a proto parameter outside 0..31 (MAX_LINKS) is refused at load with EINVAL, and the module says why',
-    load: false,
-    async run(t) {
-      const r = await t.module.tryLoad({ proto: 32 });
-      t.ok(r.exitCode !== 0, 'insmod fails');
-      t.match(r.stderr.toString('utf8'), /Invalid argument/, 'EINVAL');
-      t.ok(!(await t.module.isLoaded()), 'not loaded');
-      t.match(await t.dmesg(), /ktest: proto=32 out of range 0\.\.31/, 'kernel log');
-    },
-  },
-  {
-    name: 'proto-in-use',
-    description: "a protocol the kernel already serves (0: rtnetlink's socket holds port 0) is refused at load with EBUSY",
-    load: false,
-    async run(t) {
-      const r = await t.module.tryLoad({ proto: 0 });
-      t.ok(r.exitCode !== 0, 'insmod fails');
-      t.match(r.stderr.toString('utf8'), /busy/i, 'EBUSY');
-      t.ok(!(await t.module.isLoaded()), 'not loaded');
-      t.match(await t.dmesg(), /ktest: cannot create netlink socket for protocol 0 \(in use\?\)/, 'kernel log');
-    },
-  },
+  refusedLoad('bad-proto', 'a proto parameter outside 0..31 (MAX_LINKS) is refused at load with EINVAL, and the module says why', 32, /Invalid argument/, /ktest: proto=32 out of range 0\.\.31/),
+  refusedLoad(
+    'proto-in-use',
+    "a protocol the kernel already serves (0: rtnetlink's socket holds port 0) is refused at load with EBUSY",
+    0,
+    /busy/i,
+    /ktest: cannot create netlink socket for protocol 0 \(in use\?\)/,
+  ),
 ];
 
 /** Poll `check` every 50 ms for at most 5 s. */
+/** A load with this proto fails: insmod says why (errno), nothing stays loaded, and the module logged its reason. */
+function refusedLoad(name: string, description: string, proto: number, errno: RegExp, log: RegExp): Scenario {
+  return {
+    name,
+    description,
+    load: false,
+    async run(t) {
+      const r = await t.module.tryLoad({ proto });
+      t.ok(r.exitCode !== 0, 'insmod fails');
+      t.match(r.stderr.toString('utf8'), errno, 'the errno');
+      t.ok(!(await t.module.isLoaded()), 'not loaded');
+      t.match(await t.dmesg(), log, 'kernel log');
+    },
+  };
+}
+
 async function until(t: ScenarioContext, check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (await check()) return;
