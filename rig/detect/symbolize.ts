@@ -127,14 +127,9 @@ export function displayPath(file: string, root: string): string {
  * Frames need a symbol and an offset; the module name in the frame is not checked.
  */
 export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts: SymbolizeOptions = {}): Promise<StackFrame[]> {
-  const machine = await elfMachine(koPath);
-  const prefix = ARCHES[archOfElfMachine(machine ?? ARCHES.x86_64.elfMachine) ?? 'x86_64'].binutilsPrefix;
-  // Cross binutils come as one package: the addr2line row names it.
-  const binutils = `${prefix}addr2line`;
-  const readelf = opts.readelf ?? `${prefix}readelf`;
+  const { prefix, binutils } = await binutilsFor(koPath);
   const addr2line = opts.addr2line ?? `${prefix}addr2line`;
-  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], binutils), tool(readelf, ['-sW', koPath], binutils)]);
-  const table = parseReadelf(sections, symbols);
+  const table = await readKoTable(koPath, opts.readelf);
   const root = opts.sourceRoot ?? dirname(koPath);
   // The module's own files: under the debug prefix, relative to its build dir, or under it.
   const ownSource = (file: string): boolean => file.startsWith(`${MODULE_DEBUG_PREFIX}/`) || !isAbsolute(file) || !relative(root, file).startsWith('..');
@@ -218,9 +213,21 @@ export function nameRawFrames(text: string, loads: readonly SectionAddresses[], 
 
 /** The .ko's function symbols (readelf), for nameRawFrames. */
 export async function koSymbols(koPath: string): Promise<KoSymbol[]> {
+  return [...(await readKoTable(koPath)).values()];
+}
+
+/** The binutils prefix of the .ko's architecture, and the host-tools row that installs them. */
+async function binutilsFor(koPath: string): Promise<{ prefix: string; binutils: string }> {
   const machine = await elfMachine(koPath);
   const prefix = ARCHES[archOfElfMachine(machine ?? ARCHES.x86_64.elfMachine) ?? 'x86_64'].binutilsPrefix;
-  const readelf = `${prefix}readelf`;
-  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], `${prefix}addr2line`), tool(readelf, ['-sW', koPath], `${prefix}addr2line`)]);
-  return [...parseReadelf(sections, symbols).values()];
+  // Cross binutils come as one package: the addr2line row names it.
+  return { prefix, binutils: `${prefix}addr2line` };
+}
+
+/** The .ko's function symbols by name, from readelf (its sections and its symbol table). */
+async function readKoTable(koPath: string, readelfBin?: string): Promise<Map<string, KoSymbol>> {
+  const { prefix, binutils } = await binutilsFor(koPath);
+  const readelf = readelfBin ?? `${prefix}readelf`;
+  const [sections, symbols] = await Promise.all([tool(readelf, ['-SW', koPath], binutils), tool(readelf, ['-sW', koPath], binutils)]);
+  return parseReadelf(sections, symbols);
 }
