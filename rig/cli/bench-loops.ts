@@ -22,6 +22,10 @@ export interface LoopRow {
   readonly target?: string;
   /** Whether the new figure meets the target. */
   readonly met?: boolean;
+  /** Where the time of the new figure goes, measured in the same run (printed under the table). */
+  readonly parts?: readonly { readonly what: string; readonly ms: number }[];
+  /** For runs: the median of the scenarios' own times in that split run (TAP's `# time=`). */
+  readonly perScenarioMs?: number;
 }
 
 const median = (v: readonly number[]): number => {
@@ -44,6 +48,87 @@ async function timeCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {},
   return ms;
 }
 
+/** A line the command printed (stdout or stderr) and when, in ms from the start. */
+export interface TimedLine {
+  readonly ms: number;
+  readonly line: string;
+}
+
+/** Runs the command once and timestamps every line it prints: the phases of one loop, as the CLI itself reports them. */
+async function timeline(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; lines: TimedLine[] }> {
+  const lines: TimedLine[] = [];
+  const t0 = performance.now();
+  const child = execa(argv[0]!, argv.slice(1), { reject: false, env, cwd: projectRoot, stdin: 'ignore', buffer: false });
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const now = performance.now() - t0;
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop()!;
+      for (const line of parts) lines.push({ ms: now, line });
+    });
+  }
+  const r = await child;
+  const ms = performance.now() - t0;
+  if (r.exitCode !== 0) throw new Error(`bench: ${argv.slice(3).join(' ')} exited ${r.exitCode}`);
+  return { ms, lines: lines.sort((a, b) => a.ms - b.ms) };
+}
+
+/** A phase boundary: the first line after the previous boundary that matches (the last such line with `last`). */
+export interface Mark {
+  readonly what: string;
+  readonly at: RegExp;
+  readonly last?: boolean;
+}
+
+/**
+ * Splits a command's wall time at its marks, in order: each part is the time from the previous mark (or
+ * the start) to this one, and `rest` runs to the command's end. A mark that never printed is left out
+ * (its time falls into the next part). Pure.
+ */
+export function phases(total: number, lines: readonly TimedLine[], marks: readonly Mark[], rest: string): { what: string; ms: number }[] {
+  const out: { what: string; ms: number }[] = [];
+  let prev = 0;
+  for (const m of marks) {
+    const hits = lines.filter((l) => l.ms >= prev && m.at.test(l.line));
+    const hit = m.last ? hits.at(-1) : hits[0];
+    if (!hit) continue;
+    out.push({ what: m.what, ms: hit.ms - prev });
+    prev = hit.ms;
+  }
+  out.push({ what: rest, ms: total - prev });
+  return out;
+}
+
+/** The phases of `rig exec` as its verbose log shows them. */
+const EXEC_MARKS: readonly Mark[] = [
+  { what: 'start-up (node, tsx, the CLI)', at: /checking host tools/ },
+  { what: 'host tools, module and guest programs checked or built, initramfs packed', at: /restoring .* from its snapshot|booting / },
+  { what: 'guest restored, module in and loaded, the command run', at: /^(?!\[|checking |warning: |debug: )\S/ },
+];
+const EXEC_REST = 'kernel log, guest closed, exit';
+
+/** The phases of `rig run` as its verbose log and TAP show them. */
+const RUN_MARKS: readonly Mark[] = [
+  { what: 'start-up (node, tsx, the CLI)', at: /checking host tools/ },
+  { what: 'host tools, module, guest programs, initramfs, accelerator, snapshot', at: /scenario 1\// },
+  { what: 'the scenarios (guests from the snapshot, the rig\'s lanes)', at: /^(not )?ok \d+ /, last: true },
+];
+const RUN_REST = 'reports, exit';
+
+/** Median of the scenarios' own times (TAP's `# time=`), or undefined when none printed. Pure. */
+export function scenarioMedian(lines: readonly TimedLine[]): number | undefined {
+  const times = lines.flatMap((l) => /^(?:not )?ok \d+ .*# time=(\d+(?:\.\d+)?)ms/.exec(l.line)?.slice(1, 2) ?? []).map(Number);
+  return times.length ? median(times) : undefined;
+}
+
+/** One timestamped run of the command (with -v), split into its phases, and the median scenario time when TAP printed times. */
+async function phasesOf(argv: readonly string[], marks: readonly Mark[], rest: string): Promise<Pick<LoopRow, 'parts' | 'perScenarioMs'>> {
+  const { ms, lines } = await timeline(argv);
+  const per = scenarioMedian(lines);
+  return { parts: phases(ms, lines, marks, rest), ...(per !== undefined && { perScenarioMs: per }) };
+}
+
 async function samples(runs: number, fn: () => Promise<number>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < runs; i++) out.push(await fn());
@@ -60,9 +145,13 @@ export const TRIVIAL: Scenario = {
   },
 };
 
-export async function benchLoops(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; full: boolean }): Promise<LoopRow[]> {
+export async function benchLoops(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; full: boolean; loops: boolean; matrix: boolean; onRow?: (row: LoopRow) => void }): Promise<LoopRow[]> {
   const log = (message: string) => o.onEvent({ type: 'log', level: 'info', message });
   const rows: LoopRow[] = [];
+  const push = (row: LoopRow): void => {
+    rows.push(row);
+    o.onRow?.(row);
+  };
   const kernel = ['--kernel', o.imageId];
   const noDebug = o.debug ? [] : ['--no-debug'];
   const fresh = async (prefix: string) => mkdtemp(join(tmpdir(), prefix));
@@ -72,49 +161,79 @@ export async function benchLoops(o: { imageId: string; runs: number; debug: bool
   const edit = () => appendFile(join(kmod, 'ktest.c'), `/* bench edit ${process.pid} ${Date.now()} ${edits++} */\n`);
   try {
     await cp(DEFAULT_KMOD_DIR, kmod, { recursive: true, dereference: true });
-
-    log('startup: rig --help ...');
-    const help = await samples(o.runs * 2, () => timeCommand([...RIG, '--help']));
-    const helpTsx = await samples(o.runs * 2, () => timeCommand([...RIG_VIA_TSX_CLI, '--help']));
-    rows.push({ measure: 'rig --help (start-up; today: through the tsx CLI)', newMs: median(help), todayMs: median(helpTsx), runs: help.length });
-
-    log('exec warm ...');
-    const execArgs = ['exec', ...kernel, '--kmod', kmod, '--', 'nlclient', 'hi'];
-    await timeCommand([...RIG, ...execArgs]); // build the module and the snapshot once
-    const execWarm = await samples(o.runs, () => timeCommand([...RIG, ...execArgs]));
-    const execCold = await samples(o.runs, () => timeCommand([...RIG, 'exec', '--no-snapshot', ...execArgs.slice(1)]));
-    rows.push({ measure: 'exec -- nlclient hi, warm (today: --no-snapshot, a cold boot)', newMs: median(execWarm), todayMs: median(execCold), runs: execWarm.length, target: '<= 1.5 s and <= 40 % of --no-snapshot', met: median(execWarm) <= 1500 && median(execWarm) <= 0.4 * median(execCold) });
-
-    log('exec after an edit of the module ...');
-    const execEdit = await samples(o.runs, () => timeCommand([...RIG, ...execArgs], {}, edit));
-    const execEditCold = await samples(o.runs, () => timeCommand([...RIG, 'exec', '--no-snapshot', ...execArgs.slice(1)], {}, edit));
-    rows.push({ measure: 'exec after an edit of the module', newMs: median(execEdit), todayMs: median(execEditCold), runs: execEdit.length, target: '<= 3 s', met: median(execEdit) <= 3000 });
-
-    log('trivial scenario (restore, copy the module in, load, one message, kernel log) ...');
-    rows.push(await trivialScenario(o, kmod));
-
-    log('5 MB of command output (results channel, and the command port as before) ...');
-    rows.push(await largeOutput(o, kmod));
-
-    log('npm run rig, warm ...');
     const runArgs = ['run', ...kernel, '--kmod', kmod, ...noDebug];
-    await timeCommand([...RIG, ...runArgs]);
-    const runWarm = await samples(o.runs, () => timeCommand([...RIG, ...runArgs]));
-    // Today's method: a snapshot made for this run alone (an empty snapshot dir) and thrown away after it.
-    const runToday = await samples(o.runs, async () => {
-      const dir = await fresh('ktest-bench-snaps-');
-      try {
-        return await timeCommand([...RIG, ...runArgs], { KTEST_RIG_SNAPSHOT_DIR: dir });
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    });
-    const runNaive = o.full ? [await timeCommand([...RIG, ...runArgs, '--no-snapshot'])] : [];
-    rows.push({ measure: 'npm run rig, warm (today: a snapshot per run; naive: --no-snapshot)', newMs: median(runWarm), todayMs: median(runToday), naiveMs: runNaive.length ? median(runNaive) : undefined, runs: runWarm.length, target: '<= 7 s', met: median(runWarm) <= 7000 });
 
-    log('npm run rig after an edit of the module ...');
-    const runEdit = await samples(o.runs, () => timeCommand([...RIG, ...runArgs], {}, edit));
-    rows.push({ measure: 'npm run rig after an edit of the module', newMs: median(runEdit), runs: runEdit.length, target: '<= 9 s', met: median(runEdit) <= 9000 });
+    async function cliLoops(): Promise<void> {
+      log('startup: rig --help ...');
+      const help = await samples(o.runs * 2, () => timeCommand([...RIG, '--help']));
+      const helpTsx = await samples(o.runs * 2, () => timeCommand([...RIG_VIA_TSX_CLI, '--help']));
+      push({ measure: 'rig --help (start-up; today: through the tsx CLI)', newMs: median(help), todayMs: median(helpTsx), runs: help.length });
+
+      log('exec warm ...');
+      const execArgs = ['exec', ...kernel, '--kmod', kmod, '--', 'nlclient', 'hi'];
+      await timeCommand([...RIG, ...execArgs]); // build the module and the snapshot once
+      const execWarm = await samples(o.runs, () => timeCommand([...RIG, ...execArgs]));
+      const execCold = await samples(o.runs, () => timeCommand([...RIG, 'exec', '--no-snapshot', ...execArgs.slice(1)]));
+      // One more warm exec with -v, timestamped line by line: where its time goes.
+      const execVerbose = ['exec', ...kernel, '--kmod', kmod, '-v', '--', 'nlclient', 'hi'];
+      const execWarmParts = await phasesOf([...RIG, ...execVerbose], EXEC_MARKS, EXEC_REST);
+      push({ measure: 'exec -- nlclient hi, warm (today: --no-snapshot, a cold boot)', newMs: median(execWarm), todayMs: median(execCold), runs: execWarm.length, target: '<= 1.5 s and <= 40 % of --no-snapshot', met: median(execWarm) <= 1500 && median(execWarm) <= 0.4 * median(execCold), ...execWarmParts });
+
+      log('exec after an edit of the module ...');
+      const execEdit = await samples(o.runs, () => timeCommand([...RIG, ...execArgs], {}, edit));
+      const execEditCold = await samples(o.runs, () => timeCommand([...RIG, 'exec', '--no-snapshot', ...execArgs.slice(1)], {}, edit));
+      await edit();
+      const execEditParts = await phasesOf([...RIG, ...execVerbose], EXEC_MARKS, EXEC_REST);
+      push({ measure: 'exec after an edit of the module', newMs: median(execEdit), todayMs: median(execEditCold), runs: execEdit.length, target: '<= 3 s', met: median(execEdit) <= 3000, ...execEditParts });
+
+      log('trivial scenario (restore, copy the module in, load, one message, kernel log) ...');
+      push(await trivialScenario(o, kmod));
+
+      log('5 MB of command output (results channel, and the command port as before) ...');
+      push(await largeOutput(o, kmod));
+
+      log('npm run rig, warm ...');
+      await timeCommand([...RIG, ...runArgs]);
+      const runWarm = await samples(o.runs, () => timeCommand([...RIG, ...runArgs]));
+      // Today's method: a snapshot made for this run alone (an empty snapshot dir) and thrown away after it.
+      const runToday = await samples(o.runs, async () => {
+        const dir = await fresh('ktest-bench-snaps-');
+        try {
+          return await timeCommand([...RIG, ...runArgs], { KTEST_RIG_SNAPSHOT_DIR: dir });
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+      const runNaive = o.full ? [await timeCommand([...RIG, ...runArgs, '--no-snapshot'])] : [];
+      const runWarmParts = await phasesOf([...RIG, ...runArgs, '-v'], RUN_MARKS, RUN_REST);
+      push({ measure: 'npm run rig, warm (today: a snapshot per run; naive: --no-snapshot)', newMs: median(runWarm), todayMs: median(runToday), naiveMs: runNaive.length ? median(runNaive) : undefined, runs: runWarm.length, target: '<= 7 s', met: median(runWarm) <= 7000, ...runWarmParts });
+
+      log('npm run rig after an edit of the module ...');
+      const runEdit = await samples(o.runs, () => timeCommand([...RIG, ...runArgs], {}, edit));
+      await edit();
+      const runEditParts = await phasesOf([...RIG, ...runArgs, '-v'], RUN_MARKS, RUN_REST);
+      push({ measure: 'npm run rig after an edit of the module', newMs: median(runEdit), runs: runEdit.length, target: '<= 9 s', met: median(runEdit) <= 9000, ...runEditParts });
+    }
+
+    if (o.loops) await cliLoops();
+
+    if (o.matrix) {
+      log('the five-image matrix (--kernel all), warm ...');
+      const matrixArgs = ['run', '--kernel', 'all', '--kmod', kmod, ...noDebug];
+      await timeCommand([...RIG, ...matrixArgs]); // every image fetched, built and snapshotted once
+      const runs = Math.min(o.runs, 2);
+      const warm = await samples(runs, () => timeCommand([...RIG, ...matrixArgs]));
+      const today = await samples(1, async () => {
+        const dir = await fresh('ktest-bench-snaps-');
+        try {
+          return await timeCommand([...RIG, ...matrixArgs], { KTEST_RIG_SNAPSHOT_DIR: dir });
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+      const parts = await phasesOf([...RIG, ...matrixArgs, '-v'], RUN_MARKS, RUN_REST);
+      push({ measure: 'the five-image matrix (--kernel all), warm (today: a snapshot per image and run)', newMs: median(warm), todayMs: median(today), runs: warm.length, target: '<= 45 s', met: median(warm) <= 45_000, ...parts });
+    }
     return rows;
   } finally {
     await rm(kmod, { recursive: true, force: true });
@@ -130,18 +249,33 @@ async function trivialScenario(o: { imageId: string; runs: number; debug: boolea
     const { art, options } = await prepareGuest({ ...quiet, kmodDir: kmod, workDir });
     const cached = await readySnapshot(quiet, options);
     try {
+      const restore: number[] = [];
+      const body: number[] = [];
+      const close: number[] = [];
       const times = await samples(o.runs * 2, async () => {
         const t0 = performance.now();
         const guest = await Guest.restore(options, cached.file);
+        const t1 = performance.now();
+        let t2 = t1;
         try {
           const outcome = await runInGuest({ debug: o.debug, onEvent: () => {}, image: image! }, art, guest, TRIVIAL);
           if (outcome.failure) throw new Error(`bench: the trivial scenario failed: ${outcome.failure.message}`);
+          t2 = performance.now();
         } finally {
           await guest.close();
         }
-        return performance.now() - t0;
+        const t3 = performance.now();
+        restore.push(t1 - t0);
+        body.push(t2 - t1);
+        close.push(t3 - t2);
+        return t3 - t0;
       });
-      return { measure: 'a trivial scenario end to end (restore .. kernel log)', newMs: median(times), runs: times.length, target: '<= 0.2 s', met: median(times) <= 200 };
+      const parts = [
+        { what: 'restore (QEMU start, RAM image in, agent answers)', ms: median(restore) },
+        { what: 'module in, loaded, one message, kernel log and checks', ms: median(body) },
+        { what: 'guest closed', ms: median(close) },
+      ];
+      return { measure: 'a trivial scenario end to end (restore .. kernel log)', newMs: median(times), runs: times.length, target: '<= 0.2 s', met: median(times) <= 200, parts };
     } finally {
       await cached.release();
     }
@@ -199,4 +333,17 @@ export function formatLoopTable(rows: readonly LoopRow[]): string {
   const num = (i: number) => i >= 1 && i <= 4;
   const line = (cells: string[]) => `| ${cells.map((c, i) => (num(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   return [line(head), `|${widths.map((w, i) => (num(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** Where the time of each row that was split goes, as indented lines under the table (medians for the trivial scenario, one -v run for the others). Pure. */
+export function formatLoopParts(rows: readonly LoopRow[]): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  return rows
+    .filter((r) => r.parts?.length)
+    .map((r) => [
+      `${r.measure}${r.target ? ` (${r.met ? 'met' : 'missed'})` : ''}:`,
+      ...r.parts!.map((p) => `  ${s(p.ms).padStart(8)}  ${p.what}`),
+      ...(r.perScenarioMs !== undefined ? [`  ${s(r.perScenarioMs).padStart(8)}  one scenario, median of its own times (within the scenarios above)`] : []),
+    ].join('\n'))
+    .join('\n');
 }

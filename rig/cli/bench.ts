@@ -7,13 +7,14 @@ import { DEFAULT_KMOD_DIR, type Artifacts } from '../build/artifacts.ts';
 import { runInGuest } from '../run/image.ts';
 import { prepareGuest } from '../run/ready-guest.ts';
 import { resolveImages } from '../kernels/images.ts';
-import type { BenchArgs } from './options.ts';
+import { BENCH_PARTS, type BenchArgs, type BenchPart } from './options.ts';
 import { scenarios as defaultScenarios } from '../scenario/ktest.ts';
 import type { Scenario } from '../scenario/api.ts';
 import { pool } from '../core/pool.ts';
 import { defaultJobs } from '../run/run.ts';
 import type { EventSink } from '../core/events.ts';
-import { benchLoops, formatLoopTable } from './bench-loops.ts';
+import { benchLoops, formatLoopTable, formatLoopParts, type LoopRow } from './bench-loops.ts';
+import { SignalExitCode } from '../core/errors.ts';
 import { builtKernelInfo } from '../build/kernel.ts';
 import { LEAK_SCAN_SCRIPT } from '../vm/guest-setup.ts';
 
@@ -80,31 +81,44 @@ async function wholeRun(
   return { ms: performance.now() - t0, failed };
 }
 
-export async function bench(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink }) {
+/** Where measured rows go the moment each is measured: a long bench (a debug kernel) that is stopped still shows what it measured. */
+export type RowSink = (row: BenchRow) => void;
+
+export async function bench(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; onRow?: RowSink }) {
   const [image] = resolveImages(o.imageId);
+  const rows: BenchRow[] = [];
+  const record = (row: BenchRow): void => {
+    rows.push(row);
+    o.onRow?.(row);
+  };
   const work = tmp.dirSync({ prefix: 'ktest-bench-', unsafeCleanup: true });
   try {
     const { art, accel, options: fast } = await prepareGuest({ image: image!, kmodDir: DEFAULT_KMOD_DIR, workDir: work.name, debug: o.debug, onEvent: o.onEvent });
     const naive: GuestOptions = { ...fast, kernelPath: art.kernel.vmlinuzPath };
+    // A kernel the rig builds: its build time, recorded by the build itself.
+    const built = image!.kind === 'built' ? await builtKernelInfo(image!) : undefined;
+    if (built) record({ measure: `kernel build, cold (${built.objects} objects; recorded by that build)`, medianMs: built.seconds * 1000, runs: 1, target: '<= 15 min' });
     o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinux, the rig) ...' });
     const boot = await bootTimes(fast, o.runs);
+    record({ measure: 'boot to ready guest (vmlinux, PVH)', medianMs: median(boot), runs: boot.length, target: '<= 1.5 s' });
     o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinuz, naive) ...' });
     const naiveBoot = await bootTimes(naive, Math.max(3, Math.ceil(o.runs / 2)));
+    record({ measure: 'boot to ready guest (vmlinuz, naive)', medianMs: median(naiveBoot), runs: naiveBoot.length });
     const snap = join(work.name, 'bench.snapshot');
     const template = await Guest.boot(fast);
     const [saveMs] = await timed(() => template.saveSnapshot(snap));
     await template.close();
+    record({ measure: 'save snapshot', medianMs: saveMs, runs: 1 });
     const restores: number[] = [];
     for (let i = 0; i < o.runs * 2; i++) {
       const [ms, g] = await timed(() => Guest.restore(fast, snap));
       restores.push(ms);
       await g.close();
     }
-    // A kernel the rig builds: its build time (recorded by the build itself) and the leak scan each scenario pays.
-    const built = image!.kind === 'built' ? await builtKernelInfo(image!) : undefined;
-    const scans: number[] = [];
+    record({ measure: 'fresh guest from snapshot', medianMs: median(restores), runs: restores.length, target: '<= 0.3 s' });
     if (built) {
       o.onEvent({ type: 'log', level: 'info', message: 'kmemleak scans after a scenario ...' });
+      const scans: number[] = [];
       for (let i = 0; i < Math.max(3, Math.ceil(o.runs / 2)); i++) {
         const g = await Guest.restore(fast, snap);
         try {
@@ -114,27 +128,18 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
           await g.close();
         }
       }
+      record({ measure: 'kmemleak scan after each scenario', medianMs: median(scans), runs: scans.length });
     }
     const lanes = defaultJobs();
     o.onEvent({ type: 'log', level: 'info', message: `default run from snapshots (${defaultScenarios.length} scenarios), one guest at a time ...` });
     const serial = await wholeRun(art, defaultScenarios, () => Guest.restore(fast, snap), o.debug, o.onEvent);
+    record({ measure: `default run, snapshots, 1 guest at a time (${defaultScenarios.length} scenarios)`, medianMs: serial.ms, runs: 1 });
     o.onEvent({ type: 'log', level: 'info', message: `default run from snapshots, ${lanes} guests at once (the rig's default) ...` });
     const rig = await wholeRun(art, defaultScenarios, () => Guest.restore(fast, snap), o.debug, o.onEvent, lanes);
+    record({ measure: `default run, snapshots, ${lanes} guests at once (as built)`, medianMs: rig.ms, runs: 1 });
     o.onEvent({ type: 'log', level: 'info', message: 'default run, naive: a cold vmlinuz boot per scenario ...' });
     const slow = await wholeRun(art, defaultScenarios, () => Guest.boot(naive), o.debug, o.onEvent);
-    const rows: BenchRow[] = [
-      { measure: 'boot to ready guest (vmlinux, PVH)', medianMs: median(boot), runs: boot.length, target: '<= 1.5 s' },
-      { measure: 'boot to ready guest (vmlinuz, naive)', medianMs: median(naiveBoot), runs: naiveBoot.length },
-      { measure: 'save snapshot', medianMs: saveMs, runs: 1 },
-      { measure: 'fresh guest from snapshot', medianMs: median(restores), runs: restores.length, target: '<= 0.3 s' },
-      { measure: `default run, snapshots, 1 guest at a time (${defaultScenarios.length} scenarios)`, medianMs: serial.ms, runs: 1 },
-      { measure: `default run, snapshots, ${lanes} guests at once (as built)`, medianMs: rig.ms, runs: 1 },
-      { measure: 'default run, naive cold boot per scenario', medianMs: slow.ms, runs: 1 },
-      ...(built ? [
-        { measure: `kernel build, cold (${built.objects} objects; recorded by that build)`, medianMs: built.seconds * 1000, runs: 1, target: '<= 15 min' },
-        { measure: 'kmemleak scan after each scenario', medianMs: median(scans), runs: scans.length },
-      ] : []),
-    ];
+    record({ measure: 'default run, naive cold boot per scenario', medianMs: slow.ms, runs: 1 });
     const ratios = [
       { name: 'speed-up of a fresh guest (naive boot / restore)', value: median(naiveBoot) / median(restores) },
       { name: 'speed-up of the default run, 1 guest at a time', value: slow.ms / serial.ms },
@@ -146,21 +151,63 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
   }
 }
 
-/** `rig bench` / `npm run bench`: measure, print the table on stdout, and write JSON when asked. */
+/**
+ * The parts measured when --parts is not given: all of them on a stock image; on a kernel the rig builds
+ * (minutes per warm loop under TCG, and `--kernel all` leaves built kernels out) the guests part only.
+ */
+export function defaultParts(imageId: string): readonly BenchPart[] {
+  return resolveImages(imageId)[0]!.kind === 'built' ? ['guests'] : BENCH_PARTS;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** `rig bench` / `npm run bench`: measure, print each row on stderr as it is measured, the tables on stdout at the end (or at SIGINT/SIGTERM, with what was measured), JSON when asked. */
 export async function benchCommand(args: BenchArgs, stdout: { write(s: string): unknown } = process.stdout): Promise<number> {
   const onEvent: EventSink = (e) => {
     if (e.type === 'log' && e.level !== 'debug') process.stderr.write(`${e.message}\n`);
     if (e.type === 'stage') process.stderr.write(`${e.stage}: ${e.message}\n`);
   };
-  const result = await bench({ imageId: args.kernel, runs: args.runs, debug: args.debug, onEvent });
-  const loops = await benchLoops({ imageId: args.kernel, runs: Math.max(3, Math.ceil(args.runs / 2)), debug: args.debug, onEvent, full: true });
-  stdout.write(`ktest-rig bench: ${result.image}, ${result.accel}, debug ${result.debug ? 'on' : 'off'}\n\n`);
-  stdout.write(`${formatBenchTable(result.rows, result.ratios)}\n\n`);
-  stdout.write(`warm loops, end to end through the CLI (medians):\n\n${formatLoopTable(loops)}\n`);
-  for (const f of [...result.failed.rig, ...result.failed.naive]) stdout.write(`warning: scenario failed during the bench: ${f}\n`);
-  if (args.json) {
-    await mkdir(join(args.json, '..'), { recursive: true });
-    await writeFile(args.json, `${JSON.stringify({ ...result, loops }, null, 2)}\n`);
+  const parts = args.parts ?? defaultParts(args.kernel);
+  const rows: BenchRow[] = [];
+  const loops: LoopRow[] = [];
+  let result: Awaited<ReturnType<typeof bench>> | undefined;
+  const row = (r: BenchRow): void => {
+    rows.push(r);
+    process.stderr.write(`bench: ${r.measure}: ${seconds(r.medianMs)}${r.runs > 1 ? ` (median of ${r.runs})` : ''}${r.target ? `, target ${r.target}` : ''}\n`);
+  };
+  const loopRow = (r: LoopRow): void => {
+    loops.push(r);
+    const others = [r.todayMs !== undefined && `today ${seconds(r.todayMs)}`, r.naiveMs !== undefined && `naive ${seconds(r.naiveMs)}`].filter(Boolean).join(', ');
+    process.stderr.write(`bench: ${r.measure}: ${seconds(r.newMs)}${others ? ` (${others})` : ''}${r.target ? `, target ${r.target}: ${r.met ? 'met' : 'missed'}` : ''}\n`);
+  };
+  const print = async (interrupted: boolean): Promise<void> => {
+    stdout.write(`ktest-rig bench: ${args.kernel}, ${result?.accel ?? 'accelerator as probed'}, debug ${args.debug ? 'on' : 'off'}, parts ${parts.join(',')}${interrupted ? ' (interrupted: the rows measured so far)' : ''}\n\n`);
+    if (rows.length) stdout.write(`${formatBenchTable(rows, result?.ratios ?? [])}\n\n`);
+    if (loops.length) {
+      stdout.write(`warm loops, end to end through the CLI (medians):\n\n${formatLoopTable(loops)}\n\n`);
+      const split = formatLoopParts(loops);
+      if (split) stdout.write(`where the time goes:\n\n${split}\n\n`);
+    }
+    for (const f of [...(result?.failed.rig ?? []), ...(result?.failed.naive ?? [])]) stdout.write(`warning: scenario failed during the bench: ${f}\n`);
+    if (args.json) {
+      await mkdir(join(args.json, '..'), { recursive: true });
+      await writeFile(args.json, `${JSON.stringify({ image: args.kernel, parts, interrupted, ...result, rows, loops }, null, 2)}\n`);
+    }
+  };
+  // Stopped (a debug kernel's bench takes long): print what was measured, then die of the signal as usual.
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => () => {
+    void print(true).finally(() => process.exit(SignalExitCode[signal]));
+  };
+  const handlers = { SIGINT: stop('SIGINT'), SIGTERM: stop('SIGTERM') };
+  for (const [sig, h] of Object.entries(handlers)) process.once(sig, h);
+  try {
+    if (parts.includes('guests')) result = await bench({ imageId: args.kernel, runs: args.runs, debug: args.debug, onEvent, onRow: row });
+    if (parts.includes('loops') || parts.includes('matrix')) {
+      await benchLoops({ imageId: args.kernel, runs: Math.max(3, Math.ceil(args.runs / 2)), debug: args.debug, onEvent, full: true, loops: parts.includes('loops'), matrix: parts.includes('matrix'), onRow: loopRow });
+    }
+    await print(false);
+  } finally {
+    for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
   }
   return 0;
 }

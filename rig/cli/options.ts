@@ -42,6 +42,9 @@ export interface OptionSpec {
 
 const EVERY: readonly CommandName[] = COMMANDS.map((c) => c.name);
 export const DEFAULT_BENCH_RUNS = 5;
+/** The parts of `rig bench`: guests (boots, restores, whole runs in-process), loops (the CLI end to end), matrix (--kernel all through the CLI). */
+export const BENCH_PARTS = ['guests', 'loops', 'matrix'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
 
 export const OPTIONS = [
   { name: 'help', short: 'h', type: 'boolean', commands: EVERY, help: 'show the help (of this command)' },
@@ -77,6 +80,7 @@ export const OPTIONS = [
   { name: 'gdb-dbg', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: "with --gdb on Debian's stock images: the kernel's DWARF from Debian's -dbg package (855 MB for 6.1: downloaded once, on this option only)" },
   { name: 'gdb-wait', type: 'boolean', commands: ['run', 'exec', 'shell', 'replay'], help: 'as --gdb, and stop the guest once the module is loaded, before CMD, the shell or the rest of the scenario, until your gdb continues: set breakpoints first' },
   { name: 'timeout', type: 'string', arg: 'SECONDS', commands: ['exec'], default: String(DEFAULT_EXEC_TIMEOUT_MS / 1000), help: 'kill CMD after this long (exit 124)' },
+  { name: 'parts', type: 'string', arg: 'LIST', commands: ['bench'], default: 'guests,loops,matrix; guests only on a kernel the rig builds', help: 'what to measure, comma-separated: guests (boots, restores, whole runs against a cold boot per scenario), loops (exec and run end to end through the CLI, with where their time goes), matrix (--kernel all, warm)' },
   { name: 'runs', type: 'string', arg: 'N', commands: ['bench'], default: String(DEFAULT_BENCH_RUNS), help: 'samples per measure (the table shows medians)' },
 ] as const satisfies readonly OptionSpec[];
 
@@ -172,6 +176,8 @@ export interface ShellArgs {
 export interface BenchArgs {
   readonly kernel: string;
   readonly runs: number;
+  /** undefined: the image's default parts (see bench.ts defaultParts). */
+  readonly parts?: readonly BenchPart[];
   readonly json?: string;
   readonly debug: boolean;
 }
@@ -451,7 +457,14 @@ function parseBench(args: readonly string[]): CliCommand {
   const kernel = p.string('kernel') ?? DEFAULT_IMAGE_ID;
   parseKernels([kernel]);
   const json = p.string('json');
-  return { command: 'bench', args: { kernel, runs: Number(runs), debug: !p.flag('no-debug'), ...(json !== undefined && { json }) } };
+  const partsArg = p.string('parts');
+  let parts: BenchPart[] | undefined;
+  if (partsArg !== undefined) {
+    parts = partsArg.split(',').map((x) => x.trim()).filter(Boolean) as BenchPart[];
+    const bad = parts.find((x) => !(BENCH_PARTS as readonly string[]).includes(x));
+    if (bad !== undefined || parts.length === 0) throw usage(`--parts '${partsArg}': ${bad !== undefined ? `unknown part '${bad}'` : 'empty'} (parts: ${BENCH_PARTS.join(', ')})`, 'bench');
+  }
+  return { command: 'bench', args: { kernel, runs: Number(runs), debug: !p.flag('no-debug'), ...(json !== undefined && { json }), ...(parts && { parts: [...new Set(parts)] }) } };
 }
 
 function parseHelp(args: readonly string[]): CliCommand {

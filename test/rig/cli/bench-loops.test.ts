@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatLoopTable, TRIVIAL } from '../../../rig/cli/bench-loops.ts';
+import { formatLoopTable, formatLoopParts, phases, scenarioMedian, TRIVIAL } from '../../../rig/cli/bench-loops.ts';
 
 t.test('formatLoopTable: new beside today and naive, blanks where a method does not apply, target met or missed', async (t) => {
   const text = formatLoopTable([
@@ -18,4 +18,53 @@ t.test('formatLoopTable: new beside today and naive, blanks where a method does 
 t.test('the trivial scenario sends one message to the loaded module', async (t) => {
   t.equal(TRIVIAL.load, undefined, 'the module is loaded first, as for every default scenario');
   t.equal(TRIVIAL.name, 'trivial');
+});
+
+// A warm `rig exec -v -- nlclient hi` as it printed on this machine (2 December 2026), each line with its
+// arrival in ms from the start (the CLI's own lines on stderr, the client's JSON and the kernel log after).
+const EXEC_LINES = [
+  [330, 'checking host tools'],
+  [606, '[bookworm-6.1] /work/main/kmod for 6.1.0-50-amd64: unchanged, built before'],
+  [614, '[bookworm-6.1] building guest programs for x86_64'],
+  [623, '[bookworm-6.1] packing the initramfs'],
+  [673, '[bookworm-6.1] restoring bookworm-6.1 (tcg) from its snapshot'],
+  [2072, '{"seq":1,"type":16,"flags":0,"len":31,"pid":0,"payload":"hello users!!!","hex":"68656c6c6f20757365727321212100"}'],
+  [2079, '--- kernel messages ---'],
+  [2086, '[    6.604552] ktest: loading out-of-tree module taints kernel.'],
+  [2106, '[    6.789824] ktest: netlink protocol 30 ready'],
+].map(([ms, line]) => ({ ms: ms as number, line: line as string }));
+
+t.test('phases: the wall time split at the first line of each mark, the rest to the end; parts add up', async (t) => {
+  const marks = [
+    { what: 'start', at: /checking host tools/ },
+    { what: 'host side', at: /restoring .* from its snapshot/ },
+    { what: 'guest', at: /^(?!\[|checking )\S/ },
+  ];
+  const p = phases(2930, EXEC_LINES, marks, 'teardown');
+  t.same(p.map((x) => x.what), ['start', 'host side', 'guest', 'teardown']);
+  t.same(p.map((x) => Math.round(x.ms)), [330, 343, 1399, 858]);
+  t.equal(p.reduce((n, x) => n + x.ms, 0), 2930, 'the parts add up to the wall time');
+  const missing = phases(2930, EXEC_LINES, [{ what: 'never', at: /no such line/ }, ...marks], 'teardown');
+  t.same(missing.map((x) => x.what), ['start', 'host side', 'guest', 'teardown'], 'a mark that never printed is left out');
+  const last = phases(3000, [{ ms: 10, line: 'ok 1 - a' }, { ms: 20, line: 'ok 2 - b' }, { ms: 2900, line: '1..2' }], [{ what: 'scenarios', at: /^ok \d+/, last: true }], 'end');
+  t.same(last, [{ what: 'scenarios', ms: 20 }, { what: 'end', ms: 2980 }], 'last: the last matching line');
+});
+
+t.test('scenarioMedian reads TAP times; formatLoopParts prints split rows only', async (t) => {
+  const lines = ['ok 1 - echo-empty # time=1699ms', 'ok 2 - echo-1-byte # time=1453ms', 'not ok 3 - echo-4k # time=1356.5ms', '# ok 4 - nothing'].map((line, i) => ({ ms: i, line }));
+  t.equal(scenarioMedian(lines), 1453);
+  t.equal(scenarioMedian(EXEC_LINES), undefined);
+  const text = formatLoopParts([
+    { measure: 'exec warm', newMs: 2000, runs: 3, target: '<= 1.5 s', met: false, parts: [{ what: 'start-up', ms: 330 }, { what: 'guest', ms: 1399 }] },
+    { measure: 'startup', newMs: 500, runs: 6 },
+    { measure: 'run warm', newMs: 9000, runs: 3, parts: [{ what: 'scenarios', ms: 8000 }], perScenarioMs: 1453 },
+  ]);
+  t.equal(text, [
+    'exec warm (missed):',
+    '    0.33 s  start-up',
+    '    1.40 s  guest',
+    'run warm:',
+    '    8.00 s  scenarios',
+    '    1.45 s  one scenario, median of its own times (within the scenarios above)',
+  ].join('\n'));
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { median, formatBenchTable } from '../../../rig/cli/bench.ts';
+import { median, formatBenchTable, defaultParts } from '../../../rig/cli/bench.ts';
 
 t.test('median of odd, even and empty lists', async (t) => {
   t.equal(median([3, 1, 2]), 2);
@@ -20,4 +20,9 @@ t.test('the table aligns columns and prints ratios', async (t) => {
   t.match(lines[2], /^\| boot +\| +1\.23 s \| +5 \| <= 1\.5 s \|$/);
   t.match(lines[4], /speed-up .*12\.3x .*>= 10x/);
   t.ok(new Set(lines.map((l) => l.length)).size === 1, 'every line has the same width');
+});
+
+t.test('defaultParts: every part on a stock image, the guests part on a kernel the rig builds', async (t) => {
+  t.same(defaultParts('bookworm-6.1'), ['guests', 'loops', 'matrix']);
+  t.same(defaultParts('bookworm-6.1-debug'), ['guests']);
 });

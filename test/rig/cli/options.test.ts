@@ -140,6 +140,9 @@ t.test('bench options come from the same table', async (t) => {
   t.strictSame(parseCli(['bench']), { command: 'bench', args: { kernel: 'bookworm-6.1', runs: 5, debug: true } });
   t.strictSame(parseCli(['bench', '-k', 'sid-7', '--runs', '3', '--no-debug', '--json', 'b.json']), { command: 'bench', args: { kernel: 'sid-7', runs: 3, debug: false, json: 'b.json' } });
   fails(t, ['bench', '--runs', '0'], /--runs '0' must be a positive integer/);
+  t.strictSame(parseCli(['bench', '--parts', 'loops,matrix,loops']), { command: 'bench', args: { kernel: 'bookworm-6.1', runs: 5, debug: true, parts: ['loops', 'matrix'] } });
+  fails(t, ['bench', '--parts', 'loops,boots'], /--parts 'loops,boots': unknown part 'boots' \(parts: guests, loops, matrix\)/);
+  fails(t, ['bench', '--parts', ','], /--parts ',': empty/);
   fails(t, ['bench', '--only', 'x'], /unknown option '--only' for 'rig bench'/);
 });
 
