@@ -116,10 +116,19 @@ const RUN_MARKS: readonly Mark[] = [
 ];
 const RUN_REST = 'reports, exit';
 
-/** Median of the scenarios' own times (TAP's `# time=`), or undefined when none printed. Pure. */
+/**
+ * Median of the scenarios' own times (TAP's `# time=`), or undefined when none printed. A run over
+ * several images nests each image's scenarios in a subtest: the most indented timed lines are the
+ * scenarios. Pure.
+ */
 export function scenarioMedian(lines: readonly TimedLine[]): number | undefined {
-  const times = lines.flatMap((l) => /^(?:not )?ok \d+ .*# time=(\d+(?:\.\d+)?)ms/.exec(l.line)?.slice(1, 2) ?? []).map(Number);
-  return times.length ? median(times) : undefined;
+  const timed = lines.flatMap((l) => {
+    const m = /^(\s*)(?:not )?ok \d+ .*# time=(\d+(?:\.\d+)?)ms/.exec(l.line);
+    return m ? [{ depth: m[1]!.length, ms: Number(m[2]) }] : [];
+  });
+  if (timed.length === 0) return undefined;
+  const deepest = Math.max(...timed.map((x) => x.depth));
+  return median(timed.filter((x) => x.depth === deepest).map((x) => x.ms));
 }
 
 /** One timestamped run of the command (with -v), split into its phases, and the median scenario time when TAP printed times. */

@@ -52,7 +52,7 @@ export function describeSite(s: InjectedSite): string {
  * The sweep for one scenario. `runWith` runs it in a fresh guest with the plan. The counting run is
  * judged as a normal run: when it fails, that is the scenario's result and nothing is injected.
  */
-export async function sweepScenario(bound: number, runWith: (plan: FaultPlan) => Promise<PlannedRun>): Promise<ScenarioResult> {
+export async function sweepScenario(bound: number, runWith: (plan: FaultPlan) => Promise<PlannedRun>, onInjection?: (done: number, of: number, points: number, run: PlannedRun) => void): Promise<ScenarioResult> {
   const started = Date.now();
   const count: FaultPlan = { mode: 'count', points: [] };
   const first = await runWith(count);
@@ -62,11 +62,12 @@ export async function sweepScenario(bound: number, runWith: (plan: FaultPlan) =>
   const sites = injectionSites(points, bound);
   const failures: ScenarioFailure[] = [];
   let reached = 0;
-  for (const s of sites) {
+  for (const [i, s] of sites.entries()) {
     const plan: FaultPlan = { mode: 'inject', call: s.call, nth: s.nth };
     const run = await runWith(plan);
     if (plan.mode === 'inject' && plan.injected) reached++;
     if (run.result.failure) failures.push(run.result.failure);
+    onInjection?.(i + 1, sites.length, total, run);
   }
   const summary: FaultInjectionSummary = { points: total, injected: sites.length, reached, failed: failures.length, bound };
   const durationMs = Date.now() - started;

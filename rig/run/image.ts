@@ -92,7 +92,12 @@ export async function runImage(o: ImageRunOptions): Promise<RunSummary> {
     const bound = (scenario: Scenario) => faultBound(o.faultInject, scenario);
     results = await runSequence(o.image.id, o.scenarios, o.onEvent, (scenario) => {
       const max = bound(scenario);
-      return max === undefined ? one(scenario).then((r) => r.result) : sweepScenario(max, (plan) => one(scenario, plan));
+      if (max === undefined) return one(scenario).then((r) => r.result);
+      // A sweep is one fresh guest per fault point (seconds each under TCG): say how far it is.
+      return sweepScenario(max, (plan) => one(scenario, plan), (done, of, points, run) => {
+        const outcome = run.result.failure ? `failed: ${run.result.failure.message}` : run.site ? `handled${run.site.at ? ` (${run.site.at})` : ''}` : 'handled';
+        o.onEvent({ type: 'log', level: 'info', message: `[${o.image.id}] ${scenario.name}: injection ${done}/${of} (${points} fault points) ${outcome}` });
+      });
     }, o.lanes ?? 1);
   } finally {
     await cached?.release();

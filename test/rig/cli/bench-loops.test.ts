@@ -54,6 +54,8 @@ t.test('scenarioMedian reads TAP times; formatLoopParts prints split rows only',
   const lines = ['ok 1 - echo-empty # time=1699ms', 'ok 2 - echo-1-byte # time=1453ms', 'not ok 3 - echo-4k # time=1356.5ms', '# ok 4 - nothing'].map((line, i) => ({ ms: i, line }));
   t.equal(scenarioMedian(lines), 1453);
   t.equal(scenarioMedian(EXEC_LINES), undefined);
+  const matrix = ['# Subtest: bookworm-6.1', '    ok 1 - a # time=400ms', '    ok 2 - b # time=600ms', 'ok 1 - bookworm-6.1 # time=19000ms', '    ok 1 - a # time=500ms', 'ok 2 - sid-7 # time=21000ms'].map((line, i) => ({ ms: i, line }));
+  t.equal(scenarioMedian(matrix), 500, 'several images: the scenarios nested in each image, not the images');
   const text = formatLoopParts([
     { measure: 'exec warm', newMs: 2000, runs: 3, target: '<= 1.5 s', met: false, parts: [{ what: 'start-up', ms: 330 }, { what: 'guest', ms: 1399 }] },
     { measure: 'startup', newMs: 500, runs: 6 },

@@ -49,6 +49,7 @@ const result = (failure?: ScenarioFailure) => ({ image: 'i', name: 's', status: 
 
 t.test('sweepScenario: counts, injects each point once, reports what it covered', async (t) => {
   const plans: FaultPlan[] = [];
+  const progress: string[] = [];
   const r = await sweepScenario(10, async (plan): Promise<PlannedRun> => {
     plans.push({ ...plan });
     if (plan.mode === 'count') {
@@ -58,7 +59,8 @@ t.test('sweepScenario: counts, injects each point once, reports what it covered'
     plan.injected = true;
     const bad = plan.call === 1;
     return { result: result(bad ? { kind: 'kernel', message: 'oops', injected: { call: plan.call, nth: plan.nth } } : undefined) };
-  });
+  }, (done, of, points, run) => progress.push(`${done}/${of} of ${points}: ${run.result.status}`));
+  t.same(progress, ['1/3 of 3: pass', '2/3 of 3: pass', '3/3 of 3: fail'], 'progress after each injection');
   t.same(plans.map((p) => (p.mode === 'count' ? 'count' : `${p.call}:${p.nth}`)), ['count', '0:1', '0:2', '1:1']);
   t.equal(r.status, 'fail');
   t.same(r.faultInjection, { points: 3, injected: 3, reached: 3, failed: 1, bound: 10 });
