@@ -230,13 +230,11 @@ static int run_with_fail_nth(struct args *a, struct ktnl_outcome *out)
 {
 	struct fail_nth_state st = { .remaining = a->fail_nth, .count_only = a->count_faults };
 	struct ktnl_sock s;
-	int err = ktnl_open(&s, a->proto, 0), status;
+	int err, status = ktnl_open_for(&s, a->proto, 0, out);
 
-	memset(out, 0, sizeof(*out));
-	if (err) {
-		snprintf(out->message, sizeof(out->message), "netlink socket for protocol %d: %s", a->proto, strerror(-err));
-		return KTNL_SOCKET;
-	}
+	/* The socket's failure is told as without fail-nth (errno name first): scenarios read it. */
+	if (status != KTNL_OK)
+		return status;
 	st.fd = open(FAIL_NTH_FILE, O_RDWR | O_CLOEXEC);
 	if (st.fd < 0 || put_fail_nth(st.fd, 0)) {
 		err = errno;

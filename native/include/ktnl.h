@@ -171,7 +171,13 @@ typedef int (*ktnl_msg_fn)(void *ctx, const struct ktnl_msg *msg);
 int ktnl_transact(struct ktnl_sock *s, const struct ktnl_call *call, ktnl_msg_fn fn, void *ctx,
 		  struct ktnl_outcome *out);
 
-/* ktnl_open + ktnl_transact + ktnl_close. */
+/*
+ * ktnl_open for a transaction: clears out, and on failure describes it there as every transaction
+ * failure is ("EPROTONOSUPPORT: netlink socket for protocol 30: ..."). KTNL_OK or KTNL_SOCKET.
+ */
+int ktnl_open_for(struct ktnl_sock *s, int proto, uint32_t groups, struct ktnl_outcome *out);
+
+/* ktnl_open_for + ktnl_transact + ktnl_close. */
 int ktnl_run(int proto, uint32_t groups, const struct ktnl_call *call, ktnl_msg_fn fn, void *ctx,
 	     struct ktnl_outcome *out);
 

@@ -110,15 +110,24 @@ int ktnl_transact(struct ktnl_sock *s, const struct ktnl_call *call, ktnl_msg_fn
 	return status;
 }
 
-int ktnl_run(int proto, uint32_t groups, const struct ktnl_call *call, ktnl_msg_fn fn, void *ctx,
-	     struct ktnl_outcome *out)
+int ktnl_open_for(struct ktnl_sock *s, int proto, uint32_t groups, struct ktnl_outcome *out)
 {
-	struct ktnl_sock s;
-	int err = ktnl_open(&s, proto, groups), status;
+	int err = ktnl_open(s, proto, groups);
 
 	memset(out, 0, sizeof(*out));
 	if (err)
 		return fail(out, KTNL_SOCKET, err, "netlink socket for protocol %d: %s", proto, strerror(-err));
+	return KTNL_OK;
+}
+
+int ktnl_run(int proto, uint32_t groups, const struct ktnl_call *call, ktnl_msg_fn fn, void *ctx,
+	     struct ktnl_outcome *out)
+{
+	struct ktnl_sock s;
+	int status = ktnl_open_for(&s, proto, groups, out);
+
+	if (status != KTNL_OK)
+		return status;
 	status = ktnl_transact(&s, call, fn, ctx, out);
 	ktnl_close(&s);
 	return status;
