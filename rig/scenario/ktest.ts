@@ -197,9 +197,20 @@ export const scenarios: Scenario[] = [
       const probe = Date.now();
       await t.dmesg();
       const timeoutMs = Math.min(20_000, Math.max(3000, 6 * (Date.now() - probe)));
-      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs });
-      // The module logged the message: the client has sent it and now waits in recv.
-      await until(t, async () => /kernel recv from user: wait for me/.test(await t.dmesg()), 'the SILENT message reached the module');
+      let ended = false;
+      const waiting = t.client({ type: constant(t, 'KTEST_MSG_SILENT'), message: 'wait for me', timeoutMs }).finally(() => {
+        ended = true;
+      });
+      // The module logged the message (its text, or only its length when the module's log buffer could
+      // not be allocated): the client has sent it and now waits in recv. A client that ends first never
+      // got its message to the module (under --fault-inject, a failed allocation of the send): an
+      // assertion, not a wait until the scenario's time is up.
+      await until(t, async () => ended || /kernel recv from user: (wait for me|\(\d+ bytes, not shown\))/.test(await t.dmesg()), 'the SILENT message reached the module');
+      if (ended) {
+        const early = await waiting;
+        t.fail(`the client ended before its message reached the module (exit ${early.exitCode}${early.error ? `: ${early.error}` : ''})`);
+        return;
+      }
       const refused = await t.module.tryUnload();
       t.ok(refused.exitCode !== 0, 'rmmod is refused while a client socket of the protocol is open');
       t.ok(await t.module.isLoaded(), 'module still loaded while the client waits');
