@@ -100,7 +100,9 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
     if (built) record({ measure: `kernel build, cold (${built.objects} objects; recorded by that build)`, medianMs: built.seconds * 1000, runs: 1, target: '<= 15 min' });
     o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinux, the rig) ...' });
     const boot = await bootTimes(fast, o.runs);
-    record({ measure: 'boot to ready guest (vmlinux, PVH)', medianMs: median(boot), runs: boot.length, target: '<= 1.5 s' });
+    // A kernel the rig builds boots its bzImage either way (its decompressed vmlinux does not boot through PVH).
+    const rigWay = fast.kernelPath === naive.kernelPath ? 'bzImage: the same file as the naive way' : 'vmlinux, PVH';
+    record({ measure: `boot to ready guest (${rigWay})`, medianMs: median(boot), runs: boot.length, target: '<= 1.5 s' });
     o.onEvent({ type: 'log', level: 'info', message: 'cold boots (vmlinuz, naive) ...' });
     const naiveBoot = await bootTimes(naive, Math.max(3, Math.ceil(o.runs / 2)));
     record({ measure: 'boot to ready guest (vmlinuz, naive)', medianMs: median(naiveBoot), runs: naiveBoot.length });
