@@ -42,9 +42,10 @@ export function injectedFailure(failure: ScenarioFailure | undefined, site: Inje
   return { ...failure, message: `${failure.message} (after ${describeSite(site)})`, injected: site };
 }
 
-/** "fault point 3 of client call 1 failed (failslab at ktest.c:88 in ktest_reply)". Pure. */
+/** "failing fault point 3 of client call 1 (failslab at ktest.c:88 in ktest_reply)", or "(failslab, outside the module: ...)". Pure. */
 export function describeSite(s: InjectedSite): string {
-  const where = s.at ? ` at ${s.at}${s.function ? ` in ${s.function}` : ''}` : s.function ? ` in ${s.function}` : '';
+  // The kernel dumped the failing stack (attr) and no module frame was in it: the kernel's own allocation.
+  const where = s.at ? ` at ${s.at}${s.function ? ` in ${s.function}` : ''}` : s.function ? ` in ${s.function}` : s.attr ? ', outside the module: an allocation of the kernel\'s own code' : '';
   return `failing fault point ${s.nth} of client call ${s.call + 1}${s.attr ? ` (${s.attr}${where})` : where}`;
 }
 

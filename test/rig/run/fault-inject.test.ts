@@ -35,6 +35,7 @@ t.test('an injected run fails only on what the kernel did, and names the site', 
   });
   t.equal(injectedFailure({ kind: 'hang', message: 'scenario did not finish' }, site)?.kind, 'hang', 'a hang after a failed allocation is a bug too');
   t.equal(describeSite({ call: 1, nth: 1 }), 'failing fault point 1 of client call 2', 'a site the kernel did not dump');
+  t.equal(describeSite({ call: 0, nth: 1, attr: 'failslab' }), "failing fault point 1 of client call 1 (failslab, outside the module: an allocation of the kernel's own code)", 'a dumped stack without a module frame');
 });
 
 t.test('faultBound: off without --fault-inject or with faultInject: false; a scenario max wins, capped', async (t) => {
