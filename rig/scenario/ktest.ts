@@ -244,7 +244,6 @@ export const scenarios: Scenario[] = [
   ),
 ];
 
-/** Poll `check` every 50 ms for at most 5 s. */
 /** A load with this proto fails: insmod says why (errno), nothing stays loaded, and the module logged its reason. */
 function refusedLoad(name: string, description: string, proto: number, errno: RegExp, log: RegExp): Scenario {
   return {
@@ -261,6 +260,11 @@ function refusedLoad(name: string, description: string, proto: number, errno: Re
   };
 }
 
+/**
+ * Poll `check` every 50 ms, at most 100 times: 5 s plus the checks' own time (a dmesg takes about a
+ * second on the debug kernel, so there this can outlast a scenario's budget; callers that wait on a
+ * client also stop when it ends).
+ */
 async function until(t: ScenarioContext, check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (await check()) return;
