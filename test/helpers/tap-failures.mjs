@@ -5,7 +5,7 @@
 import { Transform } from 'node:stream';
 import { Parser } from 'tap-parser';
 
-/** Failed, not skipped or todo, and not a subtest whose own failures are listed (a prefix of another). */
+/** The failures that are not a subtest whose own failures are listed (a prefix of another's name). */
 export function leafFailures(failures) {
   return failures.filter((f) => !failures.some((g) => g !== f && g.name.startsWith(`${f.name} > `)));
 }
@@ -22,12 +22,18 @@ export function formatFailures(failures) {
   return `${lines.join('\n')}\n`;
 }
 
-function yamlish(diag) {
+/** The diagnostics worth a line each: where, the message, the diff (without its headers), found/wanted, output. */
+function diagLines(diag) {
   if (!diag || typeof diag !== 'object') return '';
-  const keep = ['at', 'message', 'diff', 'found', 'wanted', 'stderr', 'stdout', 'reports'];
-  return keep
+  const one = (key, value) => {
+    if (key === 'at' && typeof value === 'object') return `at: ${value.fileName}:${value.lineNumber}`;
+    if (typeof value !== 'string') return `${key}: ${JSON.stringify(value).slice(0, 400)}`;
+    const lines = value.split('\n').filter((l) => l.trim() && !/^(---|\+\+\+|@@)/.test(l));
+    return `${key}: ${lines.slice(0, 6).join(' | ').slice(0, 600)}`;
+  };
+  return ['at', 'message', 'diff', 'found', 'wanted', 'stderr', 'stdout', 'reports']
     .filter((k) => diag[k] !== undefined)
-    .map((k) => k === 'at' && typeof diag.at === 'object' ? `at: ${diag.at.fileName}:${diag.at.lineNumber}` : `${k}: ${typeof diag[k] === 'string' ? diag[k].split('\n').filter((l) => l.trim() && !/^(---|\+\+\+|@@)/.test(l)).slice(0, 6).join(' | ').slice(0, 600) : JSON.stringify(diag[k]).slice(0, 400)}`)
+    .map((k) => one(k, diag[k]))
     .join('\n');
 }
 
@@ -41,7 +47,7 @@ export default class TapFailures extends Transform {
       p.on('child', (c) => watch(c, [...path, c.name]));
       p.on('assert', (r) => {
         if (r.ok || r.skip || r.todo) return;
-        this.#failures.push({ name: [...path, r.name].filter(Boolean).join(' > '), diag: yamlish(r.diag) });
+        this.#failures.push({ name: [...path, r.name].filter(Boolean).join(' > '), diag: diagLines(r.diag) });
       });
     };
     watch(this.#parser, []);
