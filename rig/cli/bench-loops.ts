@@ -28,25 +28,21 @@ export interface LoopRow {
   readonly perScenarioMs?: number;
 }
 
-const median = (v: readonly number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+/** The median, NaN for no values. Pure. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** A duration as the bench tables print it. Pure. */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 /** The CLI as `npm run -s rig --` runs it (node + tsx loader + rig/cli/main.ts). */
 const RIG = [process.execPath, '--import', 'tsx', join(projectRoot, 'rig/cli/main.ts')];
 /** The pre-change npm script: the tsx CLI, which starts a second node. */
 const RIG_VIA_TSX_CLI = [join(projectRoot, 'node_modules/.bin/tsx'), join(projectRoot, 'rig/cli/main.ts')];
-
-async function timeCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}, before?: () => Promise<void>): Promise<number> {
-  await before?.();
-  const t0 = performance.now();
-  const r = await execa(argv[0]!, argv.slice(1), { reject: false, env, cwd: projectRoot, stdin: 'ignore' });
-  const ms = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`bench: ${argv.slice(3).join(' ')} exited ${r.exitCode}: ${String(r.stderr).split('\n').slice(-3).join(' | ')}`);
-  return ms;
-}
 
 /** A line the command printed (stdout or stderr) and when, in ms from the start. */
 export interface TimedLine {
@@ -54,7 +50,10 @@ export interface TimedLine {
   readonly line: string;
 }
 
-/** Runs the command once and timestamps every line it prints: the phases of one loop, as the CLI itself reports them. */
+/**
+ * Runs the command once and timestamps every line it prints (stdout and stderr): its wall time, and
+ * the phases of a loop as the CLI itself reports them. A failed command ends the bench with its last lines.
+ */
 async function timeline(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; lines: TimedLine[] }> {
   const lines: TimedLine[] = [];
   const t0 = performance.now();
@@ -70,8 +69,15 @@ async function timeline(argv: readonly string[], env: NodeJS.ProcessEnv = {}): P
   }
   const r = await child;
   const ms = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`bench: ${argv.slice(3).join(' ')} exited ${r.exitCode}`);
-  return { ms, lines: lines.sort((a, b) => a.ms - b.ms) };
+  lines.sort((a, b) => a.ms - b.ms);
+  if (r.exitCode !== 0) throw new Error(`bench: ${argv.slice(3).join(' ')} exited ${r.exitCode}: ${lines.slice(-3).map((l) => l.line).join(' | ')}`);
+  return { ms, lines };
+}
+
+/** The command's wall time (after `before`, untimed). */
+async function timeCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}, before?: () => Promise<void>): Promise<number> {
+  await before?.();
+  return (await timeline(argv, env)).ms;
 }
 
 /** A phase boundary: the first line after the previous boundary that matches (the last such line with `last`). */
@@ -154,13 +160,9 @@ export const TRIVIAL: Scenario = {
   },
 };
 
-export async function benchLoops(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; full: boolean; loops: boolean; matrix: boolean; onRow?: (row: LoopRow) => void }): Promise<LoopRow[]> {
+export async function benchLoops(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; full: boolean; loops: boolean; matrix: boolean; onRow: (row: LoopRow) => void }): Promise<void> {
   const log = (message: string) => o.onEvent({ type: 'log', level: 'info', message });
-  const rows: LoopRow[] = [];
-  const push = (row: LoopRow): void => {
-    rows.push(row);
-    o.onRow?.(row);
-  };
+  const push = o.onRow;
   const kernel = ['--kernel', o.imageId];
   const noDebug = o.debug ? [] : ['--no-debug'];
   const fresh = async (prefix: string) => mkdtemp(join(tmpdir(), prefix));
@@ -243,7 +245,6 @@ export async function benchLoops(o: { imageId: string; runs: number; debug: bool
       const parts = await phasesOf([...RIG, ...matrixArgs, '-v'], RUN_MARKS, RUN_REST);
       push({ measure: 'the five-image matrix (--kernel all), warm (today: a snapshot per image and run)', newMs: median(warm), todayMs: median(today), runs: warm.length, target: '<= 45 s', met: median(warm) <= 45_000, ...parts });
     }
-    return rows;
   } finally {
     await rm(kmod, { recursive: true, force: true });
   }
@@ -335,7 +336,7 @@ export async function largeOutput(o: { imageId: string; runs: number; debug: boo
 
 /** The loops table: new beside today's method and the naive one, with the target and whether it is met. Pure. */
 export function formatLoopTable(rows: readonly LoopRow[]): string {
-  const s = (ms: number | undefined) => (ms === undefined ? '' : `${(ms / 1000).toFixed(2)} s`);
+  const s = (ms: number | undefined) => (ms === undefined ? '' : seconds(ms));
   const head = ['loop', 'new', "today's method", 'naive', 'runs', 'target'];
   const body = rows.map((r) => [r.measure, s(r.newMs), s(r.todayMs), s(r.naiveMs), String(r.runs), r.target ? `${r.target}: ${r.met ? 'met' : 'missed'}` : '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
@@ -346,7 +347,7 @@ export function formatLoopTable(rows: readonly LoopRow[]): string {
 
 /** Where the time of each row that was split goes, as indented lines under the table (medians for the trivial scenario, one -v run for the others). Pure. */
 export function formatLoopParts(rows: readonly LoopRow[]): string {
-  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const s = seconds;
   return rows
     .filter((r) => r.parts?.length)
     .map((r) => [

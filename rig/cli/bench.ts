@@ -13,7 +13,9 @@ import type { Scenario } from '../scenario/api.ts';
 import { pool } from '../core/pool.ts';
 import { defaultJobs } from '../run/run.ts';
 import type { EventSink } from '../core/events.ts';
-import { benchLoops, formatLoopTable, formatLoopParts, type LoopRow } from './bench-loops.ts';
+import { benchLoops, formatLoopTable, formatLoopParts, median, seconds, type LoopRow } from './bench-loops.ts';
+
+export { median };
 import { SignalExitCode } from '../core/errors.ts';
 import { builtKernelInfo } from '../build/kernel.ts';
 import { LEAK_SCAN_SCRIPT } from '../vm/guest-setup.ts';
@@ -25,17 +27,10 @@ export interface BenchRow {
   readonly target?: string;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** A plain-text table: right-aligned numbers, one row per measure. Pure. */
 export function formatBenchTable(rows: readonly BenchRow[], ratios: readonly { name: string; value: number; target?: string }[]): string {
   const head = ['measure', 'median', 'runs', 'target'];
-  const body = rows.map((r) => [r.measure, `${(r.medianMs / 1000).toFixed(2)} s`, String(r.runs), r.target ?? '']);
+  const body = rows.map((r) => [r.measure, seconds(r.medianMs), String(r.runs), r.target ?? '']);
   body.push(...ratios.map((r) => [r.name, `${r.value.toFixed(1)}x`, '', r.target ?? '']));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
@@ -84,13 +79,9 @@ async function wholeRun(
 /** Where measured rows go the moment each is measured: a long bench (a debug kernel) that is stopped still shows what it measured. */
 export type RowSink = (row: BenchRow) => void;
 
-export async function bench(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; onRow?: RowSink }) {
+export async function bench(o: { imageId: string; runs: number; debug: boolean; onEvent: EventSink; onRow: RowSink }) {
   const [image] = resolveImages(o.imageId);
-  const rows: BenchRow[] = [];
-  const record = (row: BenchRow): void => {
-    rows.push(row);
-    o.onRow?.(row);
-  };
+  const record = o.onRow;
   const work = tmp.dirSync({ prefix: 'ktest-bench-', unsafeCleanup: true });
   try {
     const { art, accel, options: fast } = await prepareGuest({ image: image!, kmodDir: DEFAULT_KMOD_DIR, workDir: work.name, debug: o.debug, onEvent: o.onEvent });
@@ -147,7 +138,7 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
       { name: 'speed-up of the default run, 1 guest at a time', value: slow.ms / serial.ms },
       { name: 'speed-up of the default run as built (naive / rig)', value: slow.ms / rig.ms, target: '>= 10x' },
     ];
-    return { image: image!.id, accel, debug: o.debug, lanes, rows, ratios, failed: { rig: [...serial.failed, ...rig.failed], naive: slow.failed } };
+    return { image: image!.id, accel, debug: o.debug, lanes, ratios, failed: { rig: [...serial.failed, ...rig.failed], naive: slow.failed } };
   } finally {
     work.removeCallback();
   }
@@ -160,8 +151,6 @@ export async function bench(o: { imageId: string; runs: number; debug: boolean; 
 export function defaultParts(imageId: string): readonly BenchPart[] {
   return resolveImages(imageId)[0]!.kind === 'built' ? ['guests'] : BENCH_PARTS;
 }
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 /** `rig bench` / `npm run bench`: measure, print each row on stderr as it is measured, the tables on stdout at the end (or at SIGINT/SIGTERM, with what was measured), JSON when asked. */
 export async function benchCommand(args: BenchArgs, stdout: { write(s: string): unknown } = process.stdout): Promise<number> {
