@@ -194,7 +194,7 @@ export async function benchCommand(args: BenchArgs, stdout: { write(s: string): 
   try {
     if (parts.includes('guests')) result = await bench({ imageId: args.kernel, runs: args.runs, debug: args.debug, onEvent, onRow: row });
     if (parts.includes('loops') || parts.includes('matrix')) {
-      await benchLoops({ imageId: args.kernel, runs: Math.max(3, Math.ceil(args.runs / 2)), debug: args.debug, onEvent, full: true, loops: parts.includes('loops'), matrix: parts.includes('matrix'), onRow: loopRow });
+      await benchLoops({ imageId: args.kernel, runs: Math.max(3, Math.ceil(args.runs / 2)), debug: args.debug, onEvent, loops: parts.includes('loops'), matrix: parts.includes('matrix'), onRow: loopRow });
     }
     await print(false);
   } finally {
