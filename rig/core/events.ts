@@ -10,6 +10,7 @@ export type RigEvent =
       readonly image?: string;
       readonly stage: Stage;
       readonly label: string;
+      /** Items done of total (packages fetched, objects built): a count, never bytes. */
       readonly done: number;
       readonly total: number;
     }

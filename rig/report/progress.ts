@@ -54,16 +54,14 @@ const STAGE_WORDS: Record<Stage, string> = {
   run: 'running',
 };
 
-const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
-
-/** One line of progress: "downloading linux-image.deb 45% (12.3/27.0 MB)", "building 3/5". Pure. */
+/**
+ * One line of progress: "[bookworm-6.1] downloading linux-kbuild-6.1 3/4 (75%)", "building kernel objects
+ * 812/911 (89%)"; done and total count items (packages, objects). Pure.
+ */
 export function formatProgress(e: Extract<RigEvent, { type: 'progress' }>): string {
   const prefix = `${e.image ? `[${e.image}] ` : ''}${STAGE_WORDS[e.stage]} ${e.label}`;
-  if (e.total > 0) {
-    const pct = Math.min(100, Math.floor((e.done / e.total) * 100));
-    return e.stage === 'fetch' ? `${prefix} ${pct}% (${mb(e.done)}/${mb(e.total)} MB)` : `${prefix} ${e.done}/${e.total} (${pct}%)`;
-  }
-  return e.stage === 'fetch' ? `${prefix} ${mb(e.done)} MB` : `${prefix} ${e.done}`;
+  if (e.total > 0) return `${prefix} ${e.done}/${e.total} (${Math.min(100, Math.floor((e.done / e.total) * 100))}%)`;
+  return `${prefix} ${e.done}`;
 }
 
 /** Status text of an event for stderr, or undefined when it has none. Pure. */
