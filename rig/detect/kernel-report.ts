@@ -22,6 +22,8 @@ export interface StackFrame {
   readonly offset?: number;
   readonly size?: number;
   readonly module?: string;
+  /** The frame is a program counter (a RIP/pc line: the interrupted instruction), not a return address. */
+  readonly pc?: boolean;
   /** Filled by the symboliser for module frames: the module's own line (for inlined code, where it was inlined). */
   readonly file?: string;
   readonly line?: number;

@@ -144,7 +144,7 @@ function framesOf(b: Builder): StackFrame[] {
   for (const raw of b.lines) {
     const t = raw.trim();
     const pcm = !pc && state !== 'in' ? t.match(PC_LINE) : null;
-    if (pcm) pc = frameOf(pcm[1], pcm[2], pcm[3], pcm[4]);
+    if (pcm) pc = { ...frameOf(pcm[1], pcm[2], pcm[3], pcm[4]), pc: true };
     if (state === 'none') {
       if ((b.row.traceStart ?? TRACE_START).test(t)) state = 'in';
       continue;
@@ -159,7 +159,7 @@ function framesOf(b: Builder): StackFrame[] {
     // (an RCU stall's stack of a task interrupted in a module).
     const inner = t.match(PC_LINE);
     if (inner) {
-      frames.push(frameOf(inner[1], inner[2], inner[3], inner[4]));
+      frames.push({ ...frameOf(inner[1], inner[2], inner[3], inner[4]), pc: true });
       continue;
     }
     const m = t.match(FRAME);

@@ -137,7 +137,10 @@ export async function symbolizeFrames(frames: StackFrame[], koPath: string, opts
   const wanted = frames.map((f, i) => {
     const sym = table.get(f.symbol);
     if (!sym || f.offset === undefined) return undefined;
-    const back = !firstIsPc || i > 0 ? (f.offset > 0 ? 1 : 0) : 0;
+    // A return address points after its call: look up the call itself. A PC (the first frame, or a RIP
+    // line inside a trace: an interrupted instruction, e.g. a loop's head) is the instruction.
+    const isPc = f.pc === true || (firstIsPc && i === 0);
+    const back = !isPc && f.offset > 0 ? 1 : 0;
     return { section: sym.section, address: sym.value + f.offset - back };
   });
   const bySection = new Map<string, number[]>();

@@ -1,5 +1,8 @@
 // Unit tests of the report parser: frames, module filter, interleaving, bounds, titles.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../../rig/core/paths.ts';
 import { findReports, parseFrame, normaliseSymbol, MAX_REPORT_LINES, MAX_LINE_CHARS } from '../../../rig/detect/parse.ts';
 
 const warning = (fn: string, pid = 1) => [
@@ -122,4 +125,13 @@ t.test('WARNING header variants', async (t) => {
     'WARNING: CPU: 0 PID: 1 at drivers/x.c:41 0xffffffffc0a01234',
   ].map((h) => findReports(`${h}\nCall Trace:\n my_caller+0x1/0x2 [my_mod]\n---[ end trace 0000000000000000 ]---`)[0]?.title);
   t.strictSame(titles, ['WARNING in my_warn', 'WARNING in my_warn', 'WARNING in my_caller']);
+});
+
+t.test('a RIP line inside a trace is a program counter, marked so the symboliser does not step back into the previous line', async (t) => {
+  // Captured on 7.2: the stalling task was interrupted in its loop, and the x86 trace prints its registers.
+  const log = readFileSync(join(projectRoot, 'test/fixtures/logs/rcu-stall-x86_64-7.2-rcu-stall.log'), 'utf8');
+  const [report] = findReports(log);
+  const inLoop = report?.frames.find((f) => f.symbol === 'crasher_rcu_stall');
+  t.equal(inLoop?.pc, true, 'the interrupted crasher_rcu_stall frame is a PC');
+  t.same(report?.frames.filter((f) => f.pc).map((f) => f.symbol), ['crasher_rcu_stall'], 'it is the only PC: every other frame, crasher_trigger_set.cold among them, is a return address');
 });
